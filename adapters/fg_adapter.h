@@ -1,0 +1,38 @@
+/* The adapter interface: the I/O glue between a protocol and the model.
+ *
+ * Each adapter is a const table of functions (curl-style, one per protocol).
+ * The gateway creates the model's configured assets from the config, then
+ * starts every adapter; an adapter drives the assets whose `adapter` field
+ * names it (and may add assets it discovers, e.g. a charging station that
+ * connects). All calls happen on the loop thread. */
+#ifndef FG_ADAPTER_H
+#define FG_ADAPTER_H
+
+#include "clock.h"
+#include "config.h"
+#include "loop.h"
+#include "metrics.h"
+#include "model.h"
+
+struct fg_adapter_host {
+    struct fg_model *model;
+    struct fg_loop *loop;
+    const struct fg_clock *clock;
+    struct fg_metrics *metrics;
+};
+
+struct fg_adapter_ops {
+    const char *name; /* matches fg_asset.adapter */
+    /* Start with the given config; *state is the adapter's own. */
+    int (*start)(const struct fg_adapter_host *host, const struct fg_config *cfg,
+                 void **state, struct fg_error *err);
+    /* Stop and free; the model outlives the adapter. */
+    void (*stop)(void *state);
+    /* Execute asset->sp on the device (sp.active false: release control).
+     * Returns 0 once sent; failures are reported on the asset later. */
+    int (*setpoint)(void *state, struct fg_asset *asset);
+};
+
+extern const struct fg_adapter_ops fg_sim_adapter;
+
+#endif

@@ -1,0 +1,509 @@
+#include "api.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <strings.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "model_json.h"
+
+#define MAX_SEGMENTS 8
+#define MAX_SETPOINT_S (7 * 86400)
+
+enum auth { AUTH_NONE, AUTH_READ, AUTH_WRITE };
+
+struct call {
+    struct fg_gw *gw;
+    const struct fg_http_req *req;
+    struct fg_http_resp *resp;
+    const char *arg; /* the {id} segment, if the route has one */
+};
+
+typedef void (*handler_fn)(struct call *c);
+
+struct route {
+    enum fg_http_method method;
+    const char *pattern; /* "*" matches one path segment */
+    enum auth auth;
+    handler_fn fn;
+};
+
+/* ---- responses ----------------------------------------------------------- */
+
+static void reply_text(struct fg_http_resp *r, int status, const char *type, char *body)
+{
+    r->status = body ? status : 500;
+    r->content_type = type;
+    r->body = body;
+    r->len = body ? strlen(body) : 0;
+}
+
+/* Reply with a JSON document (taken). */
+static void reply_json(struct call *c, int status, cJSON *j)
+{
+    char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    reply_text(c->resp, status, "application/json", txt);
+}
+
+static void reply_error(struct call *c, int status, const char *path, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+
+static void reply_error(struct call *c, int status, const char *path, const char *fmt,
+                        ...)
+{
+    char msg[FG_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "error", msg);
+    cJSON_AddStringToObject(j, "path", path ? path : "");
+    reply_json(c, status, j);
+}
+
+static int status_of(int code)
+{
+    switch (code) {
+    case FG_ENOTFOUND:
+        return 404;
+    case FG_ESTATE:
+    case FG_EEXISTS:
+        return 409;
+    case FG_ENOMEM:
+    case FG_ESTORE:
+    case FG_EIO:
+        return 500;
+    case FG_EFULL:
+        return 503;
+    case FG_EUNSUPPORTED:
+    case FG_ECONFIG:
+        return 422;
+    default:
+        return 400;
+    }
+}
+
+static void reply_fg_error(struct call *c, const struct fg_error *e)
+{
+    reply_error(c, status_of(e->code), e->path, "%s", e->msg[0] ? e->msg : "error");
+}
+
+/* Parse the request body as a JSON object; replies 4xx and returns NULL on
+ * failure. */
+static cJSON *body_json(struct call *c)
+{
+    const char *ct = c->req->content_type;
+    if (ct[0] && strncasecmp(ct, "application/json", 16) != 0) {
+        reply_error(c, 415, "", "Content-Type must be application/json, not %.60s", ct);
+        return NULL;
+    }
+    const char *end = NULL;
+    /* The body is NUL-terminated; cJSON wants the terminator counted when it
+     * must check that nothing follows the document. */
+    cJSON *j = cJSON_ParseWithLengthOpts(c->req->body, c->req->body_len + 1, &end, 1);
+    if (!j) {
+        size_t off = end && end >= c->req->body ? (size_t)(end - c->req->body) : 0;
+        if (!end)
+            off = c->req->body_len;
+        size_t line = 1, col = 1;
+        for (size_t i = 0; i < off && i < c->req->body_len; i++, col++) {
+            if (c->req->body[i] == '\n') {
+                line++;
+                col = 0;
+            }
+        }
+        reply_error(c, 400, "", "malformed JSON at line %zu column %zu (byte %zu)", line,
+                    col, off);
+        return NULL;
+    }
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        reply_error(c, 400, "", "expected a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* ---- authentication ------------------------------------------------------ */
+
+/* Constant-time equality that does not leak the length either: compare
+ * digests. */
+static int secret_eq(const char *given, size_t n, const char *secret)
+{
+    unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+    unsigned la = 0, lb = 0;
+    if (!EVP_Digest(given, n, a, &la, EVP_sha256(), NULL) ||
+        !EVP_Digest(secret, strlen(secret), b, &lb, EVP_sha256(), NULL) || la != lb)
+        return 0;
+    return CRYPTO_memcmp(a, b, la) == 0;
+}
+
+static int check_basic(const char *b64, const char *password)
+{
+    size_t n = strlen(b64);
+    if (n == 0 || n > 340 || n % 4)
+        return 0;
+    unsigned char dec[256];
+    int len = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)n);
+    if (len < 0)
+        return 0;
+    /* EVP_DecodeBlock counts padding as zero bytes: drop them. */
+    for (size_t i = n; i > 0 && b64[i - 1] == '='; i--)
+        len--;
+    dec[len] = '\0';
+    const char *colon = memchr(dec, ':', (size_t)len);
+    if (!colon || colon - (const char *)dec != 5 || memcmp(dec, "admin", 5))
+        return 0;
+    return secret_eq(colon + 1, (size_t)len - 6, password);
+}
+
+/* 0 if allowed; otherwise replies 401/403 and returns -1. */
+static int authorize(struct call *c, enum auth need)
+{
+    const struct fg_config *cfg = &c->gw->cfg;
+    if (need == AUTH_NONE || (need == AUTH_READ && !cfg->web.auth_reads))
+        return 0;
+    const char *tok = cfg->web.token.value, *pw = cfg->web.admin_password.value;
+    int have_tok = tok && tok[0], have_pw = pw && pw[0];
+    if (!have_tok && !have_pw) {
+        reply_error(c, 403, "",
+                    "no credentials are configured (web.token or "
+                    "web.admin_password); this request is disabled");
+        return -1;
+    }
+    const char *h = c->req->authorization;
+    int ok = 0;
+    if (have_tok && !strncasecmp(h, "Bearer ", 7))
+        ok = secret_eq(h + 7, strlen(h + 7), tok);
+    else if (have_pw && !strncasecmp(h, "Basic ", 6))
+        ok = check_basic(h + 6, pw);
+    if (ok)
+        return 0;
+    c->gw->metrics.http_auth_failures++;
+    fg_warn("api", "%s %s from %s: %s credentials", fg_http_method_name(c->req->method),
+            c->req->path, c->req->peer, h[0] ? "wrong" : "no");
+    fg_http_resp_header(c->resp, "WWW-Authenticate", "Bearer realm=\"flexgw\"");
+    reply_error(c, 401, "", h[0] ? "invalid credentials" : "authentication required");
+    return -1;
+}
+
+/* ---- handlers -------------------------------------------------------------- */
+
+static void h_health(struct call *c)
+{
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "status", "ok");
+    cJSON_AddStringToObject(j, "version", FG_VERSION_STRING);
+    cJSON_AddNumberToObject(j, "time", (double)fg_gw_now(c->gw));
+    cJSON_AddNumberToObject(j, "uptime_s",
+                            (double)(fg_mono_ms() - c->gw->start_mono_ms) / 1000.0);
+    cJSON_AddNumberToObject(j, "assets", (double)c->gw->model.n_assets);
+    reply_json(c, 200, j);
+}
+
+static void h_site(struct call *c)
+{
+    reply_json(c, 200, fg_model_to_json(&c->gw->model, fg_gw_now(c->gw)));
+}
+
+static void h_assets(struct call *c)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < c->gw->model.n_assets; i++)
+        cJSON_AddItemToArray(arr, fg_asset_to_json(&c->gw->model.assets[i]));
+    reply_json(c, 200, arr);
+}
+
+static const struct fg_asset *find_asset(struct call *c)
+{
+    const struct fg_asset *a = fg_model_find_asset_c(&c->gw->model, c->arg);
+    if (!a)
+        reply_error(c, 404, "", "no asset \"%.64s\"", c->arg);
+    return a;
+}
+
+static void h_asset(struct call *c)
+{
+    const struct fg_asset *a = find_asset(c);
+    if (a)
+        reply_json(c, 200, fg_asset_to_json(a));
+}
+
+/* Body: {"w": number, "duration_s": int} or {"w": number, "expires_at": t}. */
+static void h_setpoint_put(struct call *c)
+{
+    if (!find_asset(c))
+        return;
+    cJSON *j = body_json(c);
+    if (!j)
+        return;
+    int64_t now = fg_gw_now(c->gw), expires = now + 900;
+    const cJSON *w = NULL, *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        if (!strcmp(it->string, "w") && cJSON_IsNumber(it)) {
+            w = it;
+        } else if (!strcmp(it->string, "duration_s") && cJSON_IsNumber(it) &&
+                   it->valuedouble >= 1 && it->valuedouble <= MAX_SETPOINT_S) {
+            expires = now + (int64_t)it->valuedouble;
+        } else if (!strcmp(it->string, "expires_at") &&
+                   ((cJSON_IsString(it) &&
+                     !fg_time_parse_rfc3339(it->valuestring, &expires)) ||
+                    (cJSON_IsNumber(it) && (expires = (int64_t)it->valuedouble, 1)))) {
+            if (expires <= now || expires > now + MAX_SETPOINT_S) {
+                reply_error(c, 400, "/expires_at", "must lie within the next %d s",
+                            MAX_SETPOINT_S);
+                cJSON_Delete(j);
+                return;
+            }
+        } else {
+            int known = !strcmp(it->string, "w") || !strcmp(it->string, "duration_s") ||
+                        !strcmp(it->string, "expires_at");
+            reply_error(c, 400, "", "/%s: %s", it->string,
+                        known ? "wrong type or out of range (duration_s: 1..604800 s)"
+                              : "unknown key");
+            cJSON_Delete(j);
+            return;
+        }
+    }
+    if (!w) {
+        cJSON_Delete(j);
+        reply_error(c, 400, "/w", "required: the set-point in W (+ charge, - discharge)");
+        return;
+    }
+    struct fg_setpoint sp;
+    struct fg_error e = {0};
+    int rc = fg_gw_setpoint(c->gw, c->arg, w->valuedouble, FG_SP_API, expires, &sp, &e);
+    cJSON_Delete(j);
+    if (rc) {
+        reply_fg_error(c, &e);
+        return;
+    }
+    reply_json(c, 200, fg_asset_to_json(fg_model_find_asset_c(&c->gw->model, c->arg)));
+}
+
+static void h_setpoint_delete(struct call *c)
+{
+    struct fg_error e = {0};
+    if (fg_gw_setpoint_clear(c->gw, c->arg, &e))
+        reply_fg_error(c, &e);
+    else
+        reply_json(c, 200,
+                   fg_asset_to_json(fg_model_find_asset_c(&c->gw->model, c->arg)));
+}
+
+static void h_signals(struct call *c)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < c->gw->model.n_signals; i++)
+        cJSON_AddItemToArray(arr, fg_signal_to_json(&c->gw->model.signals[i]));
+    reply_json(c, 200, arr);
+}
+
+static void h_signal_post(struct call *c)
+{
+    cJSON *j = body_json(c);
+    if (!j)
+        return;
+    struct fg_signal *s = calloc(1, sizeof(*s));
+    struct fg_error e = {0};
+    int rc = s ? fg_signal_from_json(j, s, &e) : FG_ENOMEM;
+    cJSON_Delete(j);
+    if (!rc && s->source != FG_SRC_API)
+        rc = fg_error_set(&e, FG_EINVAL, "/source",
+                          "only \"api\" signals can be created through the API");
+    if (!rc)
+        rc = fg_gw_signal_put(c->gw, s, &e);
+    if (rc) {
+        if (rc == FG_ENOMEM && !e.msg[0])
+            fg_error_set(&e, rc, NULL, "out of memory");
+        reply_fg_error(c, &e);
+    } else {
+        char loc[160];
+        snprintf(loc, sizeof(loc), "/api/v1/signals/%s", s->id);
+        fg_http_resp_header(c->resp, "Location", loc);
+        reply_json(
+            c, 201,
+            fg_signal_to_json(fg_model_signal_find(&c->gw->model, FG_SRC_API, s->id)));
+    }
+    free(s);
+}
+
+static void h_signal_delete(struct call *c)
+{
+    struct fg_error e = {0};
+    if (fg_gw_signal_cancel(c->gw, FG_SRC_API, c->arg, &e))
+        reply_fg_error(c, &e);
+    else
+        reply_json(
+            c, 200,
+            fg_signal_to_json(fg_model_signal_find(&c->gw->model, FG_SRC_API, c->arg)));
+}
+
+static void h_plan(struct call *c)
+{
+    const struct fg_plan *p = &c->gw->model.plan;
+    if (!p->n_isp) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNullToObject(j, "plan");
+        cJSON_AddStringToObject(j, "reason", "no scheduler has produced a plan yet");
+        reply_json(c, 200, j);
+        return;
+    }
+    reply_json(c, 200, fg_plan_to_json(p));
+}
+
+static int add_event(void *arg, const struct fg_store_event *e)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)e->id);
+    cJSON_AddNumberToObject(o, "time", (double)(e->ts_ms / 1000));
+    cJSON_AddStringToObject(o, "level", e->level);
+    cJSON_AddStringToObject(o, "source", e->source);
+    cJSON_AddStringToObject(o, "kind", e->kind);
+    cJSON_AddStringToObject(o, "message", e->message);
+    cJSON_AddItemToArray(arg, o);
+    return 0;
+}
+
+static void h_events(struct call *c)
+{
+    cJSON *arr = cJSON_CreateArray();
+    if (fg_store_event_list(c->gw->store, 0, 100, add_event, arr)) {
+        cJSON_Delete(arr);
+        reply_error(c, 500, "", "cannot read events: %s", fg_store_errmsg(c->gw->store));
+        return;
+    }
+    reply_json(c, 200, arr);
+}
+
+static void h_config_get(struct call *c)
+{
+    reply_json(c, 200, fg_config_to_json(&c->gw->cfg, true));
+}
+
+static void h_config_put(struct call *c)
+{
+    struct fg_errlist errs;
+    fg_errlist_init(&errs);
+    struct fg_error e = {0};
+    int rc = fg_gw_replace_config(c->gw, c->req->body, c->req->body_len, &errs, &e);
+    if (rc == FG_ECONFIG && errs.n) {
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "error", "invalid configuration");
+        cJSON_AddStringToObject(j, "path", errs.v[0].path);
+        cJSON *arr = cJSON_AddArrayToObject(j, "errors");
+        for (size_t i = 0; i < errs.n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "path", errs.v[i].path);
+            cJSON_AddStringToObject(o, "error", errs.v[i].msg);
+            cJSON_AddItemToArray(arr, o);
+        }
+        reply_json(c, 422, j);
+    } else if (rc) {
+        reply_fg_error(c, &e);
+    } else {
+        reply_json(c, 200, fg_config_to_json(&c->gw->cfg, true));
+    }
+    fg_errlist_clear(&errs);
+}
+
+static void h_metrics(struct call *c)
+{
+    char *txt =
+        fg_metrics_render(&c->gw->metrics, &c->gw->model, fg_gw_now(c->gw),
+                          fg_loop_lag_ms(c->gw->loop), fg_loop_lag_max_ms(c->gw->loop));
+    reply_text(c->resp, 200, "text/plain; version=0.0.4; charset=utf-8", txt);
+}
+
+static const struct route routes[] = {
+    {FG_HTTP_GET, "/api/v1/health", AUTH_NONE, h_health},
+    {FG_HTTP_GET, "/api/v1/site", AUTH_READ, h_site},
+    {FG_HTTP_GET, "/api/v1/assets", AUTH_READ, h_assets},
+    {FG_HTTP_GET, "/api/v1/assets/*", AUTH_READ, h_asset},
+    {FG_HTTP_PUT, "/api/v1/assets/*/setpoint", AUTH_WRITE, h_setpoint_put},
+    {FG_HTTP_DELETE, "/api/v1/assets/*/setpoint", AUTH_WRITE, h_setpoint_delete},
+    {FG_HTTP_GET, "/api/v1/signals", AUTH_READ, h_signals},
+    {FG_HTTP_POST, "/api/v1/signals", AUTH_WRITE, h_signal_post},
+    {FG_HTTP_DELETE, "/api/v1/signals/*", AUTH_WRITE, h_signal_delete},
+    {FG_HTTP_GET, "/api/v1/plan", AUTH_READ, h_plan},
+    {FG_HTTP_GET, "/api/v1/events", AUTH_READ, h_events},
+    {FG_HTTP_GET, "/api/v1/config", AUTH_WRITE, h_config_get},
+    {FG_HTTP_PUT, "/api/v1/config", AUTH_WRITE, h_config_put},
+    {FG_HTTP_GET, "/metrics", AUTH_READ, h_metrics},
+};
+
+/* ---- routing ------------------------------------------------------------------ */
+
+/* Match path against pattern; the segment matched by "*" goes to arg. */
+static int match(const char *pattern, const char *path, char *arg, size_t argn)
+{
+    while (*pattern && *path) {
+        if (*pattern == '*') {
+            size_t n = strcspn(path, "/");
+            if (n == 0 || n >= argn)
+                return 0;
+            memcpy(arg, path, n);
+            arg[n] = '\0';
+            path += n;
+            pattern++;
+            continue;
+        }
+        if (*pattern++ != *path++)
+            return 0;
+    }
+    return !*pattern && !*path;
+}
+
+void fg_api_handle(void *ctx, const struct fg_http_req *req, struct fg_http_resp *resp)
+{
+    struct fg_gw *gw = ctx;
+    char arg[256] = "";
+    struct call c = {.gw = gw, .req = req, .resp = resp, .arg = arg};
+    const struct route *hit = NULL;
+    char allow[64] = "";
+    size_t path_len = strlen(req->path);
+    /* Accept one trailing slash. */
+    char path[sizeof(req->path)];
+    memcpy(path, req->path, path_len + 1);
+    if (path_len > 1 && path[path_len - 1] == '/')
+        path[path_len - 1] = '\0';
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!match(routes[i].pattern, path, arg, sizeof(arg)))
+            continue;
+        enum fg_http_method m = req->method == FG_HTTP_HEAD ? FG_HTTP_GET : req->method;
+        if (routes[i].method == m) {
+            hit = &routes[i];
+            break;
+        }
+        size_t n = strlen(allow);
+        snprintf(allow + n, sizeof(allow) - n, "%s%s", n ? ", " : "",
+                 fg_http_method_name(routes[i].method));
+    }
+    if (!hit && allow[0]) {
+        fg_http_resp_header(resp, "Allow", allow);
+        reply_error(&c, 405, "", "method %s not allowed here (allowed: %s)",
+                    fg_http_method_name(req->method), allow);
+    } else if (!hit) {
+        reply_error(&c, 404, "", "no such resource: %.200s", req->path);
+    } else if (authorize(&c, hit->auth) == 0) {
+        hit->fn(&c);
+    }
+    fg_metrics_http(&gw->metrics, resp->status);
+    if (!gw->first_answer_logged) {
+        gw->first_answer_logged = true;
+        fg_info("api", "first request answered %.1f ms after start",
+                (double)(fg_mono_ms() - gw->start_mono_ms));
+    }
+    fg_dbg("api", "%s %s -> %d", fg_http_method_name(req->method), req->path,
+           resp->status);
+}

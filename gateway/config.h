@@ -1,0 +1,202 @@
+/* Configuration: one JSON file, sections site, ocpp, modbus, openadr, uftp,
+ * mqtt, scheduler, web, storage, log.
+ *
+ * One descriptor table (config.c) drives parsing, validation, defaults, the
+ * generated JSON Schema (conf/flexgw.schema.json) and the generated reference
+ * (docs/config.md). Every mistake in a file is reported at once, each with
+ * its JSON path, e.g. `/ocpp/listen: "0.0.0.0:99999" is not a valid
+ * host:port`. Unknown keys, wrong types, out-of-range numbers, bad addresses
+ * and missing files are errors.
+ *
+ * Secrets (web.token, web.admin_password, mqtt.password, ...) may be given
+ * inline ("s3cret") or as {"file": "/path"}; the file's content with trailing
+ * newlines removed is the secret. */
+#ifndef FG_CONFIG_H
+#define FG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "fg_err.h"
+#include "log.h"
+#include "model.h"
+
+#define FG_CFG_PATH_MAX 256
+#define FG_CFG_HOST_MAX 64
+
+struct fg_hostport {
+    char host[FG_CFG_HOST_MAX]; /* IPv4, IPv6 (without brackets) or DNS name */
+    uint16_t port;              /* 1..65535 */
+};
+
+/* A secret and where it came from. value is heap, wiped on clear. */
+struct fg_secret {
+    char *value;                /* NULL = not set */
+    char file[FG_CFG_PATH_MAX]; /* "" = given inline */
+};
+
+/* Simulation parameters of an asset with adapter "sim" (demo, tests). */
+struct fg_cfg_sim {
+    int arrival_min;    /* evse: minutes after local midnight the EV arrives, -1 none */
+    int departure_min;  /* evse: minutes after local midnight it leaves */
+    double energy_wh;   /* evse: energy the EV wants */
+    double initial_soc; /* battery, evse: % at start */
+    char profile[16];   /* load: "household" | "office" | "flat" */
+    double cloudiness;  /* pv: 0 (clear sky) .. 1 (overcast) */
+};
+
+/* One configured asset. Keys are checked against the asset's kind: a key that
+ * does not apply to that kind (e.g. capacity_wh on a pv) is an error. */
+struct fg_cfg_asset {
+    char id[FG_ID_MAX];
+    char name[FG_NAME_MAX];
+    enum fg_asset_kind kind;
+    char adapter[16]; /* "sim" | "ocpp" | "modbus" */
+    /* evse */
+    double rated_w;
+    int phases;
+    double voltage;
+    double min_current_a;
+    double max_current_a;
+    bool bidirectional;
+    double max_discharge_w; /* evse (bidirectional) and battery */
+    /* battery */
+    double capacity_wh;
+    double max_charge_w;
+    double soc_min;
+    double soc_max;
+    char chemistry[16];
+    /* pv: rated_w, curtailable */
+    bool curtailable;
+    /* load: rated_w, load_type */
+    enum fg_load_type load_type;
+    bool has_sim;
+    struct fg_cfg_sim sim;
+};
+
+/* A standing signal from the config, repeated every day between from and
+ * until (local time), e.g. a congestion window agreed with the DSO. */
+struct fg_cfg_signal {
+    char id[FG_SIGNAL_ID_MAX];
+    enum fg_signal_type type;
+    int from_min;  /* minutes after local midnight */
+    int until_min; /* may be < from_min: the window crosses midnight */
+    double value;
+    double export_value; /* NAN if not given */
+    int priority;
+};
+
+struct fg_config {
+    struct {
+        char id[FG_ID_MAX];
+        char name[FG_NAME_MAX];
+        double import_limit_w;
+        double export_limit_w;
+        int isp_s;
+        int utc_offset_min;
+        char currency[8];
+        size_t n_tariff;
+        struct fg_tariff_period tariff[FG_TARIFF_MAX_PERIODS];
+        size_t n_assets;
+        struct fg_cfg_asset *assets; /* owned */
+        size_t n_signals;
+        struct fg_cfg_signal *signals; /* owned */
+    } site;
+    struct {
+        bool enabled;
+        struct fg_hostport listen;
+        struct fg_hostport tls_listen;
+        bool allow_unknown_stations;
+        int call_timeout_s;
+        int heartbeat_s;
+    } ocpp;
+    struct {
+        bool enabled;
+    } modbus;
+    struct {
+        bool enabled;
+        char vtn_url[FG_CFG_PATH_MAX];
+        char ven_name[FG_NAME_MAX];
+    } openadr;
+    struct {
+        bool enabled;
+        char domain[128];
+    } uftp;
+    struct {
+        bool enabled;
+        struct fg_hostport broker;
+        char prefix[128]; /* default "flexgw/{siteId}" expanded at load */
+        char client_id[64];
+        char username[64];
+        struct fg_secret password;
+        int keepalive_s;
+    } mqtt;
+    struct {
+        char plugin[FG_CFG_PATH_MAX]; /* built-in name or path to a .so */
+        int interval_s;
+        int horizon_h;
+    } scheduler;
+    struct {
+        struct fg_hostport listen;
+        struct fg_secret token;          /* bearer token for writes */
+        struct fg_secret admin_password; /* HTTP Basic "admin" for writes */
+        bool auth_reads;                 /* also require credentials for reads */
+        size_t max_body;                 /* bytes */
+        char tls_cert[FG_CFG_PATH_MAX];  /* "" = plain http */
+        char tls_key[FG_CFG_PATH_MAX];
+    } web;
+    struct {
+        char path[FG_CFG_PATH_MAX]; /* data directory */
+        bool sync_full;             /* fsync every commit (power-loss safe) */
+        int retention_days;
+    } storage;
+    struct {
+        enum fg_log_level level;
+    } log;
+};
+
+/* Set every field to its documented default (no allocation; secrets NULL). */
+void fg_config_defaults(struct fg_config *c);
+/* Free owned memory and wipe secrets; *c is left with defaults. */
+void fg_config_clear(struct fg_config *c);
+
+/* Parse and validate a JSON text. On any error returns FG_ECONFIG and
+ * `errs` holds every error found, each with its JSON path; *out is then
+ * cleared. base_dir: directory against which relative file paths are
+ * resolved (NULL = current directory); file paths (secret files, tls_cert,
+ * tls_key, a plugin path) are stored resolved. *out need not be initialised
+ * and is overwritten without being freed: clear a config before reusing it.
+ * Text need not be NUL-terminated. */
+int fg_config_parse(const char *text, size_t len, const char *base_dir,
+                    struct fg_config *out, struct fg_errlist *errs);
+/* Read a file and parse it; a missing or unreadable file is one error with
+ * path "" naming the file. Relative paths inside are resolved against the
+ * file's directory. */
+int fg_config_load(const char *file, struct fg_config *out, struct fg_errlist *errs);
+
+/* The configuration as JSON (the same shape the file has). Secrets given
+ * inline appear as "********" when redact is true; secrets from files appear
+ * as {"file": ...}. Returns NULL on allocation failure. */
+cJSON *fg_config_to_json(const struct fg_config *c, bool redact);
+
+/* Replace secrets that read "********" in `json` (a document about to be
+ * parsed) by the current inline values from `cur`, so a redacted GET can be
+ * edited and PUT back. Returns 0 or FG_ENOMEM. */
+int fg_config_unredact(cJSON *json, const struct fg_config *cur);
+
+/* JSON Schema (draft 2020-12) of the file, generated from the table. Caller
+ * frees. */
+char *fg_config_schema(void);
+/* Markdown reference of every key (type, default, bounds, meaning),
+ * generated from the table. Caller frees. */
+char *fg_config_reference(void);
+
+/* Parse "host:port" / "[v6]:port"; FG_EINVAL if not valid. */
+int fg_hostport_parse(const char *s, struct fg_hostport *out);
+/* Parse "HH:MM" (00:00..23:59 or 24:00) into minutes; FG_EINVAL if not. */
+int fg_hhmm_parse(const char *s, int *minutes);
+
+#endif

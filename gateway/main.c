@@ -1,0 +1,273 @@
+/* flexgw: command line. Exit codes: 0 ok, 1 runtime failure, 2 usage or
+ * configuration error. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "gateway.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+    fprintf(
+        f,
+        "usage: flexgw [options]\n"
+        "  --config FILE          run the gateway (default " FG_DEFAULT_CONFIG ")\n"
+        "  --check-config FILE    validate FILE, print every error with its JSON path;\n"
+        "                         exit 0 if valid, 2 if not\n"
+        "  --demo                 run the demo site (conf/demo.json, simulated assets)\n"
+        "  --speed N              demo: run the simulated clock N times real time\n"
+        "  --data-dir DIR         override storage.path\n"
+        "  --listen HOST:PORT     override web.listen\n"
+        "  --log-level LEVEL      error | warn | info | debug (overrides log.level)\n"
+        "  --config-schema        print the configuration's JSON Schema\n"
+        "  --config-reference     print the configuration reference (Markdown)\n"
+        "  --version              print the version\n"
+        "  --help                 this text\n");
+}
+
+static int check_config(const char *file)
+{
+    struct fg_config c;
+    struct fg_errlist errs;
+    fg_config_defaults(&c);
+    fg_errlist_init(&errs);
+    int rc = fg_config_load(file, &c, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        printf("%s: %s%s%s\n", file, errs.v[i].path, errs.v[i].path[0] ? ": " : "",
+               errs.v[i].msg);
+    if (errs.dropped)
+        printf("%s: ... and %zu more errors\n", file, errs.dropped);
+    if (!rc)
+        printf("%s: valid (%zu assets, %zu signals)\n", file, c.site.n_assets,
+               c.site.n_signals);
+    else
+        printf("%s: %zu errors\n", file, fg_errlist_count(&errs));
+    fg_errlist_clear(&errs);
+    fg_config_clear(&c);
+    return rc ? 2 : 0;
+}
+
+static int print_generated(char *(*gen)(void))
+{
+    char *s = gen();
+    if (!s) {
+        fprintf(stderr, "flexgw: out of memory\n");
+        return 1;
+    }
+    size_t n = strlen(s);
+    fputs(s, stdout);
+    if (n == 0 || s[n - 1] != '\n')
+        fputc('\n', stdout); /* text files end with a newline */
+    free(s);
+    return 0;
+}
+
+static int mkdir_p(const char *dir)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof(buf), "%s", dir);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0750) && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    return mkdir(buf, 0750) && errno != EEXIST ? -1 : 0;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return -1;
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return -1;
+    }
+    char buf[8192];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
+        if (fwrite(buf, 1, n, out) != n)
+            rc = -1;
+    }
+    if (ferror(in))
+        rc = -1;
+    fclose(in);
+    if (fclose(out))
+        rc = -1;
+    return rc;
+}
+
+/* The demo runs on a copy of conf/demo.json in its data directory, so that
+ * editing the config from the web page never touches the shipped file. */
+static int prepare_demo(const char *data_dir_opt, char *config_out, size_t n,
+                        char *data_out, size_t dn)
+{
+    static const char *const candidates[] = {FG_SOURCE_CONF_DIR "/demo.json",
+                                             FG_INSTALL_CONF_DIR "/demo.json"};
+    const char *src = NULL;
+    for (size_t i = 0; i < 2 && !src; i++) {
+        if (access(candidates[i], R_OK) == 0)
+            src = candidates[i];
+    }
+    if (!src) {
+        fprintf(stderr, "flexgw: demo.json not found in %s or %s\n", FG_SOURCE_CONF_DIR,
+                FG_INSTALL_CONF_DIR);
+        return 1;
+    }
+    struct fg_config c;
+    struct fg_errlist errs;
+    fg_config_defaults(&c);
+    fg_errlist_init(&errs);
+    int rc = fg_config_load(src, &c, &errs);
+    snprintf(data_out, dn, "%s", data_dir_opt ? data_dir_opt : c.storage.path);
+    fg_config_clear(&c);
+    fg_errlist_clear(&errs);
+    if (rc) {
+        fprintf(stderr, "flexgw: %s is not valid; run flexgw --check-config %s\n", src,
+                src);
+        return 2;
+    }
+    if (mkdir_p(data_out)) {
+        fprintf(stderr, "flexgw: cannot create %s: %s\n", data_out, strerror(errno));
+        return 1;
+    }
+    if (snprintf(config_out, n, "%s/demo.json", data_out) >= (int)n) {
+        fprintf(stderr, "flexgw: data directory path too long\n");
+        return 2;
+    }
+    if (copy_file(src, config_out)) {
+        fprintf(stderr, "flexgw: cannot copy %s to %s: %s\n", src, config_out,
+                strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int parse_speed(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < 0.1 || v > 100000)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum { OPT_CHECK = 256, OPT_SPEED, OPT_DATA, OPT_LISTEN, OPT_LOG, OPT_SCHEMA, OPT_REF };
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", required_argument, NULL, OPT_CHECK},
+        {"demo", no_argument, NULL, 'd'},
+        {"speed", required_argument, NULL, OPT_SPEED},
+        {"data-dir", required_argument, NULL, OPT_DATA},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"log-level", required_argument, NULL, OPT_LOG},
+        {"config-schema", no_argument, NULL, OPT_SCHEMA},
+        {"config-reference", no_argument, NULL, OPT_REF},
+        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct fg_gw_opts o = {
+        .config_path = FG_DEFAULT_CONFIG, .speed = 1.0, .log_level = -1};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
+        enum fg_log_level lvl;
+        switch (opt) {
+        case 'c':
+            o.config_path = optarg;
+            break;
+        case OPT_CHECK:
+            return check_config(optarg);
+        case 'd':
+            o.demo = true;
+            break;
+        case OPT_SPEED:
+            if (parse_speed(optarg, &o.speed)) {
+                fprintf(stderr,
+                        "flexgw: --speed: \"%s\" is not a number in [0.1, 100000]\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        case OPT_DATA:
+            o.data_dir = optarg;
+            break;
+        case OPT_LISTEN:
+            o.listen = optarg;
+            break;
+        case OPT_LOG:
+            if (fg_log_level_parse(optarg, &lvl)) {
+                fprintf(stderr,
+                        "flexgw: --log-level: \"%s\" is not error|warn|info|debug\n",
+                        optarg);
+                return 2;
+            }
+            o.log_level = (int)lvl;
+            break;
+        case OPT_SCHEMA:
+            return print_generated(fg_config_schema);
+        case OPT_REF:
+            return print_generated(fg_config_reference);
+        case 'V':
+            printf("flexgw %s\n", FG_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "flexgw: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (o.speed != 1.0 && !o.demo) {
+        fprintf(stderr, "flexgw: --speed only applies to --demo\n");
+        return 2;
+    }
+
+    char demo_config[PATH_MAX], demo_data[PATH_MAX];
+    if (o.demo) {
+        int rc = prepare_demo(o.data_dir, demo_config, sizeof(demo_config), demo_data,
+                              sizeof(demo_data));
+        if (rc)
+            return rc;
+        o.config_path = demo_config;
+        o.data_dir = demo_data;
+        o.status_lines = true;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    struct fg_gw gw;
+    struct fg_error err = {0};
+    int rc = fg_gw_init(&gw, &o, &err);
+    if (rc) {
+        fprintf(stderr, "flexgw: %s%s%s\n", err.path, err.path[0] ? ": " : "", err.msg);
+        fg_gw_clear(&gw);
+        return rc == FG_ECONFIG || rc == FG_EUNSUPPORTED || rc == FG_EINVAL ? 2 : 1;
+    }
+    rc = fg_gw_run(&gw);
+    fg_gw_clear(&gw);
+    return rc;
+}

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Install every Debian 12 package flexgw needs to build, test and run its demo.
+# Idempotent: packages already present are skipped, so a second run is quick.
+# Uses apt-get only. Run as root (make demo / make check call it).
+set -eu
+
+# Build and runtime libraries (the -dev packages pull in the shared libraries).
+BUILD="build-essential cmake pkg-config \
+ libwebsockets-dev libcjson-dev libxml2-dev libssl-dev libmodbus-dev \
+ libmosquitto-dev libsqlite3-dev libsodium-dev libcmocka-dev"
+# Tests: real peers, fuzzing and sanitizers (clang + its runtime), load tools.
+TEST="clang libclang-rt-14-dev clang-format python3 mosquitto wrk procps \
+ curl libxml2-utils"
+
+missing=""
+for p in $BUILD $TEST; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages:$missing" >&2
+    echo "install-deps: run as root (or: sudo apt-get install$missing)" >&2
+    exit 1
+fi
+
+echo "install-deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# Refresh the index only when an install is actually needed.
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
