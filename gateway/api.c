@@ -217,10 +217,7 @@ static void h_site(struct call *c)
 
 static void h_assets(struct call *c)
 {
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < c->gw->model.n_assets; i++)
-        cJSON_AddItemToArray(arr, fg_asset_to_json(&c->gw->model.assets[i]));
-    reply_json(c, 200, arr);
+    reply_json(c, 200, fg_assets_to_json(&c->gw->model));
 }
 
 static const struct fg_asset *find_asset(struct call *c)
@@ -303,10 +300,7 @@ static void h_setpoint_delete(struct call *c)
 
 static void h_signals(struct call *c)
 {
-    cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; arr && i < c->gw->model.n_signals; i++)
-        cJSON_AddItemToArray(arr, fg_signal_to_json(&c->gw->model.signals[i]));
-    reply_json(c, 200, arr);
+    reply_json(c, 200, fg_signals_to_json(&c->gw->model));
 }
 
 static void h_signal_post(struct call *c)

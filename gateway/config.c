@@ -15,6 +15,8 @@
  * an error so one mistake is reported once. */
 #include "config.h"
 
+#include "fg_buf.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -422,21 +424,6 @@ static const struct row *find_row(const struct table *t, const char *key, size_t
             return &t->rows[i];
         }
     return NULL;
-}
-
-/* Append "/key" to a JSON pointer, escaping '~' and '/' (RFC 6901). */
-static void path_key(char *out, size_t n, const char *path, const char *key)
-{
-    size_t len = (size_t)snprintf(out, n, "%s/", path);
-    for (const char *k = key; *k && len + 3 < n; k++) {
-        if (*k == '~' || *k == '/') {
-            out[len++] = '~';
-            out[len++] = *k == '~' ? '0' : '1';
-        } else {
-            out[len++] = *k;
-        }
-    }
-    out[len < n ? len : n - 1] = '\0';
 }
 
 static void path_index(char *out, size_t n, const char *path, size_t i)
@@ -858,7 +845,7 @@ static void secret_from_file(struct ctx *x, const cJSON *j, struct fg_secret *se
     const cJSON *f = NULL, *m;
     cJSON_ArrayForEach(m, j)
     {
-        path_key(p, sizeof(p), path, m->string ? m->string : "");
+        fg_json_pointer_key(p, sizeof(p), path, m->string ? m->string : "");
         if (!m->string || strcmp(m->string, "file") != 0)
             fg_errlist_add(x->errs, FG_EUNKNOWN, p, "unknown key");
         else if (f)
@@ -866,7 +853,7 @@ static void secret_from_file(struct ctx *x, const cJSON *j, struct fg_secret *se
         else
             f = m;
     }
-    path_key(p, sizeof(p), path, "file");
+    fg_json_pointer_key(p, sizeof(p), path, "file");
     if (!f) {
         fg_errlist_add(x->errs, FG_EMISSING, p, "required key missing");
     } else if (!cJSON_IsString(f)) {
@@ -1473,7 +1460,7 @@ static void parse_object(struct ctx *x, const struct table *t, const cJSON *j, v
     {
         const char *key = m->string ? m->string : "";
         const struct row *r = find_row(t, key, &idx);
-        path_key(p, sizeof(p), path, key);
+        fg_json_pointer_key(p, sizeof(p), path, key);
         if (!r)
             fg_errlist_add(x->errs, FG_EUNKNOWN, p, "unknown key");
         else if (seen & (1ull << idx))
@@ -1489,7 +1476,7 @@ static void parse_object(struct ctx *x, const struct table *t, const cJSON *j, v
     for (size_t i = 0; i < t->n; i++) {
         if (seen & (1ull << i) || !required(&t->rows[i], kind))
             continue;
-        path_key(p, sizeof(p), path, t->rows[i].key);
+        fg_json_pointer_key(p, sizeof(p), path, t->rows[i].key);
         fg_errlist_add(x->errs, FG_EMISSING, p, "required key missing");
     }
 }
@@ -1971,46 +1958,13 @@ char *fg_config_schema(void)
 
 /* ---- public: reference ---- */
 
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (b->oom || n < 0)
-        return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->len + (size_t)n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = true;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 /* A table cell: '|' escaped so it does not end the cell. */
-static void sb_cell(struct sbuf *b, const char *s)
+static void sb_cell(struct fg_buf *b, const char *s)
 {
-    sb_printf(b, " ");
+    fg_buf_printf(b, " ");
     for (; *s; s++)
-        sb_printf(b, *s == '|' ? "\\|" : "%c", *s);
-    sb_printf(b, " |");
+        fg_buf_printf(b, *s == '|' ? "\\|" : "%c", *s);
+    fg_buf_printf(b, " |");
 }
 
 static void kinds_text(unsigned mask, char *buf, size_t n)
@@ -2023,7 +1977,7 @@ static void kinds_text(unsigned mask, char *buf, size_t n)
                                     kind_names[k]);
 }
 
-static void ref_default(struct sbuf *b, const struct row *r, const void *dbase)
+static void ref_default(struct fg_buf *b, const struct row *r, const void *dbase)
 {
     char k[64], cell[128] = "";
     if (r->req == REQ_ALL) {
@@ -2036,7 +1990,7 @@ static void ref_default(struct sbuf *b, const struct row *r, const void *dbase)
     } else if (r->type != T_OBJ && r->type != T_ARR) {
         cJSON *v = ops[r->type].emit(r, dbase, false);
         char *t = v ? cJSON_PrintUnformatted(v) : NULL;
-        b->oom |= !t;
+        b->failed |= !t;
         snprintf(cell, sizeof(cell), "`%s`", t ? t : "");
         free(t);
         cJSON_Delete(v);
@@ -2044,13 +1998,13 @@ static void ref_default(struct sbuf *b, const struct row *r, const void *dbase)
     sb_cell(b, cell);
 }
 
-static void ref_table(struct sbuf *b, const struct table *t, const char *doc,
+static void ref_table(struct fg_buf *b, const struct table *t, const char *doc,
                       const void *dbase);
 
-static void ref_row(struct sbuf *b, const struct row *r, const void *dbase)
+static void ref_row(struct fg_buf *b, const struct row *r, const void *dbase)
 {
     char range[160], k[64], desc[320];
-    sb_printf(b, "| `%s` |", r->key);
+    fg_buf_printf(b, "| `%s` |", r->key);
     sb_cell(b, ops[r->type].name);
     ref_default(b, r, dbase);
     ops[r->type].range(r, range, sizeof(range));
@@ -2062,19 +2016,19 @@ static void ref_row(struct sbuf *b, const struct row *r, const void *dbase)
         snprintf(desc, sizeof(desc), "%s%s%s%s", r->doc, r->kinds ? " Only for " : "", k,
                  r->kinds ? "." : "");
     sb_cell(b, desc);
-    sb_printf(b, "\n");
+    fg_buf_printf(b, "\n");
 }
 
-static void ref_children(struct sbuf *b, const struct table *t, const void *dbase)
+static void ref_children(struct fg_buf *b, const struct table *t, const void *dbase)
 {
-    for (size_t i = 0; i < t->n && !b->oom; i++) {
+    for (size_t i = 0; i < t->n && !b->failed; i++) {
         const struct row *r = &t->rows[i];
         if (r->type == T_OBJ) {
             ref_table(b, r->child, r->doc, cat(dbase, r->off));
         } else if (r->type == T_ARR) {
             void *elem = calloc(1, r->size);
             if (!elem) {
-                b->oom = true;
+                b->failed = true;
                 return;
             }
             set_defaults(r->child, elem);
@@ -2084,14 +2038,16 @@ static void ref_children(struct sbuf *b, const struct table *t, const void *dbas
     }
 }
 
-static void ref_table(struct sbuf *b, const struct table *t, const char *doc,
+static void ref_table(struct fg_buf *b, const struct table *t, const char *doc,
                       const void *dbase)
 {
-    sb_printf(b, "\n%s `%s`\n\n%s\n", strchr(t->name, '.') ? "###" : "##", t->name, doc);
+    fg_buf_printf(b, "\n%s `%s`\n\n%s\n", strchr(t->name, '.') ? "###" : "##", t->name,
+                  doc);
     if (t->discr)
-        sb_printf(b, "\nKeys marked \"Only for\" are errors on assets of other kinds.\n");
-    sb_printf(b, "\n| key | type | default | range / values | description |\n"
-                 "|---|---|---|---|---|\n");
+        fg_buf_printf(
+            b, "\nKeys marked \"Only for\" are errors on assets of other kinds.\n");
+    fg_buf_printf(b, "\n| key | type | default | range / values | description |\n"
+                     "|---|---|---|---|---|\n");
     for (size_t i = 0; i < t->n; i++)
         ref_row(b, &t->rows[i], dbase);
     ref_children(b, t, dbase);
@@ -2122,18 +2078,15 @@ static const char ref_intro[] =
 
 char *fg_config_reference(void)
 {
-    struct sbuf b = {0};
+    struct fg_buf b;
+    fg_buf_init(&b, 1u << 20);
     struct fg_config *d = malloc(sizeof(*d));
     if (!d)
         return NULL;
     fg_config_defaults(d);
-    sb_printf(&b, "%s", ref_intro);
+    fg_buf_printf(&b, "%s", ref_intro);
     for (size_t i = 0; i < root_table.n; i++)
         ref_table(&b, root_rows[i].child, root_rows[i].doc, d);
     free(d);
-    if (b.oom) {
-        free(b.s);
-        return NULL;
-    }
-    return b.s;
+    return fg_buf_take(&b);
 }

@@ -1,12 +1,12 @@
 #include "metrics.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "fg_buf.h"
 
 void fg_metrics_init(struct fg_metrics *m)
 {
@@ -39,58 +39,21 @@ void fg_metrics_http(struct fg_metrics *m, int status)
         m->http_requests[cls]++;
 }
 
-struct out {
-    char *buf;
-    size_t len, cap;
-    int oom;
-};
-
-static void put(struct out *o, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(struct out *o, const char *fmt, ...)
+static void metric(struct fg_buf *o, const char *name, const char *type, const char *help)
 {
-    if (o->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            o->oom = 1;
-            return;
-        }
-        if ((size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        size_t cap = o->cap * 2 + (size_t)n;
-        char *nb = realloc(o->buf, cap);
-        if (!nb) {
-            o->oom = 1;
-            return;
-        }
-        o->buf = nb;
-        o->cap = cap;
-    }
+    fg_buf_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metric(struct out *o, const char *name, const char *type, const char *help)
-{
-    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void gauge_f(struct out *o, const char *name, const char *help, double v)
+static void gauge_f(struct fg_buf *o, const char *name, const char *help, double v)
 {
     metric(o, name, "gauge", help);
     if (isnan(v))
-        put(o, "%s NaN\n", name);
+        fg_buf_printf(o, "%s NaN\n", name);
     else
-        put(o, "%s %.3f\n", name, v);
+        fg_buf_printf(o, "%s %.3f\n", name, v);
 }
 
-static void model_gauges(struct out *o, const struct fg_model *model, int64_t now)
+static void model_gauges(struct fg_buf *o, const struct fg_model *model, int64_t now)
 {
     metric(o, "flexgw_assets", "gauge", "Configured assets by kind.");
     metric(o, "flexgw_assets_online", "gauge", "Assets online by kind.");
@@ -103,8 +66,8 @@ static void model_gauges(struct out *o, const struct fg_model *model, int64_t no
             online += model->assets[i].online;
         }
         const char *kn = fg_asset_kind_name((enum fg_asset_kind)k);
-        put(o, "flexgw_assets{kind=\"%s\"} %u\n", kn, total);
-        put(o, "flexgw_assets_online{kind=\"%s\"} %u\n", kn, online);
+        fg_buf_printf(o, "flexgw_assets{kind=\"%s\"} %u\n", kn, total);
+        fg_buf_printf(o, "flexgw_assets_online{kind=\"%s\"} %u\n", kn, online);
     }
     struct fg_limits lim;
     fg_model_limits_at(model, now, &lim);
@@ -118,59 +81,53 @@ static void model_gauges(struct out *o, const struct fg_model *model, int64_t no
     for (size_t i = 0; i < model->n_signals; i++)
         active += model->signals[i].status == FG_SIGST_ACTIVE;
     metric(o, "flexgw_signals_active", "gauge", "Signals active now.");
-    put(o, "flexgw_signals_active %u\n", active);
+    fg_buf_printf(o, "flexgw_signals_active %u\n", active);
 }
 
 char *fg_metrics_render(const struct fg_metrics *m, const struct fg_model *model,
                         int64_t now, double loop_lag_ms, double loop_lag_max_ms)
 {
-    struct out o = {.cap = 4096};
-    o.buf = malloc(o.cap);
-    if (!o.buf)
-        return NULL;
-    o.buf[0] = '\0';
+    struct fg_buf o;
+    fg_buf_init(&o, 1u << 20);
     gauge_f(&o, "flexgw_uptime_seconds", "Seconds since start.",
             (double)(fg_mono_ms() - m->start_mono_ms) / 1000.0);
     model_gauges(&o, model, now);
     metric(&o, "flexgw_adapter_messages_in_total", "counter",
            "Messages received from peers, per adapter.");
     for (size_t i = 0; i < m->n_adapters; i++)
-        put(&o, "flexgw_adapter_messages_in_total{adapter=\"%s\"} %llu\n",
-            m->adapters[i].name, (unsigned long long)m->adapters[i].in);
+        fg_buf_printf(&o, "flexgw_adapter_messages_in_total{adapter=\"%s\"} %llu\n",
+                      m->adapters[i].name, (unsigned long long)m->adapters[i].in);
     metric(&o, "flexgw_adapter_messages_out_total", "counter",
            "Messages sent to peers, per adapter.");
     for (size_t i = 0; i < m->n_adapters; i++)
-        put(&o, "flexgw_adapter_messages_out_total{adapter=\"%s\"} %llu\n",
-            m->adapters[i].name, (unsigned long long)m->adapters[i].out);
+        fg_buf_printf(&o, "flexgw_adapter_messages_out_total{adapter=\"%s\"} %llu\n",
+                      m->adapters[i].name, (unsigned long long)m->adapters[i].out);
     metric(&o, "flexgw_setpoints_sent_total", "counter", "Set-points sent to assets.");
-    put(&o, "flexgw_setpoints_sent_total %llu\n", (unsigned long long)m->setpoints_sent);
+    fg_buf_printf(&o, "flexgw_setpoints_sent_total %llu\n",
+                  (unsigned long long)m->setpoints_sent);
     metric(&o, "flexgw_setpoints_clamped_total", "counter",
            "Set-points changed by the envelope or site limits.");
-    put(&o, "flexgw_setpoints_clamped_total %llu\n",
-        (unsigned long long)m->setpoints_clamped);
+    fg_buf_printf(&o, "flexgw_setpoints_clamped_total %llu\n",
+                  (unsigned long long)m->setpoints_clamped);
     metric(&o, "flexgw_signals_received_total", "counter", "Signals accepted.");
-    put(&o, "flexgw_signals_received_total %llu\n",
-        (unsigned long long)m->signals_received);
+    fg_buf_printf(&o, "flexgw_signals_received_total %llu\n",
+                  (unsigned long long)m->signals_received);
     metric(&o, "flexgw_http_requests_total", "counter", "HTTP requests by status class.");
     for (int c = 1; c <= 5; c++)
-        put(&o, "flexgw_http_requests_total{class=\"%dxx\"} %llu\n", c,
-            (unsigned long long)m->http_requests[c]);
+        fg_buf_printf(&o, "flexgw_http_requests_total{class=\"%dxx\"} %llu\n", c,
+                      (unsigned long long)m->http_requests[c]);
     metric(&o, "flexgw_http_auth_failures_total", "counter",
            "Requests refused for missing or wrong credentials.");
-    put(&o, "flexgw_http_auth_failures_total %llu\n",
-        (unsigned long long)m->http_auth_failures);
+    fg_buf_printf(&o, "flexgw_http_auth_failures_total %llu\n",
+                  (unsigned long long)m->http_auth_failures);
     metric(&o, "flexgw_config_reloads_total", "counter", "Configuration reloads.");
-    put(&o, "flexgw_config_reloads_total{result=\"ok\"} %llu\n",
-        (unsigned long long)m->config_reloads);
-    put(&o, "flexgw_config_reloads_total{result=\"rejected\"} %llu\n",
-        (unsigned long long)m->config_reload_failures);
+    fg_buf_printf(&o, "flexgw_config_reloads_total{result=\"ok\"} %llu\n",
+                  (unsigned long long)m->config_reloads);
+    fg_buf_printf(&o, "flexgw_config_reloads_total{result=\"rejected\"} %llu\n",
+                  (unsigned long long)m->config_reload_failures);
     gauge_f(&o, "flexgw_loop_lag_seconds", "Event loop lag over the last second.",
             loop_lag_ms / 1000.0);
     gauge_f(&o, "flexgw_loop_lag_max_seconds", "Largest event loop lag since start.",
             loop_lag_max_ms / 1000.0);
-    if (o.oom) {
-        free(o.buf);
-        return NULL;
-    }
-    return o.buf;
+    return fg_buf_take(&o);
 }

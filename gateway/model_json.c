@@ -1,5 +1,7 @@
 #include "model_json.h"
 
+#include "fg_buf.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -470,7 +472,7 @@ static cJSON *plan_summary_json(const struct fg_plan *p)
     return finish(o, plan_head(o, p));
 }
 
-static cJSON *assets_json(const struct fg_model *m)
+cJSON *fg_assets_to_json(const struct fg_model *m)
 {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < m->n_assets; i++) {
@@ -484,7 +486,7 @@ static cJSON *assets_json(const struct fg_model *m)
     return arr;
 }
 
-static cJSON *signals_json(const struct fg_model *m)
+cJSON *fg_signals_to_json(const struct fg_model *m)
 {
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; arr && i < m->n_signals; i++) {
@@ -505,8 +507,8 @@ cJSON *fg_model_to_json(const struct fg_model *m, int64_t now)
         return NULL;
     bool ok = add(o, "site", site_json(m, now));
     ok = ok && add_int(o, "time", now);
-    ok = ok && add(o, "assets", assets_json(m));
-    ok = ok && add(o, "signals", signals_json(m));
+    ok = ok && add(o, "assets", fg_assets_to_json(m));
+    ok = ok && add(o, "signals", fg_signals_to_json(m));
     ok = ok && add(o, "plan", plan_summary_json(&m->plan));
     return finish(o, ok);
 }
@@ -517,22 +519,6 @@ cJSON *fg_model_to_json(const struct fg_model *m, int64_t now)
 #define PRIORITY_MAX 1000
 #define DURATION_MAX 172800
 #define VALUE_MAX 1e9
-
-/* JSON pointer of prefix + "/" + key, with "~" and "/" escaped (RFC 6901). */
-static void key_path(char *buf, size_t n, const char *prefix, const char *key)
-{
-    size_t o = (size_t)snprintf(buf, n, "%s/", prefix);
-    for (const char *k = key; *k && o + 3 < n; k++) {
-        if (*k == '~' || *k == '/') {
-            buf[o++] = '~';
-            buf[o++] = *k == '~' ? '0' : '1';
-        } else {
-            buf[o++] = *k;
-        }
-    }
-    if (o < n)
-        buf[o] = '\0';
-}
 
 static int want_string(const cJSON *v, const char *path, struct fg_error *err)
 {
@@ -739,7 +725,7 @@ static int decode_object(const cJSON *j, const struct field *f, size_t nf,
     char sub[FG_ERR_PATH_MAX];
     unsigned seen = 0;
     for (const cJSON *c = j->child; c; c = c->next) {
-        key_path(sub, sizeof(sub), path, c->string ? c->string : "");
+        fg_json_pointer_key(sub, sizeof(sub), path, c->string ? c->string : "");
         size_t i = 0;
         while (i < nf && (!c->string || strcmp(f[i].key, c->string) != 0))
             i++;
@@ -755,7 +741,7 @@ static int decode_object(const cJSON *j, const struct field *f, size_t nf,
     }
     for (size_t i = 0; i < nf; i++) {
         if (f[i].required && !(seen & (1u << i))) {
-            key_path(sub, sizeof(sub), path, f[i].key);
+            fg_json_pointer_key(sub, sizeof(sub), path, f[i].key);
             return fg_error_set(d->err, FG_EMISSING, sub, "required");
         }
     }

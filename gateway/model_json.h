@@ -13,6 +13,9 @@ cJSON *fg_asset_to_json(const struct fg_asset *a);
 cJSON *fg_signal_to_json(const struct fg_signal *s);
 cJSON *fg_limits_to_json(const struct fg_limits *l);
 cJSON *fg_plan_to_json(const struct fg_plan *p);
+/* Arrays of every asset / signal of the model. */
+cJSON *fg_assets_to_json(const struct fg_model *m);
+cJSON *fg_signals_to_json(const struct fg_model *m);
 /* The whole model: site (with effective limits at `now` and site power),
  * assets, signals, plan summary. */
 cJSON *fg_model_to_json(const struct fg_model *m, int64_t now);
