@@ -13,6 +13,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "model_json.h"
+#include "web_assets.h"
 
 #define MAX_SEGMENTS 8
 #define MAX_SETPOINT_S (7 * 86400)
@@ -436,6 +437,37 @@ static const struct route routes[] = {
     {FG_HTTP_GET, "/metrics", AUTH_READ, h_metrics},
 };
 
+/* ---- the web page ------------------------------------------------------------ */
+
+/* Serve an embedded file of the web page; 0 if path is not one. The page is
+ * public (it holds no data: it reads the API, with the user's credentials
+ * where the API asks for them). */
+static int serve_page(struct call *c, const char *path)
+{
+    if (c->req->method != FG_HTTP_GET && c->req->method != FG_HTTP_HEAD)
+        return 0;
+    if (!strcmp(path, "/"))
+        path = "/index.html";
+    for (unsigned i = 0; i < fg_web_asset_count; i++) {
+        const struct fg_web_asset *a = &fg_web_assets[i];
+        if (strcmp(a->path, path))
+            continue;
+        char *body = malloc(a->len + 1);
+        if (body) {
+            memcpy(body, a->data, a->len);
+            body[a->len] = '\0';
+        }
+        fg_http_resp_header(
+            c->resp, "Content-Security-Policy",
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+            "form-action 'none'");
+        fg_http_resp_header(c->resp, "X-Frame-Options", "DENY");
+        reply_text(c->resp, 200, a->type, body);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- routing ------------------------------------------------------------------ */
 
 /* Match path against pattern; the segment matched by "*" goes to arg. */
@@ -487,9 +519,9 @@ void fg_api_handle(void *ctx, const struct fg_http_req *req, struct fg_http_resp
         fg_http_resp_header(resp, "Allow", allow);
         reply_error(&c, 405, "", "method %s not allowed here (allowed: %s)",
                     fg_http_method_name(req->method), allow);
-    } else if (!hit) {
+    } else if (!hit && !serve_page(&c, path)) {
         reply_error(&c, 404, "", "no such resource: %.200s", req->path);
-    } else if (authorize(&c, hit->auth) == 0) {
+    } else if (hit && authorize(&c, hit->auth) == 0) {
         hit->fn(&c);
     }
     fg_metrics_http(&gw->metrics, resp->status);

@@ -16,9 +16,10 @@
 #include "model_json.h"
 
 #define TICK_MS 1000
-#define OFFLINE_AFTER_S 60   /* an asset silent this long is offline */
-#define KEEP_ENDED_S 3600    /* ended signals stay visible this long */
-#define STATUS_EVERY_MS 5000 /* demo status block */
+#define OFFLINE_AFTER_S 60     /* an asset silent this long is offline */
+#define KEEP_ENDED_S 3600      /* ended signals stay visible this long */
+#define STATUS_EVERY_MS 5000   /* demo status block */
+#define PRUNE_EVERY_MS 3600000 /* retention of events, set-point log, meter values */
 
 static const struct fg_adapter_ops *const adapter_table[] = {&fg_sim_adapter};
 
@@ -559,6 +560,15 @@ static void print_status(struct fg_gw *gw, int64_t now)
     fflush(stdout);
 }
 
+/* Old events, set-point log entries and meter values go after
+ * storage.retention_days; signals, transactions and the outbox stay. */
+static void prune(struct fg_gw *gw)
+{
+    int64_t keep_ms = (int64_t)gw->cfg.storage.retention_days * 86400 * 1000;
+    if (fg_store_prune(gw->store, fg_clock_now_ms(&gw->clock) - keep_ms))
+        fg_warn("gw", "pruning the store: %s", fg_store_errmsg(gw->store));
+}
+
 static void tick(struct fg_timer *t)
 {
     struct fg_gw *gw = t->arg;
@@ -570,6 +580,10 @@ static void tick(struct fg_timer *t)
     if (changed)
         fg_info("gw", "%d assets changed online state", changed);
     int64_t mono = fg_mono_ms();
+    if (mono - gw->last_prune_mono >= PRUNE_EVERY_MS) {
+        gw->last_prune_mono = mono;
+        prune(gw);
+    }
     if (gw->opts.status_lines && mono - gw->last_status_mono >= STATUS_EVERY_MS) {
         gw->last_status_mono = mono;
         print_status(gw, now);

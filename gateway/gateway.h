@@ -49,6 +49,7 @@ struct fg_gw {
     struct fg_timer tick;
     int64_t config_signals_day; /* local day the config signals were made for */
     int64_t last_status_mono;
+    int64_t last_prune_mono;
     int64_t start_mono_ms;
     bool first_answer_logged;
     int exit_code;

@@ -1,0 +1,184 @@
+/* The small core pieces: error codes, the bounded buffer, the JSON-pointer
+ * escape, the clock (real, accelerated, manual) and the log line format. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "fg_buf.h"
+#include "fg_err.h"
+#include "log.h"
+
+static void test_error_codes(void **state)
+{
+    (void)state;
+    assert_string_equal(fg_strerror(FG_OK), "success");
+    assert_string_equal(fg_strerror(FG_ERANGE), "value out of range");
+    assert_string_equal(fg_errname(FG_ECONFIG), "FG_ECONFIG");
+    assert_string_equal(fg_strerror(-9999), "unknown error");
+    struct fg_error e;
+    assert_int_equal(
+        fg_error_set(&e, FG_ERANGE, "/a/b", "%d not in [%d, %d]", 300, 1, 247),
+        FG_ERANGE);
+    assert_string_equal(e.path, "/a/b");
+    assert_string_equal(e.msg, "300 not in [1, 247]");
+    assert_int_equal(fg_error_set(NULL, FG_EIO, NULL, "x"), FG_EIO);
+}
+
+static void test_errlist_keeps_count_past_max(void **state)
+{
+    (void)state;
+    struct fg_errlist l;
+    fg_errlist_init(&l);
+    for (int i = 0; i < FG_ERRLIST_MAX + 5; i++)
+        fg_errlist_add(&l, FG_EINVAL, "/x", "error %d", i);
+    assert_int_equal(l.n, FG_ERRLIST_MAX);
+    assert_int_equal(l.dropped, 5);
+    assert_int_equal(fg_errlist_count(&l), FG_ERRLIST_MAX + 5);
+    assert_string_equal(l.v[3].msg, "error 3");
+    fg_errlist_clear(&l);
+}
+
+static void test_buf_bounded(void **state)
+{
+    (void)state;
+    struct fg_buf b;
+    fg_buf_init(&b, 10);
+    fg_buf_printf(&b, "%s-%d", "ab", 42);
+    fg_buf_append(&b, "xyz", 3);
+    char *s = fg_buf_take(&b);
+    assert_string_equal(s, "ab-42xyz");
+    free(s);
+    /* past the maximum: the whole buffer fails, nothing half-written leaks */
+    fg_buf_printf(&b, "%s", "0123456789");
+    assert_false(b.failed);
+    fg_buf_append(&b, "!", 1);
+    assert_true(b.failed);
+    assert_null(fg_buf_take(&b));
+    /* empty content is an empty string, not NULL */
+    s = fg_buf_take(&b);
+    assert_string_equal(s, "");
+    free(s);
+    fg_buf_init(&b, 1u << 20);
+    for (int i = 0; i < 10000; i++)
+        fg_buf_printf(&b, "%04d", i % 10000);
+    assert_int_equal(b.len, 40000);
+    fg_buf_clear(&b);
+}
+
+static void test_json_pointer_key(void **state)
+{
+    (void)state;
+    char out[32];
+    fg_json_pointer_key(out, sizeof(out), "/site", "assets");
+    assert_string_equal(out, "/site/assets");
+    fg_json_pointer_key(out, sizeof(out), "", "a/b~c");
+    assert_string_equal(out, "/a~1b~0c");
+    char tiny[8];
+    fg_json_pointer_key(tiny, sizeof(tiny), "/abcdef", "longkey");
+    assert_int_equal(strlen(tiny), 7);
+}
+
+static void test_clock_manual(void **state)
+{
+    (void)state;
+    struct fg_clock c;
+    fg_clock_init_sim(&c, 1000000, 0);
+    assert_int_equal(fg_clock_now_ms(&c), 1000000);
+    fg_clock_advance(&c, 86400000);
+    assert_int_equal(fg_clock_now_ms(&c), 1000000 + 86400000);
+    assert_int_equal(fg_clock_now_s(&c), (1000000 + 86400000) / 1000);
+    fg_clock_advance(&c, -5); /* time never goes back */
+    assert_int_equal(fg_clock_now_ms(&c), 1000000 + 86400000);
+    assert_int_equal(fg_clock_real_delay_ms(&c, 500), 500);
+}
+
+static void test_clock_accelerated(void **state)
+{
+    (void)state;
+    struct fg_clock c;
+    fg_clock_init_sim(&c, 0, 1000);
+    int64_t a = fg_clock_now_ms(&c);
+    usleep(50000);
+    int64_t b = fg_clock_now_ms(&c);
+    /* 50 ms real at 1000x is 50 s simulated; allow for scheduling */
+    assert_true(b - a >= 45000);
+    assert_true(b - a < 5000000);
+    assert_int_equal(fg_clock_real_delay_ms(&c, 60000), 60);
+    assert_int_equal(fg_clock_real_delay_ms(&c, 1), 1); /* never 0 for a positive wait */
+    fg_clock_advance(&c, 1000000);                      /* not a manual clock: ignored */
+    assert_true(fg_clock_now_ms(&c) - b < 1000000);
+}
+
+static void test_clock_real(void **state)
+{
+    (void)state;
+    struct fg_clock c;
+    fg_clock_init_real(&c);
+    int64_t now = fg_clock_now_ms(&c);
+    assert_true(now > 1700000000000LL); /* after 2023 */
+    assert_int_equal(fg_clock_real_delay_ms(&c, 1234), 1234);
+}
+
+/* Capture what fg_log writes to stderr. */
+static char *capture(int journal, enum fg_log_level lvl, const char *text)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    int saved = dup(STDERR_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    fg_log_set_journal(journal);
+    fg_log(lvl, "mod", "%s", text);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    static char buf[4096];
+    ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+    close(fds[0]);
+    buf[n > 0 ? n : 0] = '\0';
+    return buf;
+}
+
+static void test_log_formats(void **state)
+{
+    (void)state;
+    fg_log_set_level(FG_LOG_INFO);
+    assert_string_equal(capture(1, FG_LOG_WARN, "hello"), "<4>mod: hello\n");
+    assert_string_equal(capture(1, FG_LOG_ERROR, "x"), "<3>mod: x\n");
+    char *line = capture(0, FG_LOG_INFO, "plain");
+    /* 2026-11-25T04:00:51.123Z info  mod: plain */
+    assert_int_equal(line[4], '-');
+    assert_int_equal(line[10], 'T');
+    assert_non_null(strstr(line, "Z info  mod: plain\n"));
+    /* below the level: nothing */
+    assert_string_equal(capture(1, FG_LOG_DEBUG, "hidden"), "");
+    /* a peer's newline cannot forge a second log line */
+    assert_string_equal(capture(1, FG_LOG_WARN, "a\nb\rc"), "<4>mod: a?b?c\n");
+    enum fg_log_level l;
+    assert_int_equal(fg_log_level_parse("debug", &l), 0);
+    assert_int_equal(l, FG_LOG_DEBUG);
+    assert_int_equal(fg_log_level_parse("loud", &l), FG_EINVAL);
+    fg_log_set_journal(-1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_error_codes),
+        cmocka_unit_test(test_errlist_keeps_count_past_max),
+        cmocka_unit_test(test_buf_bounded),
+        cmocka_unit_test(test_json_pointer_key),
+        cmocka_unit_test(test_clock_manual),
+        cmocka_unit_test(test_clock_accelerated),
+        cmocka_unit_test(test_clock_real),
+        cmocka_unit_test(test_log_formats),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
