@@ -12,6 +12,7 @@
 
 #include "gateway.h"
 #include "log.h"
+#include "fg_buf.h"
 #include "model_json.h"
 #include "web_assets.h"
 
@@ -236,7 +237,79 @@ static void h_asset(struct call *c)
         reply_json(c, 200, fg_asset_to_json(a));
 }
 
-/* Body: {"w": number, "duration_s": int} or {"w": number, "expires_at": t}. */
+#define DEFAULT_SETPOINT_S 900
+#define EPOCH_MAX 4102444800.0 /* 2100-01-01 */
+
+struct sp_req {
+    double w;
+    int64_t expires_at;
+};
+
+static int decode_expiry(const cJSON *it, const char *path, int64_t now, int64_t *out,
+                         struct fg_error *e)
+{
+    int64_t t = 0;
+    if (cJSON_IsString(it)) {
+        if (fg_time_parse_rfc3339(it->valuestring, &t))
+            return fg_error_set(e, FG_EPARSE, path, "not an RFC 3339 time");
+    } else if (cJSON_IsNumber(it) && it->valuedouble >= 0 &&
+               it->valuedouble <= EPOCH_MAX) {
+        t = (int64_t)it->valuedouble;
+    } else {
+        return fg_error_set(e, FG_ETYPE, path,
+                            "expected epoch seconds or an RFC 3339 time");
+    }
+    if (t <= now || t > now + MAX_SETPOINT_S)
+        return fg_error_set(e, FG_ERANGE, path, "must lie within the next %d s",
+                            MAX_SETPOINT_S);
+    *out = t;
+    return 0;
+}
+
+/* Body: {"w": W, "duration_s": s} or {"w": W, "expires_at": t}; without
+ * either the set-point lapses after DEFAULT_SETPOINT_S. */
+static int decode_setpoint(const cJSON *j, int64_t now, struct sp_req *out,
+                           struct fg_error *e)
+{
+    int have_w = 0, have_dur = 0, have_exp = 0;
+    out->expires_at = now + DEFAULT_SETPOINT_S;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        char path[96];
+        fg_json_pointer_key(path, sizeof(path), "", it->string);
+        int rc = 0;
+        if (!strcmp(it->string, "w")) {
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+                return fg_error_set(e, FG_ETYPE, path, "expected a number of W");
+            out->w = it->valuedouble;
+            have_w = 1;
+        } else if (!strcmp(it->string, "duration_s")) {
+            if (!cJSON_IsNumber(it))
+                return fg_error_set(e, FG_ETYPE, path, "expected a number of seconds");
+            if (!(it->valuedouble >= 1 && it->valuedouble <= MAX_SETPOINT_S))
+                return fg_error_set(e, FG_ERANGE, path, "%g not in [1, %d]",
+                                    it->valuedouble, MAX_SETPOINT_S);
+            out->expires_at = now + (int64_t)it->valuedouble;
+            have_dur = 1;
+        } else if (!strcmp(it->string, "expires_at")) {
+            rc = decode_expiry(it, path, now, &out->expires_at, e);
+            have_exp = 1;
+        } else {
+            rc = fg_error_set(e, FG_EUNKNOWN, path, "unknown key");
+        }
+        if (rc)
+            return rc;
+    }
+    if (have_dur && have_exp)
+        return fg_error_set(e, FG_EINVAL, "/expires_at",
+                            "give duration_s or expires_at, not both");
+    if (!have_w)
+        return fg_error_set(e, FG_EMISSING, "/w",
+                            "required: the set-point in W (+ charge, - discharge)");
+    return 0;
+}
+
 static void h_setpoint_put(struct call *c)
 {
     if (!find_asset(c))
@@ -244,44 +317,12 @@ static void h_setpoint_put(struct call *c)
     cJSON *j = body_json(c);
     if (!j)
         return;
-    int64_t now = fg_gw_now(c->gw), expires = now + 900;
-    const cJSON *w = NULL, *it;
-    cJSON_ArrayForEach(it, j)
-    {
-        if (!strcmp(it->string, "w") && cJSON_IsNumber(it)) {
-            w = it;
-        } else if (!strcmp(it->string, "duration_s") && cJSON_IsNumber(it) &&
-                   it->valuedouble >= 1 && it->valuedouble <= MAX_SETPOINT_S) {
-            expires = now + (int64_t)it->valuedouble;
-        } else if (!strcmp(it->string, "expires_at") &&
-                   ((cJSON_IsString(it) &&
-                     !fg_time_parse_rfc3339(it->valuestring, &expires)) ||
-                    (cJSON_IsNumber(it) && (expires = (int64_t)it->valuedouble, 1)))) {
-            if (expires <= now || expires > now + MAX_SETPOINT_S) {
-                reply_error(c, 400, "/expires_at", "must lie within the next %d s",
-                            MAX_SETPOINT_S);
-                cJSON_Delete(j);
-                return;
-            }
-        } else {
-            int known = !strcmp(it->string, "w") || !strcmp(it->string, "duration_s") ||
-                        !strcmp(it->string, "expires_at");
-            reply_error(c, 400, "", "/%s: %s", it->string,
-                        known ? "wrong type or out of range (duration_s: 1..604800 s)"
-                              : "unknown key");
-            cJSON_Delete(j);
-            return;
-        }
-    }
-    if (!w) {
-        cJSON_Delete(j);
-        reply_error(c, 400, "/w", "required: the set-point in W (+ charge, - discharge)");
-        return;
-    }
-    struct fg_setpoint sp;
+    struct sp_req r = {0};
     struct fg_error e = {0};
-    int rc = fg_gw_setpoint(c->gw, c->arg, w->valuedouble, FG_SP_API, expires, &sp, &e);
+    int rc = decode_setpoint(j, fg_gw_now(c->gw), &r, &e);
     cJSON_Delete(j);
+    if (!rc)
+        rc = fg_gw_setpoint(c->gw, c->arg, r.w, FG_SP_API, r.expires_at, NULL, &e);
     if (rc) {
         reply_fg_error(c, &e);
         return;

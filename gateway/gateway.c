@@ -146,16 +146,16 @@ static void make_config_signals(struct fg_gw *gw, int64_t now)
 {
     int64_t day = local_day(gw, now);
     int64_t off = (int64_t)gw->cfg.site.utc_offset_min * 60;
-    for (size_t i = 0; i < gw->model.n_signals;) {
-        struct fg_signal *s = &gw->model.signals[i];
+    for (size_t i = gw->model.n_signals; i-- > 0;) {
+        const struct fg_signal *s = &gw->model.signals[i];
         int keep = s->source != FG_SRC_CONFIG;
         for (size_t j = 0; !keep && j < gw->cfg.site.n_signals; j++)
             keep = !strcmp(gw->cfg.site.signals[j].id, s->id);
         if (!keep) {
-            gw->model.signals[i] = gw->model.signals[--gw->model.n_signals];
-            continue;
+            char id[FG_SIGNAL_ID_MAX];
+            snprintf(id, sizeof(id), "%s", s->id);
+            fg_model_signal_remove(&gw->model, FG_SRC_CONFIG, id);
         }
-        i++;
     }
     struct fg_signal *sig = calloc(1, sizeof(*sig));
     if (!sig)
@@ -715,10 +715,10 @@ void fg_gw_clear(struct fg_gw *gw)
     if (gw->loop)
         fg_timer_stop(&gw->tick);
     stop_adapters(gw);
-    fg_http_stop(gw->http);
-    gw->http = NULL;
-    fg_loop_free(gw->loop);
+    fg_loop_free(gw->loop); /* closes every connection */
     gw->loop = NULL;
+    fg_http_free(gw->http);
+    gw->http = NULL;
     fg_store_close(gw->store);
     gw->store = NULL;
     fg_model_clear(&gw->model);

@@ -358,10 +358,7 @@ void fg_http_set_max_body(struct fg_http *h, size_t max_body)
     h->max_body = max_body;
 }
 
-void fg_http_stop(struct fg_http *h)
+void fg_http_free(struct fg_http *h)
 {
-    if (!h)
-        return;
-    lws_vhost_destroy(h->vh);
     free(h);
 }

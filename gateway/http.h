@@ -72,7 +72,10 @@ struct fg_http_opts {
 int fg_http_start(struct fg_http **out, struct fg_loop *loop,
                   const struct fg_http_opts *o, fg_http_handler handler, void *ctx,
                   struct fg_error *err);
-void fg_http_stop(struct fg_http *h);
+/* Free the server's state. Only after the loop (and with it the lws context
+ * and every connection, whose close callbacks still use this state) has been
+ * destroyed with fg_loop_free(). */
+void fg_http_free(struct fg_http *h);
 /* Change the body limit of a running server (config reload). */
 void fg_http_set_max_body(struct fg_http *h, size_t max_body);
 

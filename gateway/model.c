@@ -700,6 +700,18 @@ int fg_model_signal_cancel(struct fg_model *m, enum fg_signal_source src, const 
     return 0;
 }
 
+int fg_model_signal_remove(struct fg_model *m, enum fg_signal_source src, const char *id)
+{
+    struct fg_signal *s = fg_model_signal_find(m, src, id);
+    if (!s)
+        return FG_ENOTFOUND;
+    size_t i = (size_t)(s - m->signals);
+    memmove(&m->signals[i], &m->signals[i + 1], (m->n_signals - i - 1) * sizeof(*s));
+    m->n_signals--;
+    m->version++;
+    return 0;
+}
+
 /* ---- plan ---- */
 
 void fg_model_set_plan(struct fg_model *m, struct fg_plan *p)

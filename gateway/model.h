@@ -354,6 +354,9 @@ struct fg_signal *fg_model_signal_find(struct fg_model *m, enum fg_signal_source
 /* Mark cancelled; FG_ENOTFOUND if absent. */
 int fg_model_signal_cancel(struct fg_model *m, enum fg_signal_source src, const char *id,
                            int64_t now);
+/* Remove a signal outright (a source that withdraws it without history, e.g.
+ * a config signal deleted from the file); FG_ENOTFOUND if absent. */
+int fg_model_signal_remove(struct fg_model *m, enum fg_signal_source src, const char *id);
 /* The interval of s covering t, or NULL. */
 const struct fg_signal_interval *fg_signal_interval_at(const struct fg_signal *s,
                                                        int64_t t);

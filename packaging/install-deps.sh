@@ -10,7 +10,7 @@ BUILD="build-essential cmake pkg-config \
  libmosquitto-dev libsqlite3-dev libsodium-dev libcmocka-dev"
 # Tests: real peers, fuzzing and sanitizers (clang + its runtime), load tools.
 TEST="clang libclang-rt-14-dev clang-format python3 mosquitto wrk procps \
- curl libxml2-utils"
+ curl libxml2-utils chromium"
 
 missing=""
 for p in $BUILD $TEST; do

@@ -49,5 +49,30 @@ def test_sighup_valid_and_invalid():
         assert 'flexgw_config_reloads_total{result="rejected"} 1' in m, m
 
 
+def test_config_signals_follow_the_file():
+    cfg = base_config()  # utc_offset_min 0: local time is UTC
+    hhmm = lambda t: time.strftime("%H:%M", time.gmtime(t))
+    now = time.time()
+    cfg["site"]["signals"] = [
+        {"id": "window-a", "type": "grid_limit", "from": hhmm(now - 3600),
+         "until": hhmm(now + 3600),
+         "value": 15000, "export_value": None},
+        {"id": "window-b", "type": "price", "from": "10:00", "until": "11:00", "value": 0.4}]
+    with Gateway(cfg) as gw:
+        _, _, sigs = gw.get("/api/v1/signals")
+        assert {s["id"] for s in sigs if s["source"] == "config"} == {"window-a", "window-b"}
+        _, _, site = gw.get("/api/v1/site")
+        assert site["site"]["limits"]["import_max_w"] == 15000, site["site"]["limits"]
+        del cfg["site"]["signals"][0]
+        with open(gw.config_path, "w") as f:
+            json.dump(cfg, f)
+        gw.proc.send_signal(signal.SIGHUP)
+        ids = wait_for(lambda: (lambda ids: ids if ids == {"window-b"} else None)(
+            {s["id"] for s in gw.get("/api/v1/signals")[2] if s["source"] == "config"}))
+        assert ids == {"window-b"}, gw.stderr()
+        _, _, site = gw.get("/api/v1/site")
+        assert site["site"]["limits"]["import_max_w"] == 40000
+
+
 if __name__ == "__main__":
-    run([test_sighup_valid_and_invalid])
+    run([test_sighup_valid_and_invalid, test_config_signals_follow_the_file])

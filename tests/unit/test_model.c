@@ -894,6 +894,29 @@ static void test_signal_put_replace_and_full(void **state)
     fg_model_clear(&m);
 }
 
+static void test_signal_remove(void **state)
+{
+    (void)state;
+    struct fg_model m;
+    site_model(&m);
+    put(&m, sig("a", FG_SIG_PRICE, NOW, 900, 0.1, NAN), NOW);
+    put(&m, sig("b", FG_SIG_PRICE, NOW, 900, 0.2, NAN), NOW);
+    put(&m, sig("c", FG_SIG_PRICE, NOW, 900, 0.3, NAN), NOW);
+    uint64_t v = m.version;
+    const struct fg_signal *b = fg_model_signal_find(&m, FG_SRC_OPENADR, "b");
+    assert_int_equal(fg_model_signal_remove(&m, b->source, "b"), 0);
+    assert_true(m.version > v);
+    assert_int_equal(m.n_signals, 2);
+    assert_null(fg_model_signal_find(&m, FG_SRC_OPENADR, "b"));
+    /* the others keep their order and content */
+    assert_string_equal(m.signals[0].id, "a");
+    assert_string_equal(m.signals[1].id, "c");
+    ASSERT_W(m.signals[1].intervals[0].value, 0.3);
+    assert_int_equal(fg_model_signal_remove(&m, FG_SRC_OPENADR, "b"), FG_ENOTFOUND);
+    assert_int_equal(fg_model_signal_remove(&m, FG_SRC_API, "a"), FG_ENOTFOUND);
+    fg_model_clear(&m);
+}
+
 /* ---- plan ---- */
 
 static void test_plan(void **state)
@@ -1358,6 +1381,7 @@ int main(void)
         cmocka_unit_test(test_limits_island),
         cmocka_unit_test(test_signal_put_validation),
         cmocka_unit_test(test_signal_put_replace_and_full),
+        cmocka_unit_test(test_signal_remove),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_json_asset_views),
         cmocka_unit_test(test_json_model_view),
