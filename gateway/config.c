@@ -426,6 +426,47 @@ static const struct row *find_row(const struct table *t, const char *key, size_t
     return NULL;
 }
 
+/* Edit distance of two short keys (Levenshtein), capped at 9. */
+static unsigned edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 40 || lb > 40)
+        return 9;
+    unsigned prev[41], cur[41];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = (unsigned)j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (unsigned)i;
+        for (size_t j = 1; j <= lb; j++) {
+            unsigned sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            unsigned del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(unsigned) * (lb + 1));
+    }
+    return prev[lb] > 9 ? 9 : prev[lb];
+}
+
+/* "unknown key", with the closest known key when it is likely a typo. */
+static void unknown_key(struct ctx *x, const struct table *t, const char *key,
+                        const char *path)
+{
+    const char *best = NULL;
+    unsigned best_d = 3; /* suggest for at most 2 edits */
+    for (size_t i = 0; i < t->n; i++) {
+        unsigned d = edit_distance(key, t->rows[i].key);
+        if (d < best_d) {
+            best_d = d;
+            best = t->rows[i].key;
+        }
+    }
+    if (best)
+        fg_errlist_add(x->errs, FG_EUNKNOWN, path, "unknown key (did you mean \"%s\"?)",
+                       best);
+    else
+        fg_errlist_add(x->errs, FG_EUNKNOWN, path, "unknown key");
+}
+
 static void path_index(char *out, size_t n, const char *path, size_t i)
 {
     snprintf(out, n, "%s/%zu", path, i);
@@ -1462,7 +1503,7 @@ static void parse_object(struct ctx *x, const struct table *t, const cJSON *j, v
         const struct row *r = find_row(t, key, &idx);
         fg_json_pointer_key(p, sizeof(p), path, key);
         if (!r)
-            fg_errlist_add(x->errs, FG_EUNKNOWN, p, "unknown key");
+            unknown_key(x, t, key, p);
         else if (seen & (1ull << idx))
             fg_errlist_add(x->errs, FG_EINVAL, p, "duplicate key");
         else if (!applies(r, kind))

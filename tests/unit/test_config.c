@@ -334,6 +334,11 @@ static void test_unknown_keys(void **state)
                "\"sim\":{\"speed\":1}}]}}",
                "/site/assets/0/sim/speed", "unknown key");
     expect_one("{\"a/b~c\":1}", "/a~1b~0c", "unknown key");
+    /* a likely typo gets the closest known key; a far-off one does not */
+    expect_one("{\"log\":{\"levle\":\"info\"}}", "/log/levle",
+               "unknown key (did you mean \"level\"?)");
+    expect_one("{\"web\":{\"tokn\":\"x\"}}", "/web/tokn",
+               "unknown key (did you mean \"token\"?)");
 }
 
 static void test_kind_scoped(void **state)
@@ -581,7 +586,8 @@ static void test_five_mistakes(void **state)
         has_err(&r.e, "/ocpp/listen", "\"0.0.0.0:99999\" is not a valid host:port"));
     assert_true(has_err(&r.e, "/site/assets/0/capacity_wh", "not applicable to kind pv"));
     assert_true(has_err(&r.e, "/web/max_body", "10 not in [1024, 67108864]"));
-    assert_true(has_err(&r.e, "/storage/retension_days", "unknown key"));
+    assert_true(has_err(&r.e, "/storage/retension_days",
+                        "unknown key (did you mean \"retention_days\"?)"));
     assert_true(
         has_err(&r.e, "/log/level", "\"loud\" is not one of error, warn, info, debug"));
     /* On error *out is left with defaults. */
