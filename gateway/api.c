@@ -168,7 +168,48 @@ static int check_basic(const char *b64, const char *password)
     return secret_eq(colon + 1, (size_t)len - 6, password);
 }
 
-/* 0 if allowed; otherwise replies 401/403 and returns -1. */
+/* Guessing the token is throttled per client: past AUTH_MAX_FAILURES failed
+ * attempts within AUTH_WINDOW_MS, that client gets 429 until the window ends
+ * (correct credentials included, so the limit cannot be probed). Clients are
+ * tracked in a small table; the oldest entry makes room for a new one. */
+#define AUTH_MAX_FAILURES 30
+#define AUTH_WINDOW_MS 60000
+
+static unsigned *auth_failures(struct fg_gw *gw, const char *peer, int create)
+{
+    int64_t now = fg_mono_ms();
+    size_t oldest = 0;
+    for (size_t i = 0; i < FG_AUTH_PEERS; i++) {
+        if (!strcmp(gw->auth_fail[i].peer, peer)) {
+            if (now - gw->auth_fail[i].window_start_ms >= AUTH_WINDOW_MS) {
+                gw->auth_fail[i].window_start_ms = now;
+                gw->auth_fail[i].failures = 0;
+            }
+            return &gw->auth_fail[i].failures;
+        }
+        if (gw->auth_fail[i].window_start_ms < gw->auth_fail[oldest].window_start_ms)
+            oldest = i;
+    }
+    if (!create)
+        return NULL;
+    snprintf(gw->auth_fail[oldest].peer, sizeof(gw->auth_fail[oldest].peer), "%s", peer);
+    gw->auth_fail[oldest].window_start_ms = now;
+    gw->auth_fail[oldest].failures = 0;
+    return &gw->auth_fail[oldest].failures;
+}
+
+static int throttled(struct call *c)
+{
+    unsigned *n = auth_failures(c->gw, c->req->peer, 0);
+    if (!n || *n < AUTH_MAX_FAILURES)
+        return 0;
+    fg_http_resp_header(c->resp, "Retry-After", "60");
+    reply_error(c, 429, "", "too many failed authentications from %s; retry later",
+                c->req->peer);
+    return 1;
+}
+
+/* 0 if allowed; otherwise replies 401/403/429 and returns -1. */
 static int authorize(struct call *c, enum auth need)
 {
     const struct fg_config *cfg = &c->gw->cfg;
@@ -182,6 +223,8 @@ static int authorize(struct call *c, enum auth need)
                     "web.admin_password); this request is disabled");
         return -1;
     }
+    if (throttled(c))
+        return -1;
     const char *h = c->req->authorization;
     int ok = 0;
     if (have_tok && !strncasecmp(h, "Bearer ", 7))
@@ -191,6 +234,13 @@ static int authorize(struct call *c, enum auth need)
     if (ok)
         return 0;
     c->gw->metrics.http_auth_failures++;
+    unsigned *fails = auth_failures(c->gw, c->req->peer, 1);
+    if (++*fails == AUTH_MAX_FAILURES) {
+        fg_warn("api", "%s: %d failed authentications, refusing it for a minute",
+                c->req->peer, AUTH_MAX_FAILURES);
+        fg_store_event_add(c->gw->store, fg_clock_now_ms(&c->gw->clock), "warn", "api",
+                           "security", "failed authentications throttled", NULL);
+    }
     fg_warn("api", "%s %s from %s: %s credentials", fg_http_method_name(c->req->method),
             c->req->path, c->req->peer, h[0] ? "wrong" : "no");
     fg_http_resp_header(c->resp, "WWW-Authenticate", "Bearer realm=\"flexgw\"");

@@ -18,6 +18,7 @@
 #include "store.h"
 
 #define FG_GW_MAX_ADAPTERS 8
+#define FG_AUTH_PEERS 64 /* clients whose failed logins are tracked */
 
 struct fg_gw_opts {
     const char *config_path; /* the file to run on (and write on PUT /config) */
@@ -52,6 +53,12 @@ struct fg_gw {
     int64_t last_prune_mono;
     int64_t start_mono_ms;
     bool first_answer_logged;
+    /* Failed authentications per client, to throttle guessing (api.c). */
+    struct {
+        char peer[64];
+        int64_t window_start_ms; /* monotonic */
+        unsigned failures;
+    } auth_fail[FG_AUTH_PEERS];
     int exit_code;
 };
 

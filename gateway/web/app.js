@@ -64,6 +64,16 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+// Column headings of a table, for data-label (the narrow-screen card view).
+function headings(table) {
+  return Array.from(table.tHead.rows[0].cells, (c) => c.textContent.trim());
+}
+
+function labelCells(tr, table) {
+  const h = headings(table);
+  Array.from(tr.cells).forEach((c, i) => c.setAttribute('data-label', h[i] || ''));
+}
+
 function setText(node, text) {
   text = String(text);
   if (node.textContent !== text) node.textContent = text;
@@ -111,6 +121,8 @@ class ApiError extends Error {
   }
 }
 
+class NetError extends Error {}
+
 function explain(status, body) {
   const b = body && typeof body === 'object' ? body : {};
   const where = b.path ? ` (at ${b.path})` : '';
@@ -132,9 +144,18 @@ async function call(method, path, body, auth) {
     headers['Content-Type'] = 'application/json';
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
   }
-  const r = await fetch(path, init);
-  let data = null;
-  const text = await r.text();
+  let r;
+  try {
+    r = await fetch(path, init);
+  } catch (e) {
+    throw new NetError(e && e.message ? e.message : String(e));
+  }
+  let data = null, text;
+  try {
+    text = await r.text();
+  } catch (e) {
+    throw new NetError(e && e.message ? e.message : String(e));
+  }
   if (text) {
     try { data = JSON.parse(text); } catch (e) { data = { error: text.slice(0, 200) }; }
   }
@@ -174,13 +195,16 @@ async function refresh() {
     last = data;
     render(data);
     setConn('ok', 'ok');
-    setText($('last-update'), new Date().toLocaleTimeString());
+    setText($('last-update'), new Date().toLocaleTimeString(undefined, { hourCycle: 'h23' }));
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) {
       setConn('auth', 'reads need credentials: ' + e.message);
       next = token ? SLOW_MS : FAST_MS;
+    } else if (e instanceof ApiError || e instanceof NetError) {
+      setConn('unreachable', 'API unreachable: ' + e.message);
+      next = SLOW_MS;
     } else {
-      setConn('unreachable', 'API unreachable: ' + (e && e.message ? e.message : String(e)));
+      pageError(e);  // a bug in this page, not the gateway's fault
       next = SLOW_MS;
     }
   } finally {
@@ -196,6 +220,16 @@ function setConn(state, text) {
   setClass(c, 'ok', state === 'ok');
   setClass(c, 'err', state !== 'ok');
 }
+
+// An exception in the page itself: show it, and mark <body data-js-error>
+// so tests (and people) notice.
+function pageError(e) {
+  const text = e && e.message ? e.message : String(e);
+  document.body.dataset.jsError = text;
+  setConn('error', 'page error: ' + text);
+}
+window.addEventListener('error', (ev) => pageError(ev.error || ev.message));
+window.addEventListener('unhandledrejection', (ev) => pageError(ev.reason));
 
 // ---- rendering ------------------------------------------------------------
 
@@ -236,6 +270,7 @@ function makeAssetRow(a) {
     tr.append(td);
   }
   tr.append(el('td', { class: 'c-control' }, setpointForm(a.id)));
+  labelCells(tr, $('assets-table'));
   return tr;
 }
 
@@ -376,6 +411,7 @@ function makeSignalRow(s) {
     td.append(b);
   }
   tr.append(td);
+  labelCells(tr, $('signals-table'));
   return tr;
 }
 

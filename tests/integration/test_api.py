@@ -60,6 +60,22 @@ def test_writes_need_credentials():
         assert "flexgw_http_auth_failures_total 15" in m, m
 
 
+def test_guessing_is_throttled():
+    with Gateway(base_config()) as gw:
+        codes = [gw.request("PUT", "/api/v1/assets/bat1/setpoint", body={"w": 1},
+                            headers={"Authorization": f"Bearer guess{i}"})[0]
+                 for i in range(31)]
+        assert codes[:30] == [401] * 30 and codes[30] == 429, codes
+        st, h, j = gw.request("PUT", "/api/v1/assets/bat1/setpoint", body={"w": 1},
+                              auth="token")
+        assert st == 429 and h["retry-after"] == "60", (st, j)
+        assert "too many failed authentications" in j["error"]
+        # reads that need no credentials still work
+        assert gw.get("/api/v1/site")[0] == 200
+        _, _, ev = gw.get("/api/v1/events")
+        assert any(e["kind"] == "security" for e in ev), ev
+
+
 def test_no_credentials_configured_forbids_writes():
     cfg = base_config()
     del cfg["web"]
@@ -283,7 +299,7 @@ def test_stop_with_connections_open():
 
 if __name__ == "__main__":
     run([test_reads_and_health, test_writes_need_credentials,
-         test_no_credentials_configured_forbids_writes, test_body_limits_and_malformed_json,
+         test_guessing_is_throttled, test_no_credentials_configured_forbids_writes, test_body_limits_and_malformed_json,
          test_setpoints_are_clamped, test_grid_limit_signal_clamps_setpoints,
          test_config_get_put, test_metrics, test_auth_reads,
          test_keepalive_many_requests_one_connection, test_stop_with_connections_open])
