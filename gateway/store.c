@@ -50,6 +50,10 @@ static const char *const migrations[] = {
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL,"
     " created_ms INTEGER NOT NULL);",
+    /* 2: retention pruning deletes by time across all assets; without these
+     * it scanned the whole set-point and meter tables. */
+    "CREATE INDEX setpoints_ts ON setpoints(ts_ms);"
+    "CREATE INDEX meter_values_ts ON meter_values(ts_ms);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -189,6 +189,31 @@ static void test_empty_file_migrates(void **state)
     free(p);
 }
 
+/* A database left at version 1 by an older build is brought up to date in
+ * place, its data kept. Version 1 is made by taking version 2 back: drop
+ * what migration 2 added and set user_version. */
+static void test_upgrade_from_version_1(void **state)
+{
+    struct fg_store *s = open_ok(*state, 1);
+    assert_int_equal(fg_store_event_add(s, 1000, "info", "t", "k", "kept", NULL), 0);
+    fg_store_close(s);
+    sqlite3 *db = raw_open(*state);
+    raw_exec(db, "DROP INDEX setpoints_ts; DROP INDEX meter_values_ts;"
+                 " PRAGMA user_version = 1;");
+    sqlite3_close(db);
+
+    s = open_ok(*state, 1);
+    assert_int_equal(fg_store_schema_version(s), 2);
+    fg_store_close(s);
+    db = raw_open(*state);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='index'"
+                                 " AND name IN ('setpoints_ts','meter_values_ts')"),
+                     2);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM events WHERE message='kept'"), 1);
+    sqlite3_close(db);
+}
+
 static void test_newer_schema_refused_untouched(void **state)
 {
     char *p = path_in(*state, "flexgw.db");
@@ -848,6 +873,7 @@ int main(void)
         T(test_open_creates_dir_and_db),
         T(test_wal_mode),
         T(test_empty_file_migrates),
+        T(test_upgrade_from_version_1),
         T(test_newer_schema_refused_untouched),
         T(test_garbage_file_refused),
         T(test_foreign_sqlite_refused),
