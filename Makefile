@@ -6,6 +6,8 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 DEMO_ARGS  ?=
+# Seconds each fuzz target runs inside make check (make fuzz: FUZZ_SECONDS).
+CHECK_FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build demo check test test-asan bench fuzz format format-check \
         config-docs clean
@@ -30,7 +32,7 @@ test: build
 # UndefinedBehaviorSanitizer, plus the libFuzzer targets for a bounded time.
 test-asan: deps
 	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DFG_SANITIZE=ON \
-	    -DFG_FUZZ=ON -DFG_WERROR=ON >/dev/null
+	    -DFG_FUZZ=ON -DFG_WERROR=ON -DFG_FUZZ_SECONDS=$(CHECK_FUZZ_SECONDS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j$(JOBS)
 

@@ -1,6 +1,6 @@
 // flexgw dashboard: polls GET /api/v1/site and offers the write endpoints.
 // Plain ES2020, no dependencies. Everything from the API reaches the DOM via
-// textContent / createElement only (never innerHTML), as the CSP forbids
+// textContent / createElement only (never as markup), and the CSP forbids
 // inline scripts and styles anyway.
 'use strict';
 
