@@ -242,8 +242,9 @@ function render(d) {
   setText($('site-time'), `${local(d.time, true, true)} ${offsetText(s.utc_offset_min || 0)}`);
 
   setText($('site-power'), `${kw(s.power_w)} kW`);
-  setText($('import-limit'), `${isNum(l.import_max_w) ? kw(l.import_max_w) + ' kW' : 'none'} · ${bySource(l.import_by)}`);
-  setText($('export-limit'), `${isNum(l.export_max_w) ? kw(l.export_max_w) + ' kW' : 'none'} · ${bySource(l.export_by)}`);
+  const limit = (w, by) => `${isNum(w) ? kw(w) + ' kW' : 'none'} · ${bySource(by)}`;
+  setText($('import-limit'), limit(l.import_max_w, l.import_by));
+  setText($('export-limit'), limit(l.export_max_w, l.export_by));
   const cur = s.currency || '';
   const price = isNum(l.price_import)
     ? `${l.price_import.toFixed(3)} ${cur}/kWh import` +
@@ -251,7 +252,8 @@ function render(d) {
       ` · ${l.price_by ? bySource(l.price_by) : 'tariff'}`
     : 'none';
   setText($('price'), price);
-  setText($('dispatch'), isNum(l.dispatch_w) ? `${kw(l.dispatch_w)} kW · ${bySource(l.dispatch_by)}` : 'none');
+  setText($('dispatch'),
+    isNum(l.dispatch_w) ? `${kw(l.dispatch_w)} kW · ${bySource(l.dispatch_by)}` : 'none');
   setText($('island'), l.island ? 'yes — islanded' : 'no');
   setClass($('island'), 'warn', l.island);
 
@@ -290,12 +292,17 @@ function setpointForm(id) {
     ev.preventDefault();
     const w = Math.round(parseFloat(kwIn.value) * 1000);
     const dur = Math.round(parseFloat(minIn.value) * 60);
-    if (!Number.isFinite(w) || !Number.isFinite(dur)) { say(msg, 'enter kW and minutes', 'err'); return; }
+    if (!Number.isFinite(w) || !Number.isFinite(dur)) {
+      say(msg, 'enter kW and minutes', 'err');
+      return;
+    }
     say(msg, 'sending…');
     try {
       const a = await write('PUT', path, { w, duration_s: dur });
       const sp = a && a.setpoint;
-      say(msg, sp ? `applied ${kw(sp.w)} kW` + (sp.clamped && sp.clamped.length ? ` (clamped: ${sp.clamped.join(', ')})` : '') : 'applied', 'ok');
+      const cl = sp && Array.isArray(sp.clamped) && sp.clamped.length
+        ? ` (clamped: ${sp.clamped.join(', ')})` : '';
+      say(msg, sp ? `applied ${kw(sp.w)} kW${cl}` : 'applied', 'ok');
       refreshSoon();
     } catch (e) { say(msg, e.message, 'err'); }
   });
@@ -333,7 +340,9 @@ function detailsText(a, now) {
     const ss = e.session;
     if (ss) {
       parts.push(`${kwh(ss.energy_wh)} / ${kwh(ss.energy_requested_wh)} kWh`);
-      if (isNum(ss.departure)) parts.push(`departs ${local(ss.departure, ss.departure - now > 86400)}`);
+      if (isNum(ss.departure)) {
+        parts.push(`departs ${local(ss.departure, ss.departure - now > 86400)}`);
+      }
       if (isNum(ss.ev_soc)) parts.push(`EV ${ss.ev_soc.toFixed(0)} %`);
     }
   }
@@ -365,7 +374,8 @@ function fillAssetRow(tr, a, now) {
 }
 
 function renderAssets(assets, now) {
-  syncRows($('assets-body'), assets, (a) => a.id, makeAssetRow, (tr, a) => fillAssetRow(tr, a, now));
+  syncRows($('assets-body'), assets, (a) => a.id, makeAssetRow,
+    (tr, a) => fillAssetRow(tr, a, now));
 }
 
 function intervalValue(type, iv) {
