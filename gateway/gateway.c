@@ -560,13 +560,57 @@ static void print_status(struct fg_gw *gw, int64_t now)
     fflush(stdout);
 }
 
+struct gone {
+    struct fg_gw *gw;
+    size_t n, cap;
+    struct {
+        char source[16];
+        char id[FG_SIGNAL_ID_MAX];
+    } * v;
+};
+
+static int collect_gone(void *arg, const char *source, const char *id, const char *json)
+{
+    (void)json;
+    struct gone *g = arg;
+    enum fg_signal_source src;
+    if (!fg_signal_source_parse(source, &src) &&
+        fg_model_signal_find(&g->gw->model, src, id))
+        return 0;
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 16;
+        void *v = realloc(g->v, cap * sizeof(*g->v));
+        if (!v)
+            return 1; /* stop; the rest goes next time */
+        g->v = v;
+        g->cap = cap;
+    }
+    snprintf(g->v[g->n].source, sizeof(g->v[0].source), "%s", source);
+    snprintf(g->v[g->n].id, sizeof(g->v[0].id), "%s", id);
+    g->n++;
+    return 0;
+}
+
 /* Old events, set-point log entries and meter values go after
- * storage.retention_days; signals, transactions and the outbox stay. */
+ * storage.retention_days. Stored signals go once the model has dropped them
+ * (ended or cancelled for a while), so the table does not grow forever and
+ * a restart does not bring back dead signals. Transactions and the outbox
+ * stay: their adapters own them. */
 static void prune(struct fg_gw *gw)
 {
     int64_t keep_ms = (int64_t)gw->cfg.storage.retention_days * 86400 * 1000;
     if (fg_store_prune(gw->store, fg_clock_now_ms(&gw->clock) - keep_ms))
         fg_warn("gw", "pruning the store: %s", fg_store_errmsg(gw->store));
+    struct gone g = {.gw = gw};
+    if (fg_store_signal_foreach(gw->store, collect_gone, &g) < 0)
+        fg_warn("gw", "listing stored signals: %s", fg_store_errmsg(gw->store));
+    for (size_t i = 0; i < g.n; i++) {
+        if (fg_store_signal_delete(gw->store, g.v[i].source, g.v[i].id))
+            fg_warn("gw", "deleting stored signal: %s", fg_store_errmsg(gw->store));
+    }
+    if (g.n)
+        fg_info("gw", "%zu ended signals removed from the store", g.n);
+    free(g.v);
 }
 
 static void tick(struct fg_timer *t)
@@ -691,6 +735,10 @@ int fg_gw_init(struct fg_gw *gw, const struct fg_gw_opts *o, struct fg_error *er
     rc = fg_http_start(&gw->http, gw->loop, &ho, fg_api_handle, gw, err);
     if (rc)
         return rc;
+    /* The first tick prints the status and prunes at once; "0" would mean
+     * "an hour after the machine booted". */
+    gw->last_prune_mono = fg_mono_ms() - PRUNE_EVERY_MS;
+    gw->last_status_mono = fg_mono_ms() - STATUS_EVERY_MS;
     fg_timer_init(&gw->tick, gw->loop, tick, gw);
     fg_timer_start(&gw->tick, 0);
     fg_info("gw", "site %s: %zu assets, API on %s://%s:%u/", gw->cfg.site.id,

@@ -59,5 +59,39 @@ def test_cancellation_survives_kill9():
         gw.tmp.cleanup()
 
 
+def test_ended_signals_leave_the_store():
+    import os
+    import sqlite3
+    gw = Gateway(base_config()).start()
+    now = int(time.time())
+    old = {"id": "old", "type": "price",
+           "intervals": [{"start": now - 3 * 3600, "duration_s": 3600, "value": 0.1}]}
+    cur = {"id": "cur", "type": "price",
+           "intervals": [{"start": now - 60, "duration_s": 3600, "value": 0.2}]}
+    for body in (old, cur):
+        st, _, j = gw.request("POST", "/api/v1/signals", body=body, auth="token")
+        assert st == 201, j
+    gw.stop()
+    again = Gateway(config_path=gw.config_path, data_dir=gw.data_dir)
+    again.start()
+    try:
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            ids = {s["id"] for s in again.get("/api/v1/signals")[2] if s["source"] == "api"}
+            if ids == {"cur"}:
+                break
+            time.sleep(0.1)
+        assert ids == {"cur"}, ids
+    finally:
+        again.stop()
+    db = sqlite3.connect(os.path.join(gw.data_dir, "flexgw.db"))
+    rows = {r[0] for r in db.execute("SELECT id FROM signals")}
+    db.close()
+    assert rows == {"cur"}, rows
+    again.tmp.cleanup()
+    gw.tmp.cleanup()
+
+
 if __name__ == "__main__":
-    run([test_acknowledged_signal_survives_kill9, test_cancellation_survives_kill9])
+    run([test_acknowledged_signal_survives_kill9, test_cancellation_survives_kill9,
+         test_ended_signals_leave_the_store])
