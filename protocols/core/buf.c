@@ -11,7 +11,7 @@ void fg_buf_init(struct fg_buf *b, size_t max)
     b->max = max;
 }
 
-static bool reserve(struct fg_buf *b, size_t extra)
+bool fg_buf_reserve(struct fg_buf *b, size_t extra)
 {
     if (b->failed)
         return false;
@@ -39,7 +39,7 @@ static bool reserve(struct fg_buf *b, size_t extra)
 
 void fg_buf_append(struct fg_buf *b, const char *s, size_t n)
 {
-    if (!reserve(b, n))
+    if (!fg_buf_reserve(b, n))
         return;
     memcpy(b->s + b->len, s, n);
     b->len += n;
@@ -54,7 +54,7 @@ void fg_buf_printf(struct fg_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || !reserve(b, (size_t)n)) {
+    if (n < 0 || !fg_buf_reserve(b, (size_t)n)) {
         b->failed = true;
         return;
     }

@@ -19,6 +19,10 @@ void fg_buf_init(struct fg_buf *b, size_t max);
 void fg_buf_printf(struct fg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void fg_buf_append(struct fg_buf *b, const char *s, size_t n);
+/* Make room for `extra` more bytes (plus the NUL) after the content, for
+ * writers that fill b->s + b->len directly and then advance b->len. False
+ * (and the buffer failed) past the maximum or on allocation failure. */
+bool fg_buf_reserve(struct fg_buf *b, size_t extra);
 /* The NUL-terminated content (caller frees), or NULL if any append failed;
  * the buffer is empty afterwards either way. */
 char *fg_buf_take(struct fg_buf *b);
