@@ -164,7 +164,7 @@ static const struct table sim_table = TABLE("site.assets[].sim", sim_rows, NULL)
 
 static const struct row asset_rows[] = {
     {.key = "id", .type = T_STR, AF(id), .fmt = FMT_ID, .req = REQ_ALL,
-     .doc = "Unique asset id (for OCPP: the station id)."},
+     .doc = "Unique asset id."},
     {.key = "name", .type = T_STR, AF(name), .dstr = "", .doc = "Human-readable name."},
     {.key = "kind", .type = T_ENUM, AF(kind), .names = kind_names, .req = REQ_ALL,
      .doc = "What the asset is; decides which other keys apply."},
@@ -186,6 +186,10 @@ static const struct row asset_rows[] = {
     {.key = "max_discharge_w", .type = T_DBL, AF(max_discharge_w), .max = 1e6,
      .kinds = K_EVSE | K_BAT, .req = K_BAT,
      .doc = "Maximum discharge power, W (battery: > 0; evse: used if bidirectional)."},
+    {.key = "station", .type = T_STR, AF(station), .fmt = FMT_ID, .dstr = "",
+     .kinds = K_EVSE, .doc = "OCPP station id of this EVSE (default: the asset id)."},
+    {.key = "evse_id", .type = T_INT, AF(evse_id), .min = 1, .max = 99, .dnum = 1,
+     .kinds = K_EVSE, .doc = "OCPP EVSE number of this EVSE within its station."},
     {.key = "capacity_wh", .type = T_DBL, AF(capacity_wh), .max = 1e9, .flags = F_XMIN,
      .kinds = K_BAT, .req = K_BAT, .doc = "Usable capacity, Wh."},
     {.key = "max_charge_w", .type = T_DBL, AF(max_charge_w), .max = 1e6, .flags = F_XMIN,
@@ -266,11 +270,14 @@ static const struct row ocpp_rows[] = {
     {.key = "tls_listen", .type = T_HOSTPORT, CF(ocpp.tls_listen), .dstr = "0.0.0.0:9443",
      .doc = "TLS WebSocket (wss://) listen address."},
     {.key = "allow_unknown_stations", .type = T_BOOL, CF(ocpp.allow_unknown_stations),
-     .doc = "Accept stations that are not configured as assets."},
+     .doc = "Accept stations that no evse asset names (their EVSEs are added)."},
     {.key = "call_timeout_s", .type = T_INT, CF(ocpp.call_timeout_s), .min = 1,
      .max = 300, .dnum = 30, .doc = "Seconds to wait for a CALLRESULT."},
     {.key = "heartbeat_s", .type = T_INT, CF(ocpp.heartbeat_s), .min = 10, .max = 86400,
      .dnum = 300, .doc = "Heartbeat interval given to stations, s."},
+    {.key = "max_frame_bytes", .type = T_INT, CF(ocpp.max_frame_bytes), .min = 1024,
+     .max = 16777216, .dnum = 65536,
+     .doc = "Largest WebSocket message accepted from a station, bytes."},
 };
 
 static const struct row modbus_rows[] = {
@@ -1637,12 +1644,33 @@ static void check_signals(struct ctx *x, struct fg_config *c)
                  sizeof(struct fg_cfg_signal), "/site/signals");
 }
 
+/* An EVSE's OCPP station defaults to its asset id; two assets cannot claim
+ * the same EVSE of the same station. */
 static void check_ocpp(struct ctx *x, struct fg_config *c)
 {
     if (c->ocpp.enabled && c->ocpp.listen.port == c->ocpp.tls_listen.port)
         fg_errlist_add(x->errs, FG_EINVAL, "/ocpp/tls_listen",
                        "port %u is also the port of /ocpp/listen",
                        c->ocpp.tls_listen.port);
+    for (size_t i = 0; i < c->site.n_assets; i++) {
+        struct fg_cfg_asset *a = &c->site.assets[i];
+        if (a->kind != FG_ASSET_EVSE)
+            continue;
+        if (!a->station[0])
+            memcpy(a->station, a->id, sizeof(a->station));
+        for (size_t j = 0; j < i; j++) {
+            const struct fg_cfg_asset *b = &c->site.assets[j];
+            if (b->kind == FG_ASSET_EVSE && !strcmp(a->adapter, "ocpp") &&
+                !strcmp(b->adapter, "ocpp") && !strcmp(a->station, b->station) &&
+                a->evse_id == b->evse_id) {
+                char p[64];
+                snprintf(p, sizeof(p), "/site/assets/%zu/evse_id", i);
+                fg_errlist_add(x->errs, FG_EEXISTS, p,
+                               "EVSE %d of station \"%s\" is already asset \"%s\"",
+                               a->evse_id, a->station, b->id);
+            }
+        }
+    }
 }
 
 static void check_web_tls(struct ctx *x, struct fg_config *c)

@@ -62,7 +62,9 @@ struct fg_cfg_asset {
     double min_current_a;
     double max_current_a;
     bool bidirectional;
-    double max_discharge_w; /* evse (bidirectional) and battery */
+    double max_discharge_w;  /* evse (bidirectional) and battery */
+    char station[FG_ID_MAX]; /* evse with adapter ocpp: station id ("" = id) */
+    int evse_id;             /* evse with adapter ocpp: EVSE number in the station */
     /* battery */
     double capacity_wh;
     double max_charge_w;
@@ -112,6 +114,7 @@ struct fg_config {
         bool allow_unknown_stations;
         int call_timeout_s;
         int heartbeat_s;
+        int max_frame_bytes;
     } ocpp;
     struct {
         bool enabled;

@@ -334,6 +334,17 @@ static void test_unknown_keys(void **state)
                "\"sim\":{\"speed\":1}}]}}",
                "/site/assets/0/sim/speed", "unknown key");
     expect_one("{\"a/b~c\":1}", "/a~1b~0c", "unknown key");
+    /* two assets cannot be the same EVSE of one OCPP station */
+    expect_one("{\"site\":{\"assets\":["
+               "{\"id\":\"a\",\"kind\":\"evse\",\"adapter\":\"ocpp\",\"rated_w\":1,"
+               "\"station\":\"S\",\"evse_id\":2},"
+               "{\"id\":\"b\",\"kind\":\"evse\",\"adapter\":\"ocpp\",\"rated_w\":1,"
+               "\"station\":\"S\",\"evse_id\":2}]}}",
+               "/site/assets/1/evse_id",
+               "EVSE 2 of station \"S\" is already asset \"a\"");
+    expect_one("{\"site\":{\"assets\":[{\"id\":\"p\",\"kind\":\"pv\",\"rated_w\":1,"
+               "\"station\":\"S\"}]}}",
+               "/site/assets/0/station", "not applicable to kind pv");
     /* a likely typo gets the closest known key; a far-off one does not */
     expect_one("{\"log\":{\"levle\":\"info\"}}", "/log/levle",
                "unknown key (did you mean \"level\"?)");
