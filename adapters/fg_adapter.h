@@ -28,11 +28,16 @@ struct fg_adapter_ops {
                  void **state, struct fg_error *err);
     /* Stop and free; the model outlives the adapter. */
     void (*stop)(void *state);
+    /* Optional: take a reloaded config without restarting (connections
+     * stay). 0 if applied; non-zero and the gateway restarts the adapter.
+     * The previous config is freed right after this returns. */
+    int (*reconfigure)(void *state, const struct fg_config *cfg);
     /* Execute asset->sp on the device (sp.active false: release control).
      * Returns 0 once sent; failures are reported on the asset later. */
     int (*setpoint)(void *state, struct fg_asset *asset);
 };
 
 extern const struct fg_adapter_ops fg_sim_adapter;
+extern const struct fg_adapter_ops fg_ocpp_adapter;
 
 #endif

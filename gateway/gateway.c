@@ -21,7 +21,8 @@
 #define STATUS_EVERY_MS 5000   /* demo status block */
 #define PRUNE_EVERY_MS 3600000 /* retention of events, set-point log, meter values */
 
-static const struct fg_adapter_ops *const adapter_table[] = {&fg_sim_adapter};
+static const struct fg_adapter_ops *const adapter_table[] = {&fg_sim_adapter,
+                                                             &fg_ocpp_adapter};
 
 int64_t fg_gw_now(const struct fg_gw *gw)
 {
@@ -336,6 +337,23 @@ static int start_adapters(struct fg_gw *gw, struct fg_error *err)
     return 0;
 }
 
+/* After a reload: adapters that can take the new config in place keep their
+ * connections; the others are restarted on it. */
+static int reconfigure_adapters(struct fg_gw *gw, struct fg_error *err)
+{
+    for (size_t i = 0; i < gw->n_adapters; i++) {
+        const struct fg_adapter_ops *ops = gw->adapters[i].ops;
+        if (ops->reconfigure && !ops->reconfigure(gw->adapters[i].state, &gw->cfg))
+            continue;
+        ops->stop(gw->adapters[i].state);
+        gw->adapters[i].state = NULL;
+        int rc = ops->start(&gw->host, &gw->cfg, &gw->adapters[i].state, err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
 /* Sections whose adapter this build does not have yet. Enabling one is an
  * error at start-up rather than a silently ignored setting. */
 static int check_unbuilt(const struct fg_config *c, struct fg_error *err)
@@ -344,7 +362,6 @@ static int check_unbuilt(const struct fg_config *c, struct fg_error *err)
         size_t off;
         const char *name;
     } s[] = {
-        {offsetof(struct fg_config, ocpp.enabled), "ocpp"},
         {offsetof(struct fg_config, modbus.enabled), "modbus"},
         {offsetof(struct fg_config, openadr.enabled), "openadr"},
         {offsetof(struct fg_config, uftp.enabled), "uftp"},
@@ -359,7 +376,8 @@ static int check_unbuilt(const struct fg_config *c, struct fg_error *err)
         }
     }
     for (size_t i = 0; i < c->site.n_assets; i++) {
-        if (strcmp(c->site.assets[i].adapter, "sim")) {
+        if (strcmp(c->site.assets[i].adapter, "sim") &&
+            strcmp(c->site.assets[i].adapter, "ocpp")) {
             char path[48];
             snprintf(path, sizeof(path), "/site/assets/%zu/adapter", i);
             return fg_error_set(err, FG_EUNSUPPORTED, path,
@@ -389,17 +407,16 @@ static void keep_restart_settings(struct fg_gw *gw, struct fg_config *next)
         fg_warn("gw", "web TLS certificate changes on restart");
 }
 
-/* Take `next` (moved into gw->cfg) and apply it to the running gateway. */
+/* Take `next` (moved into gw->cfg) and apply it to the running gateway. The
+ * old config stays alive until every adapter has let go of it. */
 static int apply_config(struct fg_gw *gw, struct fg_config *next, struct fg_error *err)
 {
     int rc = check_unbuilt(next, err);
     if (rc)
         return rc;
     keep_restart_settings(gw, next);
-    stop_adapters(gw);
-    fg_config_clear(&gw->cfg);
+    struct fg_config old = gw->cfg;
     gw->cfg = *next;
-    memset(next, 0, sizeof(*next));
     fg_config_defaults(next);
     if (gw->opts.log_level < 0)
         fg_log_set_level(gw->cfg.log.level);
@@ -407,7 +424,8 @@ static int apply_config(struct fg_gw *gw, struct fg_config *next, struct fg_erro
     apply_site(gw);
     rc = sync_assets(gw, err);
     if (!rc)
-        rc = start_adapters(gw, err);
+        rc = reconfigure_adapters(gw, err);
+    fg_config_clear(&old);
     make_config_signals(gw, fg_gw_now(gw));
     gw->metrics.config_reloads++;
     return rc;

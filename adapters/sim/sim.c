@@ -287,7 +287,9 @@ static int sim_start(const struct fg_adapter_host *host, const struct fg_config 
         }
         sa->phase = 1.0 + 0.37 * (double)i;
         struct fg_asset *a = model_asset(s, sa);
-        if (a && a->kind == FG_ASSET_BATTERY)
+        /* Only a battery the model knows nothing about starts at its initial
+         * SoC: a restart of the simulator (config reload) keeps its state. */
+        if (a && a->kind == FG_ASSET_BATTERY && isnan(a->battery.soc))
             a->battery.soc = sa->p.initial_soc;
     }
     s->last = fg_clock_now_s(host->clock);

@@ -73,13 +73,13 @@ def test_refuses_to_start_on_bad_config():
 
 def test_enabled_adapter_not_built_is_refused():
     cfg = base_config()
-    cfg["ocpp"] = {"enabled": True}
+    cfg["mqtt"] = {"enabled": True}
     gw = Gateway(cfg)
     gw.start(wait=False)
     assert gw.proc.wait(timeout=10) == 2
     gw.log.close()
     gw.out.close()
-    assert "/ocpp/enabled" in gw.stderr(), gw.stderr()
+    assert "/mqtt/enabled" in gw.stderr(), gw.stderr()
     gw.tmp.cleanup()
 
 

@@ -1,0 +1,713 @@
+/* The OCPP CSMS adapter: charging stations connect to us over OCPP-J.
+ *
+ * Transport: a libwebsockets vhost on ocpp.listen serving
+ * ws://HOST:PORT/ocpp/{stationId} with the subprotocols "ocpp2.1" and
+ * "ocpp2.0.1" (2.1 preferred when a station offers both). A connection that
+ * offers neither, whose path is not /ocpp/{id}, or whose station no evse
+ * asset names (unless ocpp.allow_unknown_stations) is refused before the
+ * upgrade. A station that connects again replaces its old connection.
+ *
+ * Every inbound frame is decoded (protocols/ocpp/fg_ocppj.h) and every CALL
+ * validated against its official schema (fg_ocpp_schema.h) before a handler
+ * sees it; the answer to a bad frame is the CALLERROR the codec or the
+ * validator names. Handlers are a table by action. Our own answers are
+ * validated too: a handler that builds an invalid payload is a bug, and the
+ * station gets InternalError rather than a frame it would reject.
+ *
+ * Stations are heap objects that outlive their connections (boot state,
+ * EVSEs); a connection's session data points at its station and is detached
+ * when the station gets a newer connection or the adapter stops, so no
+ * callback ever follows a stale pointer. Loop thread only. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+
+#include "fg_adapter.h"
+#include "fg_buf.h"
+#include "fg_ocpp_schema.h"
+#include "fg_ocppj.h"
+#include "log.h"
+
+#define STATION_ID_MAX 44 /* leaves room for "-NN" in an asset id */
+#define MAX_STATIONS 10000
+#define TX_QUEUE_MAX 64 /* frames waiting for a slow station */
+
+struct frame {
+    struct frame *next;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then the frame */
+};
+
+struct station {
+    char id[STATION_ID_MAX + 1];
+    struct lws *wsi; /* current connection, NULL when disconnected */
+    enum fg_ocppj_dialect dialect;
+    bool booted;
+    char vendor[51], model[51];
+    struct frame *head, *tail;
+    size_t queued;
+};
+
+struct pss {
+    struct ocpp *o;
+    struct station *st;
+    char *rx; /* message being reassembled */
+    size_t rx_len, rx_cap;
+    bool rx_too_big;
+};
+
+struct ocpp {
+    struct fg_adapter_host host;
+    struct lws_vhost *vh;
+    bool allow_unknown;
+    int heartbeat_s;
+    size_t max_frame;
+    const struct fg_config *cfg; /* valid while started (the gateway restarts us) */
+    struct station **stations;
+    size_t n_stations, cap_stations;
+    struct fg_buf out; /* scratch for encoding one answer */
+};
+
+/* ---- stations and their EVSE assets ---------------------------------------- */
+
+static bool station_id_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > STATION_ID_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return false;
+    }
+    return true;
+}
+
+static bool station_configured(const struct ocpp *o, const char *id)
+{
+    for (size_t i = 0; i < o->cfg->site.n_assets; i++) {
+        const struct fg_cfg_asset *a = &o->cfg->site.assets[i];
+        if (a->kind == FG_ASSET_EVSE && !strcmp(a->adapter, "ocpp") &&
+            !strcmp(a->station, id))
+            return true;
+    }
+    return false;
+}
+
+static struct station *station_find(struct ocpp *o, const char *id)
+{
+    for (size_t i = 0; i < o->n_stations; i++) {
+        if (!strcmp(o->stations[i]->id, id))
+            return o->stations[i];
+    }
+    return NULL;
+}
+
+static struct station *station_get(struct ocpp *o, const char *id)
+{
+    struct station *st = station_find(o, id);
+    if (st)
+        return st;
+    if (o->n_stations >= MAX_STATIONS)
+        return NULL;
+    if (o->n_stations == o->cap_stations) {
+        size_t cap = o->cap_stations ? o->cap_stations * 2 : 16;
+        struct station **v = realloc(o->stations, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        o->stations = v;
+        o->cap_stations = cap;
+    }
+    st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    snprintf(st->id, sizeof(st->id), "%s", id);
+    o->stations[o->n_stations++] = st;
+    return st;
+}
+
+/* The asset of EVSE evse_id of a station: the configured one, or (for
+ * stations we accept without configuration) one made now, named
+ * "<station>-<evseId>", with no power until the station tells us more. */
+static struct fg_asset *evse_asset(struct ocpp *o, const struct station *st, int evse_id)
+{
+    struct fg_model *m = o->host.model;
+    for (size_t i = 0; i < o->cfg->site.n_assets; i++) {
+        const struct fg_cfg_asset *a = &o->cfg->site.assets[i];
+        if (a->kind == FG_ASSET_EVSE && !strcmp(a->adapter, "ocpp") &&
+            !strcmp(a->station, st->id) && a->evse_id == evse_id)
+            return fg_model_find_asset(m, a->id);
+    }
+    if (!o->allow_unknown)
+        return NULL;
+    char id[FG_ID_MAX];
+    snprintf(id, sizeof(id), "%s-%d", st->id, evse_id);
+    struct fg_asset *a = fg_model_find_asset(m, id);
+    if (a)
+        return a;
+    struct fg_asset n;
+    memset(&n, 0, sizeof(n));
+    snprintf(n.id, sizeof(n.id), "%s", id);
+    snprintf(n.name, sizeof(n.name), "%s EVSE %d", st->id, evse_id);
+    snprintf(n.adapter, sizeof(n.adapter), "ocpp");
+    n.kind = FG_ASSET_EVSE;
+    n.power_w = NAN;
+    n.reactive_var = NAN;
+    n.evse.ev_soc = NAN;
+    n.evse.state = FG_CONN_AVAILABLE;
+    if (fg_model_add_asset(m, &n, NULL))
+        return NULL;
+    fg_info("ocpp", "%s: new EVSE %d added as asset %s", st->id, evse_id, id);
+    return fg_model_find_asset(m, id);
+}
+
+/* Mark every EVSE asset of a station online or offline. */
+static void station_assets_online(struct ocpp *o, const struct station *st, bool online)
+{
+    struct fg_model *m = o->host.model;
+    int64_t now = fg_clock_now_s(o->host.clock);
+    char prefix[STATION_ID_MAX + 2];
+    snprintf(prefix, sizeof(prefix), "%s-", st->id);
+    for (size_t i = 0; i < m->n_assets; i++) {
+        struct fg_asset *a = &m->assets[i];
+        if (a->kind != FG_ASSET_EVSE || strcmp(a->adapter, "ocpp"))
+            continue;
+        const struct fg_cfg_asset *c = NULL;
+        for (size_t j = 0; j < o->cfg->site.n_assets && !c; j++) {
+            if (!strcmp(o->cfg->site.assets[j].id, a->id))
+                c = &o->cfg->site.assets[j];
+        }
+        bool mine = c ? !strcmp(c->station, st->id) : !strncmp(a->id, prefix, strlen(prefix));
+        if (!mine)
+            continue;
+        a->online = online;
+        if (online)
+            a->last_seen = now;
+        m->version++;
+    }
+}
+
+/* ---- sending ------------------------------------------------------------------ */
+
+static void queue_frame(struct ocpp *o, struct station *st, const char *data, size_t len)
+{
+    if (!st->wsi)
+        return;
+    if (st->queued >= TX_QUEUE_MAX) {
+        fg_warn("ocpp", "%s: %zu frames unsent, dropping the connection", st->id,
+                st->queued);
+        lws_set_timeout(st->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        return;
+    }
+    struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
+    if (!f)
+        return;
+    f->next = NULL;
+    f->len = len;
+    memcpy(f->data + LWS_PRE, data, len);
+    if (st->tail)
+        st->tail->next = f;
+    else
+        st->head = f;
+    st->tail = f;
+    st->queued++;
+    fg_metrics_adapter(o->host.metrics, "ocpp", 0, 1);
+    lws_callback_on_writable(st->wsi);
+}
+
+static void drop_queue(struct station *st)
+{
+    while (st->head) {
+        struct frame *f = st->head;
+        st->head = f->next;
+        free(f);
+    }
+    st->tail = NULL;
+    st->queued = 0;
+}
+
+static void send_error(struct ocpp *o, struct station *st, enum fg_ocppj_type t,
+                       const char *id, const struct fg_ocpp_verror *e)
+{
+    /* path + ": " + text; the encoder cuts it to 255 bytes on a UTF-8 boundary */
+    char desc[sizeof(e->path) + sizeof(e->desc) + 2];
+    if (e->path[0])
+        snprintf(desc, sizeof(desc), "%s: %s", e->path, e->desc);
+    else
+        snprintf(desc, sizeof(desc), "%s", e->desc);
+    fg_buf_clear(&o->out);
+    if (fg_ocppj_encode_error(&o->out, t, id, e->code, desc, NULL) == 0)
+        queue_frame(o, st, o->out.s, o->out.len);
+    fg_dbg("ocpp", "%s: %s for message %s: %s", st->id, fg_ocpp_errcode_name(e->code), id,
+           desc);
+}
+
+static void send_result(struct ocpp *o, struct station *st, const char *id, const cJSON *p)
+{
+    fg_buf_clear(&o->out);
+    if (fg_ocppj_encode_result(&o->out, id, p) == 0)
+        queue_frame(o, st, o->out.s, o->out.len);
+}
+
+/* ---- handlers ------------------------------------------------------------------ */
+
+struct call {
+    struct ocpp *o;
+    struct station *st;
+    const struct fg_ocppj_msg *msg;
+    cJSON *reply;              /* the CALLRESULT payload to build */
+    struct fg_ocpp_verror err; /* or the CALLERROR to answer */
+};
+
+static void now_rfc3339(struct ocpp *o, char *buf, size_t n)
+{
+    time_t t = (time_t)fg_clock_now_s(o->host.clock);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static const char *str_at(const cJSON *j, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, a);
+    if (b)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsString(x) ? x->valuestring : "";
+}
+
+static int h_boot(struct call *c)
+{
+    char now[32];
+    now_rfc3339(c->o, now, sizeof(now));
+    snprintf(c->st->vendor, sizeof(c->st->vendor), "%s",
+             str_at(c->msg->payload, "chargingStation", "vendorName"));
+    snprintf(c->st->model, sizeof(c->st->model), "%s",
+             str_at(c->msg->payload, "chargingStation", "model"));
+    c->st->booted = true;
+    station_assets_online(c->o, c->st, true);
+    fg_info("ocpp", "%s: booted (%s %s, reason %s)", c->st->id, c->st->vendor,
+            c->st->model, str_at(c->msg->payload, "reason", NULL));
+    cJSON_AddStringToObject(c->reply, "currentTime", now);
+    cJSON_AddNumberToObject(c->reply, "interval", c->o->heartbeat_s);
+    cJSON_AddStringToObject(c->reply, "status", "Accepted");
+    return 0;
+}
+
+static int h_heartbeat(struct call *c)
+{
+    char now[32];
+    now_rfc3339(c->o, now, sizeof(now));
+    station_assets_online(c->o, c->st, true);
+    cJSON_AddStringToObject(c->reply, "currentTime", now);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    enum fg_connector_state state;
+} connector_states[] = {
+    {"Available", FG_CONN_AVAILABLE},     {"Occupied", FG_CONN_OCCUPIED},
+    {"Reserved", FG_CONN_AVAILABLE},      {"Unavailable", FG_CONN_UNAVAILABLE},
+    {"Faulted", FG_CONN_FAULTED},
+};
+
+static int h_status(struct call *c)
+{
+    const cJSON *p = c->msg->payload;
+    int evse_id = cJSON_GetObjectItemCaseSensitive(p, "evseId")->valueint;
+    const char *status = str_at(p, "connectorStatus", NULL);
+    struct fg_asset *a = evse_asset(c->o, c->st, evse_id);
+    if (!a) {
+        /* A configured station reporting an EVSE the site does not know. */
+        fg_warn("ocpp", "%s: status of unconfigured EVSE %d ignored", c->st->id, evse_id);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(connector_states) / sizeof(connector_states[0]); i++) {
+        if (!strcmp(status, connector_states[i].name))
+            a->evse.state = connector_states[i].state;
+    }
+    a->online = true;
+    a->last_seen = fg_clock_now_s(c->o->host.clock);
+    c->o->host.model->version++;
+    return 0;
+}
+
+typedef int (*handler_fn)(struct call *c);
+
+/* Sorted by action, for bsearch. Actions with a schema but no row here are
+ * answered NotSupported. */
+static const struct handler {
+    const char *action;
+    handler_fn fn;
+} handlers[] = {
+    {"BootNotification", h_boot},
+    {"Heartbeat", h_heartbeat},
+    {"StatusNotification", h_status},
+};
+
+static int cmp_handler(const void *k, const void *e)
+{
+    return strcmp(k, ((const struct handler *)e)->action);
+}
+
+static enum fg_ocpp_version version_of(enum fg_ocppj_dialect d)
+{
+    return d == FG_OCPPJ_21 ? FG_OCPP_V21 : FG_OCPP_V201;
+}
+
+static void set_err(struct fg_ocpp_verror *e, enum fg_ocpp_errcode code, const char *fmt,
+                    ...) __attribute__((format(printf, 3, 4)));
+
+static void set_err(struct fg_ocpp_verror *e, enum fg_ocpp_errcode code, const char *fmt,
+                    ...)
+{
+    e->code = code;
+    e->path[0] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->desc, sizeof(e->desc), fmt, ap);
+    va_end(ap);
+}
+
+/* Validate, dispatch, validate our answer, send. */
+static void on_call(struct ocpp *o, struct station *st, const struct fg_ocppj_msg *msg)
+{
+    enum fg_ocpp_version v = version_of(st->dialect);
+    struct call c = {.o = o, .st = st, .msg = msg};
+    const struct fg_ocpp_msg_schema *req = fg_ocpp_schema_find(v, msg->action, 0);
+    const struct handler *h =
+        bsearch(msg->action, handlers, sizeof(handlers) / sizeof(handlers[0]),
+                sizeof(handlers[0]), cmp_handler);
+    if (!req)
+        set_err(&c.err, FG_OCPP_NOT_IMPLEMENTED, "unknown action %s", msg->action);
+    else if (fg_ocpp_validate(req, msg->payload, &c.err))
+        ; /* c.err says why */
+    else if (!h)
+        set_err(&c.err, FG_OCPP_NOT_SUPPORTED, "%s is not handled by this gateway",
+                msg->action);
+    else if (!st->booted && strcmp(msg->action, "BootNotification"))
+        set_err(&c.err, FG_OCPP_SECURITY_ERROR, "%s before an accepted BootNotification",
+                msg->action);
+    if (c.err.code) {
+        send_error(o, st, FG_OCPPJ_CALLERROR, msg->id, &c.err);
+        return;
+    }
+    c.reply = cJSON_CreateObject();
+    int rc = c.reply ? h->fn(&c) : -1;
+    const struct fg_ocpp_msg_schema *res = fg_ocpp_schema_find(v, msg->action, 1);
+    struct fg_ocpp_verror self;
+    if (rc || !res || fg_ocpp_validate(res, c.reply, &self)) {
+        if (!rc && res)
+            fg_err("ocpp", "BUG: our %sResponse is invalid: %s %s", msg->action, self.path,
+                   self.desc);
+        set_err(&c.err, FG_OCPP_INTERNAL_ERROR, "could not answer %s", msg->action);
+        send_error(o, st, FG_OCPPJ_CALLERROR, msg->id, &c.err);
+    } else {
+        send_result(o, st, msg->id, c.reply);
+    }
+    cJSON_Delete(c.reply);
+}
+
+static void on_message(struct ocpp *o, struct station *st, const char *buf, size_t len)
+{
+    struct fg_ocppj_msg msg;
+    struct fg_ocpp_verror err = {0};
+    fg_ocppj_msg_init(&msg);
+    fg_metrics_adapter(o->host.metrics, "ocpp", 1, 0);
+    if (fg_ocppj_decode(buf, len, st->dialect, &msg, &err)) {
+        if (msg.answer != FG_OCPPJ_ANSWER_NONE)
+            send_error(o, st,
+                       msg.answer == FG_OCPPJ_ANSWER_CALLRESULTERROR ? FG_OCPPJ_CALLRESULTERROR
+                                                                     : FG_OCPPJ_CALLERROR,
+                       msg.id, &err);
+        else
+            fg_dbg("ocpp", "%s: unanswerable frame dropped: %s", st->id, err.desc);
+    } else if (msg.type == FG_OCPPJ_CALL) {
+        on_call(o, st, &msg);
+    } else {
+        /* No CALLs of ours are outstanding yet: nothing to match. */
+        fg_dbg("ocpp", "%s: unexpected reply to message %s ignored", st->id, msg.id);
+    }
+    fg_ocppj_msg_clear(&msg);
+}
+
+/* ---- the websocket protocol --------------------------------------------------- */
+
+/* "/ocpp/{id}" -> id; false if the path has another shape. */
+static bool station_from_path(struct lws *wsi, char *id, size_t n)
+{
+    char uri[128];
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+        return false;
+    static const char prefix[] = "/ocpp/";
+    if (strncmp(uri, prefix, sizeof(prefix) - 1))
+        return false;
+    const char *s = uri + sizeof(prefix) - 1;
+    size_t len = strlen(s);
+    if (!station_id_ok(s, len) || len >= n)
+        return false;
+    memcpy(id, s, len + 1);
+    return true;
+}
+
+static int on_filter(struct ocpp *o, struct lws *wsi)
+{
+    char id[STATION_ID_MAX + 1];
+    if (!station_from_path(wsi, id, sizeof(id))) {
+        fg_warn("ocpp", "connection refused: path is not /ocpp/{stationId}");
+        return 1;
+    }
+    /* lws has matched an offered subprotocol to ours by now; without one it
+     * would fall back to the first protocol, so check the offer ourselves. */
+    char offer[128] = "";
+    lws_hdr_copy(wsi, offer, sizeof(offer), WSI_TOKEN_PROTOCOL);
+    if (!strstr(offer, "ocpp2.0.1") && !strstr(offer, "ocpp2.1")) {
+        fg_warn("ocpp", "%s: refused, offers no supported subprotocol (\"%s\")", id, offer);
+        return 1;
+    }
+    if (!o->allow_unknown && !station_configured(o, id)) {
+        fg_warn("ocpp", "%s: refused, not a configured station", id);
+        return 1;
+    }
+    return 0;
+}
+
+static void detach(struct pss *p)
+{
+    if (p->st && p->st->wsi && lws_wsi_user(p->st->wsi) == p) {
+        p->st->wsi = NULL;
+        drop_queue(p->st);
+    }
+    p->st = NULL;
+    free(p->rx);
+    p->rx = NULL;
+    p->rx_len = p->rx_cap = 0;
+}
+
+static int on_established(struct ocpp *o, struct lws *wsi, struct pss *p)
+{
+    char id[STATION_ID_MAX + 1];
+    if (!station_from_path(wsi, id, sizeof(id)))
+        return -1;
+    struct station *st = station_get(o, id);
+    if (!st)
+        return -1;
+    if (st->wsi) {
+        /* The station came back: its old connection is dead to it. */
+        struct pss *old = lws_wsi_user(st->wsi);
+        fg_info("ocpp", "%s: reconnected, closing the previous connection", id);
+        lws_set_timeout(st->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        if (old)
+            detach(old);
+    }
+    p->o = o;
+    p->st = st;
+    st->wsi = wsi;
+    const struct lws_protocols *proto = lws_get_protocol(wsi);
+    st->dialect = proto && !strcmp(proto->name, "ocpp2.1") ? FG_OCPPJ_21 : FG_OCPPJ_201;
+    fg_info("ocpp", "%s: connected (%s)", id, proto ? proto->name : "?");
+    return 0;
+}
+
+static int on_receive(struct lws *wsi, struct pss *p, const void *in, size_t len)
+{
+    struct ocpp *o = p->o;
+    if (!o || !p->st)
+        return -1;
+    if (lws_frame_is_binary(wsi)) {
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                         (unsigned char *)"OCPP-J uses text frames", 23);
+        return -1;
+    }
+    if (p->rx_len + len > o->max_frame) {
+        fg_warn("ocpp", "%s: message over %zu bytes, closing", p->st->id, o->max_frame);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                         (unsigned char *)"message too large", 17);
+        return -1;
+    }
+    if (p->rx_len + len > p->rx_cap) {
+        size_t cap = p->rx_cap ? p->rx_cap : 1024;
+        while (cap < p->rx_len + len)
+            cap *= 2;
+        char *nb = realloc(p->rx, cap);
+        if (!nb)
+            return -1;
+        p->rx = nb;
+        p->rx_cap = cap;
+    }
+    if (len)
+        memcpy(p->rx + p->rx_len, in, len);
+    p->rx_len += len;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
+        return 0;
+    size_t n = p->rx_len;
+    p->rx_len = 0;
+    on_message(o, p->st, p->rx, n);
+    return 0;
+}
+
+static int on_writeable(struct lws *wsi, struct pss *p)
+{
+    struct station *st = p->st;
+    if (!st || st->wsi != wsi || !st->head)
+        return 0;
+    struct frame *f = st->head;
+    if (lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
+        return -1;
+    st->head = f->next;
+    if (!st->head)
+        st->tail = NULL;
+    st->queued--;
+    free(f);
+    if (st->head)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int ocpp_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
+{
+    struct pss *p = user;
+    struct lws_vhost *vh = lws_get_vhost(wsi);
+    struct ocpp *o = vh ? lws_get_vhost_user(vh) : NULL;
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        return o ? on_filter(o, wsi) : 1;
+    case LWS_CALLBACK_ESTABLISHED:
+        return o ? on_established(o, wsi, p) : -1;
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(wsi, p, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return on_writeable(wsi, p);
+    case LWS_CALLBACK_CLOSED:
+        if (p && p->o && p->st && p->st->wsi == wsi) {
+            fg_info("ocpp", "%s: disconnected", p->st->id);
+            station_assets_online(p->o, p->st, false);
+        }
+        if (p)
+            detach(p);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Static: lws keeps a pointer to the protocol list for the vhost's life,
+ * which can outlast a stopped adapter by a few service rounds. */
+static const struct lws_protocols protocols[] = {
+    {"ocpp2.1", ocpp_cb, sizeof(struct pss), 4096, 0, NULL, 0},
+    {"ocpp2.0.1", ocpp_cb, sizeof(struct pss), 4096, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+/* Idle connections are pinged; a station that stops answering is dropped. */
+static const lws_retry_bo_t keepalive = {
+    .secs_since_valid_ping = 60,
+    .secs_since_valid_hangup = 150,
+};
+
+/* ---- adapter ops ------------------------------------------------------------------ */
+
+static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config *cfg,
+                      void **state, struct fg_error *err)
+{
+    *state = NULL;
+    if (!cfg->ocpp.enabled)
+        return 0;
+    struct ocpp *o = calloc(1, sizeof(*o));
+    if (!o)
+        return fg_error_set(err, FG_ENOMEM, NULL, "out of memory");
+    o->host = *host;
+    o->cfg = cfg;
+    o->allow_unknown = cfg->ocpp.allow_unknown_stations;
+    o->heartbeat_s = cfg->ocpp.heartbeat_s;
+    o->max_frame = (size_t)cfg->ocpp.max_frame_bytes;
+    fg_buf_init(&o->out, o->max_frame + 1024);
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = cfg->ocpp.listen.port;
+    int any = !strcmp(cfg->ocpp.listen.host, "0.0.0.0") || !strcmp(cfg->ocpp.listen.host, "::");
+    info.iface = any ? NULL : cfg->ocpp.listen.host;
+    info.protocols = protocols;
+    info.vhost_name = "fg-ocpp";
+    info.user = o;
+    info.retry_and_idle_policy = &keepalive;
+    info.timeout_secs = 30;
+    o->vh = lws_create_vhost(fg_loop_context(host->loop), &info);
+    if (!o->vh) {
+        fg_buf_clear(&o->out);
+        free(o);
+        return fg_error_set(err, FG_EIO, "/ocpp/listen", "cannot listen on %s:%u",
+                            cfg->ocpp.listen.host, cfg->ocpp.listen.port);
+    }
+    fg_info("ocpp", "CSMS on ws://%s:%u/ocpp/{stationId}", cfg->ocpp.listen.host,
+            cfg->ocpp.listen.port);
+    *state = o;
+    return 0;
+}
+
+static void ocpp_stop(void *state)
+{
+    struct ocpp *o = state;
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->n_stations; i++) {
+        struct station *st = o->stations[i];
+        if (st->wsi) {
+            struct pss *p = lws_wsi_user(st->wsi);
+            if (p) {
+                p->o = NULL;
+                detach(p);
+            }
+        }
+        drop_queue(st);
+        free(st);
+    }
+    free(o->stations);
+    /* Connections close as the vhost goes; their callbacks find no adapter
+     * (vhost user cleared) and no station. */
+    lws_vhost_destroy(o->vh);
+    fg_buf_clear(&o->out);
+    free(o);
+}
+
+/* A reload keeps the stations connected when the listen address stays; the
+ * new config replaces the old one, which the gateway frees after this. */
+static int ocpp_reconfigure(void *state, const struct fg_config *cfg)
+{
+    struct ocpp *o = state;
+    if (!o || !cfg->ocpp.enabled)
+        return o || cfg->ocpp.enabled ? FG_ESTATE : 0;
+    if (memcmp(&cfg->ocpp.listen, &o->cfg->ocpp.listen, sizeof(cfg->ocpp.listen)))
+        return FG_ESTATE; /* restart on the new address */
+    o->cfg = cfg;
+    o->allow_unknown = cfg->ocpp.allow_unknown_stations;
+    o->heartbeat_s = cfg->ocpp.heartbeat_s;
+    o->max_frame = (size_t)cfg->ocpp.max_frame_bytes;
+    o->out.max = o->max_frame + 1024;
+    return 0;
+}
+
+static int ocpp_setpoint(void *state, struct fg_asset *asset)
+{
+    (void)state;
+    /* Charging profiles arrive with the smart-charging step of this adapter;
+     * until then the gateway refuses set-points on OCPP EVSEs (see
+     * fg_gw_setpoint), so this is never reached with an active set-point. */
+    (void)asset;
+    return FG_EUNSUPPORTED;
+}
+
+const struct fg_adapter_ops fg_ocpp_adapter = {
+    .name = "ocpp",
+    .start = ocpp_start,
+    .stop = ocpp_stop,
+    .reconfigure = ocpp_reconfigure,
+    .setpoint = ocpp_setpoint,
+};
