@@ -260,28 +260,39 @@ static int load_signal(void *arg, const char *source, const char *id, const char
 
 /* ---- set-points ------------------------------------------------------------ */
 
-static void send_to_adapter(struct fg_gw *gw, struct fg_asset *a)
+/* Hand the asset's set-point to its adapter. FG_EUNSUPPORTED if no running
+ * adapter can execute it. */
+static int send_to_adapter(struct fg_gw *gw, struct fg_asset *a)
 {
     for (size_t i = 0; i < gw->n_adapters; i++) {
-        if (!strcmp(gw->adapters[i].ops->name, a->adapter)) {
-            gw->adapters[i].ops->setpoint(gw->adapters[i].state, a);
-            return;
-        }
+        if (!strcmp(gw->adapters[i].ops->name, a->adapter) && gw->adapters[i].state)
+            return gw->adapters[i].ops->setpoint(gw->adapters[i].state, a);
     }
-    fg_warn("gw", "asset %s: no running adapter \"%s\" to send the set-point to", a->id,
-            a->adapter);
+    return FG_EUNSUPPORTED;
 }
 
 int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
                    enum fg_sp_source src, int64_t expires_at, struct fg_setpoint *applied,
                    struct fg_error *err)
 {
+    struct fg_asset *a = fg_model_find_asset(&gw->model, asset_id);
+    struct fg_setpoint before = a ? a->sp : (struct fg_setpoint){0};
     struct fg_setpoint sp;
     int64_t now = fg_gw_now(gw);
     int rc =
         fg_model_apply_setpoint(&gw->model, asset_id, w, src, expires_at, now, &sp, err);
     if (rc)
         return rc;
+    a = fg_model_find_asset(&gw->model, asset_id);
+    rc = send_to_adapter(gw, a);
+    if (rc) {
+        /* Not executed, so not accepted: the model keeps what the device does. */
+        a->sp = before;
+        gw->model.version++;
+        return fg_error_set(err, rc, "/asset",
+                            "the %s adapter cannot execute set-points on \"%s\" (yet)",
+                            a->adapter, asset_id);
+    }
     struct fg_store_setpoint log = {
         .ts_ms = fg_clock_now_ms(&gw->clock),
         .asset_id = asset_id,
@@ -296,7 +307,6 @@ int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
     gw->metrics.setpoints_sent++;
     if (sp.clamp)
         gw->metrics.setpoints_clamped++;
-    send_to_adapter(gw, fg_model_find_asset(&gw->model, asset_id));
     if (applied)
         *applied = sp;
     return 0;
@@ -309,7 +319,9 @@ int fg_gw_setpoint_clear(struct fg_gw *gw, const char *asset_id, struct fg_error
         return fg_error_set(err, FG_ENOTFOUND, "/asset", "no asset \"%s\"", asset_id);
     a->sp.active = false;
     gw->model.version++;
-    send_to_adapter(gw, a);
+    int rc = send_to_adapter(gw, a);
+    if (rc && rc != FG_EUNSUPPORTED)
+        fg_warn("gw", "asset %s: releasing the set-point: %s", asset_id, fg_strerror(rc));
     return 0;
 }
 

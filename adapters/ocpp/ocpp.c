@@ -2,7 +2,8 @@
  *
  * Transport: a libwebsockets vhost on ocpp.listen serving
  * ws://HOST:PORT/ocpp/{stationId} with the subprotocols "ocpp2.1" and
- * "ocpp2.0.1" (2.1 preferred when a station offers both). A connection that
+ * "ocpp2.0.1"; of those a station offers, the first in its list wins (RFC
+ * 6455: the client lists them by preference). A connection that
  * offers neither, whose path is not /ocpp/{id}, or whose station no evse
  * asset names (unless ocpp.allow_unknown_stations) is refused before the
  * upgrade. A station that connects again replaces its old connection.
@@ -81,8 +82,8 @@ static bool station_id_ok(const char *s, size_t n)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
             return false;
     }
     return true;
@@ -182,7 +183,8 @@ static void station_assets_online(struct ocpp *o, const struct station *st, bool
             if (!strcmp(o->cfg->site.assets[j].id, a->id))
                 c = &o->cfg->site.assets[j];
         }
-        bool mine = c ? !strcmp(c->station, st->id) : !strncmp(a->id, prefix, strlen(prefix));
+        bool mine =
+            c ? !strcmp(c->station, st->id) : !strncmp(a->id, prefix, strlen(prefix));
         if (!mine)
             continue;
         a->online = online;
@@ -247,7 +249,8 @@ static void send_error(struct ocpp *o, struct station *st, enum fg_ocppj_type t,
            desc);
 }
 
-static void send_result(struct ocpp *o, struct station *st, const char *id, const cJSON *p)
+static void send_result(struct ocpp *o, struct station *st, const char *id,
+                        const cJSON *p)
 {
     fg_buf_clear(&o->out);
     if (fg_ocppj_encode_result(&o->out, id, p) == 0)
@@ -311,8 +314,8 @@ static const struct {
     const char *name;
     enum fg_connector_state state;
 } connector_states[] = {
-    {"Available", FG_CONN_AVAILABLE},     {"Occupied", FG_CONN_OCCUPIED},
-    {"Reserved", FG_CONN_AVAILABLE},      {"Unavailable", FG_CONN_UNAVAILABLE},
+    {"Available", FG_CONN_AVAILABLE}, {"Occupied", FG_CONN_OCCUPIED},
+    {"Reserved", FG_CONN_AVAILABLE},  {"Unavailable", FG_CONN_UNAVAILABLE},
     {"Faulted", FG_CONN_FAULTED},
 };
 
@@ -383,15 +386,17 @@ static void on_call(struct ocpp *o, struct station *st, const struct fg_ocppj_ms
     const struct handler *h =
         bsearch(msg->action, handlers, sizeof(handlers) / sizeof(handlers[0]),
                 sizeof(handlers[0]), cmp_handler);
-    if (!req)
+    /* Until its BootNotification is accepted a station gets SecurityError for
+     * anything else, known action or not (OCPP 2.0.1 B02/B03). */
+    if (!st->booted && strcmp(msg->action, "BootNotification"))
+        set_err(&c.err, FG_OCPP_SECURITY_ERROR, "%s before an accepted BootNotification",
+                msg->action);
+    else if (!req)
         set_err(&c.err, FG_OCPP_NOT_IMPLEMENTED, "unknown action %s", msg->action);
     else if (fg_ocpp_validate(req, msg->payload, &c.err))
         ; /* c.err says why */
     else if (!h)
         set_err(&c.err, FG_OCPP_NOT_SUPPORTED, "%s is not handled by this gateway",
-                msg->action);
-    else if (!st->booted && strcmp(msg->action, "BootNotification"))
-        set_err(&c.err, FG_OCPP_SECURITY_ERROR, "%s before an accepted BootNotification",
                 msg->action);
     if (c.err.code) {
         send_error(o, st, FG_OCPPJ_CALLERROR, msg->id, &c.err);
@@ -403,8 +408,8 @@ static void on_call(struct ocpp *o, struct station *st, const struct fg_ocppj_ms
     struct fg_ocpp_verror self;
     if (rc || !res || fg_ocpp_validate(res, c.reply, &self)) {
         if (!rc && res)
-            fg_err("ocpp", "BUG: our %sResponse is invalid: %s %s", msg->action, self.path,
-                   self.desc);
+            fg_err("ocpp", "BUG: our %sResponse is invalid: %s %s", msg->action,
+                   self.path, self.desc);
         set_err(&c.err, FG_OCPP_INTERNAL_ERROR, "could not answer %s", msg->action);
         send_error(o, st, FG_OCPPJ_CALLERROR, msg->id, &c.err);
     } else {
@@ -422,8 +427,9 @@ static void on_message(struct ocpp *o, struct station *st, const char *buf, size
     if (fg_ocppj_decode(buf, len, st->dialect, &msg, &err)) {
         if (msg.answer != FG_OCPPJ_ANSWER_NONE)
             send_error(o, st,
-                       msg.answer == FG_OCPPJ_ANSWER_CALLRESULTERROR ? FG_OCPPJ_CALLRESULTERROR
-                                                                     : FG_OCPPJ_CALLERROR,
+                       msg.answer == FG_OCPPJ_ANSWER_CALLRESULTERROR
+                           ? FG_OCPPJ_CALLRESULTERROR
+                           : FG_OCPPJ_CALLERROR,
                        msg.id, &err);
         else
             fg_dbg("ocpp", "%s: unanswerable frame dropped: %s", st->id, err.desc);
@@ -467,7 +473,8 @@ static int on_filter(struct ocpp *o, struct lws *wsi)
     char offer[128] = "";
     lws_hdr_copy(wsi, offer, sizeof(offer), WSI_TOKEN_PROTOCOL);
     if (!strstr(offer, "ocpp2.0.1") && !strstr(offer, "ocpp2.1")) {
-        fg_warn("ocpp", "%s: refused, offers no supported subprotocol (\"%s\")", id, offer);
+        fg_warn("ocpp", "%s: refused, offers no supported subprotocol (\"%s\")", id,
+                offer);
         return 1;
     }
     if (!o->allow_unknown && !station_configured(o, id)) {
@@ -569,8 +576,8 @@ static int on_writeable(struct lws *wsi, struct pss *p)
     return 0;
 }
 
-static int ocpp_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                   size_t len)
+static int ocpp_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                   void *in, size_t len)
 {
     struct pss *p = user;
     struct lws_vhost *vh = lws_get_vhost(wsi);
@@ -632,7 +639,8 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.port = cfg->ocpp.listen.port;
-    int any = !strcmp(cfg->ocpp.listen.host, "0.0.0.0") || !strcmp(cfg->ocpp.listen.host, "::");
+    int any =
+        !strcmp(cfg->ocpp.listen.host, "0.0.0.0") || !strcmp(cfg->ocpp.listen.host, "::");
     info.iface = any ? NULL : cfg->ocpp.listen.host;
     info.protocols = protocols;
     info.vhost_name = "fg-ocpp";
@@ -698,8 +706,7 @@ static int ocpp_setpoint(void *state, struct fg_asset *asset)
 {
     (void)state;
     /* Charging profiles arrive with the smart-charging step of this adapter;
-     * until then the gateway refuses set-points on OCPP EVSEs (see
-     * fg_gw_setpoint), so this is never reached with an active set-point. */
+     * until then fg_gw_setpoint() sees this and refuses the set-point. */
     (void)asset;
     return FG_EUNSUPPORTED;
 }
