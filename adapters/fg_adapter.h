@@ -13,12 +13,14 @@
 #include "loop.h"
 #include "metrics.h"
 #include "model.h"
+#include "store.h"
 
 struct fg_adapter_host {
     struct fg_model *model;
     struct fg_loop *loop;
     const struct fg_clock *clock;
     struct fg_metrics *metrics;
+    struct fg_store *store; /* what a peer was told is stored goes here first */
 };
 
 struct fg_adapter_ops {

@@ -752,7 +752,8 @@ int fg_gw_init(struct fg_gw *gw, const struct fg_gw_opts *o, struct fg_error *er
     gw->host = (struct fg_adapter_host){.model = &gw->model,
                                         .loop = gw->loop,
                                         .clock = &gw->clock,
-                                        .metrics = &gw->metrics};
+                                        .metrics = &gw->metrics,
+                                        .store = gw->store};
     rc = start_adapters(gw, err);
     if (rc)
         return rc;

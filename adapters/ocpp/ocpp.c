@@ -33,6 +33,7 @@
 #include "fg_ocpp_schema.h"
 #include "fg_ocppj.h"
 #include "log.h"
+#include "model_json.h"
 
 #define STATION_ID_MAX 44 /* leaves room for "-NN" in an asset id */
 #define MAX_STATIONS 10000
@@ -44,8 +45,20 @@ struct frame {
     unsigned char data[]; /* LWS_PRE bytes of headroom, then the frame */
 };
 
+#define TX_MAX 16 /* transactions tracked per station */
+
+/* What we keep of a transaction to apply its events once and in order. */
+struct tx {
+    char id[37];
+    int evse_id;
+    long long seq_no;       /* last applied event */
+    double energy_start_wh; /* first energy register reading, NAN until seen */
+};
+
 struct station {
     char id[STATION_ID_MAX + 1];
+    struct tx tx[TX_MAX];
+    size_t n_tx;
     struct lws *wsi; /* current connection, NULL when disconnected */
     enum fg_ocppj_dialect dialect;
     bool booted;
@@ -340,6 +353,212 @@ static int h_status(struct call *c)
     return 0;
 }
 
+/* ---- transactions and meter values ---------------------------------------------- */
+
+static struct tx *tx_find(struct station *st, const char *id)
+{
+    for (size_t i = 0; i < st->n_tx; i++) {
+        if (!strcmp(st->tx[i].id, id))
+            return &st->tx[i];
+    }
+    return NULL;
+}
+
+static struct tx *tx_new(struct station *st, const char *id, int evse_id)
+{
+    if (st->n_tx == TX_MAX) /* forget the oldest */
+        memmove(&st->tx[0], &st->tx[1], sizeof(st->tx[0]) * --st->n_tx);
+    struct tx *t = &st->tx[st->n_tx++];
+    snprintf(t->id, sizeof(t->id), "%s", id);
+    t->evse_id = evse_id;
+    t->seq_no = -1;
+    t->energy_start_wh = NAN;
+    return t;
+}
+
+static void tx_forget(struct station *st, struct tx *t)
+{
+    size_t i = (size_t)(t - st->tx);
+    memmove(&st->tx[i], &st->tx[i + 1], sizeof(st->tx[0]) * (st->n_tx - i - 1));
+    st->n_tx--;
+}
+
+/* A sampled value in base units (W, Wh, %): value x 10^multiplier, and a
+ * "k" unit prefix folded in. */
+static double sample_value(const cJSON *sv)
+{
+    const cJSON *uom = cJSON_GetObjectItemCaseSensitive(sv, "unitOfMeasure");
+    const cJSON *mul = cJSON_GetObjectItemCaseSensitive(uom, "multiplier");
+    const char *unit = str_at(uom, "unit", NULL);
+    double v = cJSON_GetObjectItemCaseSensitive(sv, "value")->valuedouble;
+    if (cJSON_IsNumber(mul))
+        v *= pow(10.0, mul->valuedouble);
+    if (!strcmp(unit, "kW") || !strcmp(unit, "kWh"))
+        v *= 1000.0;
+    return v;
+}
+
+struct meter {
+    double power_w, energy_wh, soc;
+};
+
+/* The latest totals in a meterValue array (per-phase samples are skipped:
+ * the totals are what the model needs). */
+static struct meter read_meter(const cJSON *meter_values)
+{
+    struct meter m = {NAN, NAN, NAN};
+    const cJSON *mv, *sv;
+    cJSON_ArrayForEach(mv, meter_values)
+    {
+        cJSON_ArrayForEach(sv, cJSON_GetObjectItemCaseSensitive(mv, "sampledValue"))
+        {
+            if (cJSON_GetObjectItemCaseSensitive(sv, "phase"))
+                continue;
+            const char *what = str_at(sv, "measurand", NULL);
+            double v = sample_value(sv);
+            if (!what[0] || !strcmp(what, "Energy.Active.Import.Register"))
+                m.energy_wh = v;
+            else if (!strcmp(what, "Power.Active.Import"))
+                m.power_w = v;
+            else if (!strcmp(what, "Power.Active.Export"))
+                m.power_w = -v;
+            else if (!strcmp(what, "SoC"))
+                m.soc = v;
+        }
+    }
+    return m;
+}
+
+static void apply_meter(struct call *c, struct fg_asset *a, struct tx *t, struct meter m)
+{
+    if (!isnan(m.power_w))
+        a->power_w = m.power_w;
+    if (!isnan(m.soc))
+        a->evse.ev_soc = m.soc;
+    if (t && !isnan(m.energy_wh)) {
+        if (isnan(t->energy_start_wh))
+            t->energy_start_wh = m.energy_wh;
+        a->evse.energy_wh = m.energy_wh - t->energy_start_wh;
+    }
+    int64_t now = fg_clock_now_s(c->o->host.clock);
+    a->online = true;
+    a->last_seen = now;
+    c->o->host.model->version++;
+    if (fg_store_meter_add(c->o->host.store, a->id, fg_clock_now_ms(c->o->host.clock),
+                           m.power_w, m.energy_wh, m.soc))
+        fg_warn("ocpp", "%s: meter values not stored: %s", a->id,
+                fg_store_errmsg(c->o->host.store));
+}
+
+static const struct {
+    const char *name;
+    enum fg_connector_state state;
+} charging_states[] = {
+    {"Charging", FG_CONN_CHARGING},     {"EVConnected", FG_CONN_OCCUPIED},
+    {"SuspendedEV", FG_CONN_SUSPENDED}, {"SuspendedEVSE", FG_CONN_SUSPENDED},
+    {"Idle", FG_CONN_OCCUPIED},
+};
+
+static void apply_tx_event(struct call *c, struct fg_asset *a, struct tx *t,
+                           const char *event)
+{
+    const cJSON *p = c->msg->payload;
+    const cJSON *info = cJSON_GetObjectItemCaseSensitive(p, "transactionInfo");
+    const char *cs = str_at(info, "chargingState", NULL);
+    for (size_t i = 0; i < sizeof(charging_states) / sizeof(charging_states[0]); i++) {
+        if (!strcmp(cs, charging_states[i].name))
+            a->evse.state = charging_states[i].state;
+    }
+    if (!strcmp(event, "Started") || !a->evse.session_active) {
+        a->evse.session_active = true;
+        snprintf(a->evse.session_id, sizeof(a->evse.session_id), "%s", t->id);
+        a->evse.energy_wh = 0;
+        int64_t ts;
+        a->evse.session_start =
+            fg_time_parse_rfc3339(str_at(p, "timestamp", NULL), &ts) ? 0 : ts;
+    }
+    const char *token = str_at(p, "idToken", "idToken");
+    if (token[0])
+        snprintf(a->evse.id_token, sizeof(a->evse.id_token), "%s", token);
+    apply_meter(c, a, t, read_meter(cJSON_GetObjectItemCaseSensitive(p, "meterValue")));
+    if (!strcmp(event, "Ended")) {
+        a->evse.session_active = false;
+        a->power_w = 0;
+        fg_info("ocpp", "%s: transaction %s ended (%.1f kWh, %s)", c->st->id, t->id,
+                a->evse.energy_wh / 1000.0, str_at(info, "stoppedReason", NULL));
+    }
+}
+
+/* Stored before it is acknowledged: a TransactionEvent the station was told
+ * we have survives a crash of the gateway. */
+static int store_tx_event(struct call *c, const char *tx_id, int evse_id,
+                          const char *event)
+{
+    char *json = cJSON_PrintUnformatted(c->msg->payload);
+    int rc = json ? fg_store_tx_put(c->o->host.store, tx_id, c->st->id, evse_id, event,
+                                    json, fg_clock_now_ms(c->o->host.clock))
+                  : FG_ENOMEM;
+    free(json);
+    return rc;
+}
+
+static int h_transaction_event(struct call *c)
+{
+    const cJSON *p = c->msg->payload;
+    const char *event = str_at(p, "eventType", NULL);
+    const char *tx_id = str_at(p, "transactionInfo", "transactionId");
+    long long seq = (long long)cJSON_GetObjectItemCaseSensitive(p, "seqNo")->valuedouble;
+    const cJSON *evse = cJSON_GetObjectItemCaseSensitive(p, "evse");
+    struct tx *t = tx_find(c->st, tx_id);
+    int evse_id = evse ? cJSON_GetObjectItemCaseSensitive(evse, "id")->valueint
+                       : (t ? t->evse_id : 0);
+    if (store_tx_event(c, tx_id, evse_id, event)) {
+        fg_err("ocpp", "%s: transaction %s not stored: %s", c->st->id, tx_id,
+               fg_store_errmsg(c->o->host.store));
+        return -1; /* InternalError: the station keeps it and retries */
+    }
+    if (!t)
+        t = tx_new(c->st, tx_id, evse_id);
+    else if (seq <= t->seq_no)
+        fg_dbg("ocpp", "%s: transaction %s event %lld again (retry), not reapplied",
+               c->st->id, tx_id, seq);
+    if (seq > t->seq_no) {
+        t->seq_no = seq;
+        struct fg_asset *a = evse_id > 0 ? evse_asset(c->o, c->st, evse_id) : NULL;
+        if (a)
+            apply_tx_event(c, a, t, event);
+        else
+            fg_warn("ocpp", "%s: transaction %s on unknown EVSE %d", c->st->id, tx_id,
+                    evse_id);
+    }
+    if (!strcmp(event, "Ended"))
+        tx_forget(c->st, t);
+    if (cJSON_GetObjectItemCaseSensitive(p, "idToken")) {
+        /* No local authorisation list yet: every token is accepted. */
+        cJSON *info = cJSON_AddObjectToObject(c->reply, "idTokenInfo");
+        cJSON_AddStringToObject(info, "status", "Accepted");
+    }
+    return 0;
+}
+
+static int h_meter_values(struct call *c)
+{
+    const cJSON *p = c->msg->payload;
+    int evse_id = cJSON_GetObjectItemCaseSensitive(p, "evseId")->valueint;
+    if (evse_id == 0)
+        return 0; /* the station's main meter: not an EVSE */
+    struct fg_asset *a = evse_asset(c->o, c->st, evse_id);
+    if (!a)
+        return 0;
+    struct tx *t = NULL;
+    for (size_t i = 0; i < c->st->n_tx && !t; i++) {
+        if (c->st->tx[i].evse_id == evse_id)
+            t = &c->st->tx[i];
+    }
+    apply_meter(c, a, t, read_meter(cJSON_GetObjectItemCaseSensitive(p, "meterValue")));
+    return 0;
+}
+
 typedef int (*handler_fn)(struct call *c);
 
 /* Sorted by action, for bsearch. Actions with a schema but no row here are
@@ -350,7 +569,9 @@ static const struct handler {
 } handlers[] = {
     {"BootNotification", h_boot},
     {"Heartbeat", h_heartbeat},
+    {"MeterValues", h_meter_values},
     {"StatusNotification", h_status},
+    {"TransactionEvent", h_transaction_event},
 };
 
 static int cmp_handler(const void *k, const void *e)

@@ -222,6 +222,108 @@ def test_setpoints_on_ocpp_evses_are_refused_until_profiles_exist():
         ws.close()
 
 
+def utc(t=None):
+    return datetime.datetime.fromtimestamp(t or time.time(), datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def tx_event(event, seq, tx="TX-1", energy_wh=None, power_w=None, evse=1, state=None,
+             token=None, unit_kw=False):
+    p = {"eventType": event, "timestamp": utc(), "seqNo": seq,
+         "triggerReason": {"Started": "Authorized", "Updated": "MeterValuePeriodic",
+                           "Ended": "EVDeparted"}[event],
+         "transactionInfo": {"transactionId": tx}}
+    if state:
+        p["transactionInfo"]["chargingState"] = state
+    if event == "Ended":
+        p["transactionInfo"]["stoppedReason"] = "EVDisconnected"
+    if evse:
+        p["evse"] = {"id": evse, "connectorId": 1}
+    if token:
+        p["idToken"] = {"idToken": token, "type": "ISO14443"}
+    sv = []
+    if energy_wh is not None:
+        sv.append({"value": energy_wh / 1000 if unit_kw else energy_wh,
+                   "measurand": "Energy.Active.Import.Register",
+                   "unitOfMeasure": {"unit": "kWh" if unit_kw else "Wh"}})
+    if power_w is not None:
+        sv.append({"value": power_w, "measurand": "Power.Active.Import",
+                   "unitOfMeasure": {"unit": "W"}})
+        sv.append({"value": power_w / 3, "measurand": "Power.Active.Import", "phase": "L1",
+                   "unitOfMeasure": {"unit": "W"}})
+    if sv:
+        p["meterValue"] = [{"timestamp": utc(), "sampledValue": sv}]
+    return p
+
+
+def test_transaction_session_reaches_the_model():
+    with ocpp_gateway() as gw:
+        ws = ws_open(gw)
+        boot(ws)
+        status(ws, "Occupied", id="s1")
+        r = ws.call("TransactionEvent", tx_event("Started", 0, energy_wh=1000, power_w=7000,
+                                                   state="Charging", token="TAG1"), id="t0")
+        assert r == [3, "t0", {"idTokenInfo": {"status": "Accepted"}}], r
+        a = wait_asset(gw, "cp1-1", lambda a: a["power_w"] == 7000, "7 kW")
+        sess = a["evse"]["session"]
+        assert sess["id"] == "TX-1" and sess["id_token"] == "TAG1", a["evse"]
+        assert sess["energy_wh"] == 0 and a["evse"]["state"] == "charging", a["evse"]
+        # energy counted from the start register; per-phase samples ignored;
+        # a kWh register with a multiplier-free unit
+        r = ws.call("TransactionEvent", tx_event("Updated", 1, energy_wh=2500, power_w=11000,
+                                                   evse=None, unit_kw=True), id="t1")
+        assert r == [3, "t1", {}], r
+        a = wait_asset(gw, "cp1-1", lambda a: a["power_w"] == 11000, "11 kW")
+        assert a["evse"]["session"]["energy_wh"] == 1500, a["evse"]
+        # a retry of an applied event is acknowledged but not applied again
+        r = ws.call("TransactionEvent", tx_event("Updated", 1, energy_wh=9999, power_w=1,
+                                                   evse=None), id="t1b")
+        assert r == [3, "t1b", {}], r
+        _, _, a = gw.get("/api/v1/assets/cp1-1")
+        assert a["power_w"] == 11000 and a["evse"]["session"]["energy_wh"] == 1500, a
+        # MeterValues between events update the power
+        r = ws.call("MeterValues", {"evseId": 1, "meterValue": [
+            {"timestamp": utc(), "sampledValue": [{"value": 3.2, "measurand":
+                                                   "Power.Active.Import",
+                                                   "unitOfMeasure": {"unit": "kW"}}]}]},
+                    id="m1")
+        assert r == [3, "m1", {}], r
+        wait_asset(gw, "cp1-1", lambda a: a["power_w"] == 3200, "3.2 kW")
+        r = ws.call("TransactionEvent", tx_event("Ended", 2, energy_wh=4000, evse=None),
+                    id="t2")
+        assert r == [3, "t2", {}], r
+        a = wait_asset(gw, "cp1-1", lambda a: "session" not in a["evse"] or
+                       not a["evse"].get("session"), "session ended")
+        assert a["power_w"] == 0, a
+        _, _, m = gw.get("/metrics")
+        ws.close()
+
+
+def test_acknowledged_transaction_event_survives_kill9():
+    import os
+    import sqlite3
+    gw = ocpp_gateway().start()
+    try:
+        ws = ws_open(gw)
+        boot(ws)
+        r = ws.call("TransactionEvent", tx_event("Started", 0, tx="TX-K", energy_wh=10),
+                    id="k0")
+        assert r[0] == 3, r
+        gw.kill9()  # right after the CALLRESULT
+        db = sqlite3.connect(os.path.join(gw.data_dir, "flexgw.db"))
+        rows = list(db.execute("SELECT station, evse, state, json FROM transactions"
+                               " WHERE tx_id='TX-K'"))
+        db.close()
+        assert len(rows) == 1, rows
+        station, evse, state, body = rows[0]
+        assert (station, evse, state) == ("CP1", 1, "Started"), rows
+        assert json.loads(body)["transactionInfo"]["transactionId"] == "TX-K"
+    finally:
+        if gw.proc.poll() is None:
+            gw.kill9()
+        gw.tmp.cleanup()
+
+
 def sized_call(id, n):
     """A valid DataTransfer CALL of exactly n bytes."""
     pad = n - len(json.dumps([2, id, "DataTransfer", {"vendorId": "x", "data": ""}]))
@@ -478,6 +580,8 @@ if __name__ == "__main__":
          test_boot_gating_boot_and_heartbeat,
          test_status_notification_sets_the_model,
          test_setpoints_on_ocpp_evses_are_refused_until_profiles_exist,
+         test_transaction_session_reaches_the_model,
+         test_acknowledged_transaction_event_survives_kill9,
          test_callerror_table,
          test_ocpp21_dialect,
          test_frame_limits_default,
