@@ -323,10 +323,27 @@ static int h_heartbeat(struct call *c)
     return 0;
 }
 
-static const struct {
+/* OCPP state names to the model's connector state. */
+struct state_name {
     const char *name;
     enum fg_connector_state state;
-} connector_states[] = {
+};
+
+#define NSTATES(t) (sizeof(t) / sizeof((t)[0]))
+
+/* Set *state from the table entry named `name`; unknown names change nothing. */
+static void map_state(const struct state_name *t, size_t n, const char *name,
+                      enum fg_connector_state *state)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(name, t[i].name)) {
+            *state = t[i].state;
+            return;
+        }
+    }
+}
+
+static const struct state_name connector_states[] = {
     {"Available", FG_CONN_AVAILABLE}, {"Occupied", FG_CONN_OCCUPIED},
     {"Reserved", FG_CONN_AVAILABLE},  {"Unavailable", FG_CONN_UNAVAILABLE},
     {"Faulted", FG_CONN_FAULTED},
@@ -343,10 +360,7 @@ static int h_status(struct call *c)
         fg_warn("ocpp", "%s: status of unconfigured EVSE %d ignored", c->st->id, evse_id);
         return 0;
     }
-    for (size_t i = 0; i < sizeof(connector_states) / sizeof(connector_states[0]); i++) {
-        if (!strcmp(status, connector_states[i].name))
-            a->evse.state = connector_states[i].state;
-    }
+    map_state(connector_states, NSTATES(connector_states), status, &a->evse.state);
     a->online = true;
     a->last_seen = fg_clock_now_s(c->o->host.clock);
     c->o->host.model->version++;
@@ -450,10 +464,7 @@ static void apply_meter(struct call *c, struct fg_asset *a, struct tx *t, struct
                 fg_store_errmsg(c->o->host.store));
 }
 
-static const struct {
-    const char *name;
-    enum fg_connector_state state;
-} charging_states[] = {
+static const struct state_name charging_states[] = {
     {"Charging", FG_CONN_CHARGING},     {"EVConnected", FG_CONN_OCCUPIED},
     {"SuspendedEV", FG_CONN_SUSPENDED}, {"SuspendedEVSE", FG_CONN_SUSPENDED},
     {"Idle", FG_CONN_OCCUPIED},
@@ -465,10 +476,7 @@ static void apply_tx_event(struct call *c, struct fg_asset *a, struct tx *t,
     const cJSON *p = c->msg->payload;
     const cJSON *info = cJSON_GetObjectItemCaseSensitive(p, "transactionInfo");
     const char *cs = str_at(info, "chargingState", NULL);
-    for (size_t i = 0; i < sizeof(charging_states) / sizeof(charging_states[0]); i++) {
-        if (!strcmp(cs, charging_states[i].name))
-            a->evse.state = charging_states[i].state;
-    }
+    map_state(charging_states, NSTATES(charging_states), cs, &a->evse.state);
     if (!strcmp(event, "Started") || !a->evse.session_active) {
         a->evse.session_active = true;
         snprintf(a->evse.session_id, sizeof(a->evse.session_id), "%s", t->id);
