@@ -1,5 +1,6 @@
 /* OCPP-J framing codec; see fg_ocppj.h for the rules it enforces. */
 #include "fg_ocppj.h"
+#include "fg_utf8.h"
 
 #include <limits.h>
 #include <math.h>
@@ -15,36 +16,6 @@
 #define NUMBER_MAX 1e308
 
 /* ---- UTF-8 ------------------------------------------------------------- */
-
-/* Length of the well-formed UTF-8 sequence at p (n bytes available), 0 if
- * it is not one (overlong, surrogate, above U+10FFFF, cut short). */
-static size_t utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else {
-        return 0;
-    }
-    if (n < need || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < need; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-    }
-    return need;
-}
 
 /* Copy s into out (size n) cut to at most n - 1 bytes without splitting a
  * UTF-8 sequence. */
@@ -151,7 +122,7 @@ static bool scan_string(struct scan *s)
             s->why = "control character in a string";
             return false;
         } else {
-            size_t n = utf8_len(s->p + s->i, s->len - s->i);
+            size_t n = fg_utf8_len(s->p + s->i, s->len - s->i);
             if (!n) {
                 s->why = "not UTF-8";
                 return false;
@@ -203,7 +174,7 @@ static bool scan_byte(struct scan *s)
         break;
     default:
         if (c < 0x20 || c >= 0x7F) {
-            s->why = c >= 0x80 && !utf8_len(s->p + s->i, s->len - s->i)
+            s->why = c >= 0x80 && !fg_utf8_len(s->p + s->i, s->len - s->i)
                          ? "not UTF-8"
                          : "unexpected byte";
             return false;
@@ -632,7 +603,7 @@ static void put_string(struct out *o, const char *s, size_t n)
     size_t run = 0, i = 0;
     put(o, "\"", 1);
     while (i < n) {
-        size_t l = utf8_len(p + i, n - i);
+        size_t l = fg_utf8_len(p + i, n - i);
         if (l && p[i] >= 0x20 && p[i] != '"' && p[i] != '\\') {
             i += l;
             continue;

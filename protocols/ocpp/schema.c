@@ -11,6 +11,7 @@
  * index) frames and only turned into a JSON pointer when something fails. */
 #define FG_OCPP_SCHEMA_INTERNAL
 #include "fg_ocpp_schema.h"
+#include "fg_utf8.h"
 
 #include "fg_err.h"
 
@@ -45,35 +46,13 @@ static const struct fg_ocpp_schema_tables *tables(enum fg_ocpp_version v)
     return NULL;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid (overlong,
- * surrogate, above U+10FFFF, truncated). */
-static size_t utf8_seq(const unsigned char *s)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
-    if (c >= 0xe0 && c <= 0xef) {
-        unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80
-                   ? 4
-                   : 0;
-    }
-    return 0;
-}
-
 /* Number of code points of a NUL-terminated string; -1 if not valid UTF-8. */
 static long utf8_count(const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     long n = 0;
     while (*s) {
-        size_t k = *s < 0x80 ? 1 : utf8_seq(s);
+        size_t k = fg_utf8_len(s, 4);
         if (!k)
             return -1;
         s += k;
@@ -93,7 +72,7 @@ static void append_text(char *dst, size_t size, const char *src, size_t max, int
     size_t used = 0;
     while (*s) {
         char tmp[4];
-        size_t k = utf8_seq(s), n = k;
+        size_t k = fg_utf8_len(s, 4), n = k;
         if (k == 0 || *s < 0x20 || *s == 0x7f) {
             tmp[0] = '?';
             n = 1;

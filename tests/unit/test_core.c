@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "fg_buf.h"
 #include "fg_err.h"
+#include "fg_utf8.h"
 #include "log.h"
 
 static void test_error_codes(void **state)
@@ -84,6 +85,35 @@ static void test_json_pointer_key(void **state)
     char tiny[8];
     fg_json_pointer_key(tiny, sizeof(tiny), "/abcdef", "longkey");
     assert_int_equal(strlen(tiny), 7);
+}
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *bytes;
+        size_t n, want;
+    } cases[] = {
+        {"A", 1, 1},
+        {"\xc3\xa9", 2, 2},         /* é */
+        {"\xe2\x82\xac", 3, 3},     /* € */
+        {"\xf0\x9f\x94\x8b", 4, 4}, /* U+1F50B */
+        {"\xc0\xaf", 2, 0},         /* overlong '/' */
+        {"\xe0\x80\xaf", 3, 0},     /* overlong 3-byte */
+        {"\xed\xa0\x80", 3, 0},     /* surrogate U+D800 */
+        {"\xf4\x90\x80\x80", 4, 0}, /* above U+10FFFF */
+        {"\xe2\x82", 2, 0},         /* cut short */
+        {"\x80", 1, 0},             /* stray continuation */
+        {"\xff", 1, 0},
+        {"\xe2\x82\xac", 2, 0}, /* fewer bytes available than needed */
+        {"", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(fg_utf8_len((const unsigned char *)cases[i].bytes, cases[i].n),
+                         cases[i].want);
+    /* a NUL-terminated string may pass n = 4: the terminator ends a sequence */
+    assert_int_equal(fg_utf8_len((const unsigned char *)"\xe2\x82", 4), 0);
+    assert_int_equal(fg_utf8_len((const unsigned char *)"\xc3", 4), 0);
 }
 
 static void test_clock_manual(void **state)
@@ -175,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_errlist_keeps_count_past_max),
         cmocka_unit_test(test_buf_bounded),
         cmocka_unit_test(test_json_pointer_key),
+        cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_clock_manual),
         cmocka_unit_test(test_clock_accelerated),
         cmocka_unit_test(test_clock_real),
