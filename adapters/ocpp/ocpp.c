@@ -85,7 +85,10 @@ struct ocpp {
     struct station **stations;
     size_t n_stations, cap_stations;
     struct fg_buf out; /* scratch for encoding one answer */
+    struct fg_timer alive;
 };
+
+#define ALIVE_EVERY_MS 15000
 
 /* ---- stations and their EVSE assets ---------------------------------------- */
 
@@ -847,6 +850,20 @@ static const lws_retry_bo_t keepalive = {
     .secs_since_valid_hangup = 150,
 };
 
+/* A station may stay silent for a whole heartbeat interval (default 300 s),
+ * longer than the gateway waits before it calls an asset offline. Its open
+ * WebSocket is the evidence instead: lws pings it and drops it when the
+ * station stops answering, so a connected, booted station's EVSEs are seen. */
+static void keep_alive(struct fg_timer *t)
+{
+    struct ocpp *o = t->arg;
+    for (size_t i = 0; i < o->n_stations; i++) {
+        if (o->stations[i]->wsi && o->stations[i]->booted)
+            station_assets_online(o, o->stations[i], true);
+    }
+    fg_timer_start(t, ALIVE_EVERY_MS);
+}
+
 /* ---- adapter ops ------------------------------------------------------------------ */
 
 static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config *cfg,
@@ -883,6 +900,8 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
         return fg_error_set(err, FG_EIO, "/ocpp/listen", "cannot listen on %s:%u",
                             cfg->ocpp.listen.host, cfg->ocpp.listen.port);
     }
+    fg_timer_init(&o->alive, host->loop, keep_alive, o);
+    fg_timer_start(&o->alive, ALIVE_EVERY_MS);
     fg_info("ocpp", "CSMS on ws://%s:%u/ocpp/{stationId}", cfg->ocpp.listen.host,
             cfg->ocpp.listen.port);
     *state = o;
@@ -894,6 +913,7 @@ static void ocpp_stop(void *state)
     struct ocpp *o = state;
     if (!o)
         return;
+    fg_timer_stop(&o->alive);
     for (size_t i = 0; i < o->n_stations; i++) {
         struct station *st = o->stations[i];
         if (st->wsi) {
