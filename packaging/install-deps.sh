@@ -10,7 +10,9 @@ BUILD="build-essential cmake pkg-config \
  libmosquitto-dev libsqlite3-dev libsodium-dev libcmocka-dev"
 # Tests: real peers, fuzzing and sanitizers (clang + its runtime), load tools.
 TEST="clang libclang-rt-14-dev clang-format python3 mosquitto wrk procps \
- curl libxml2-utils chromium"
+ curl libxml2-utils chromium openssl nodejs"
+# npm comes with nodejs from some sources; Debian packages it apart.
+command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
 
 missing=""
 for p in $BUILD $TEST; do
@@ -19,7 +21,21 @@ for p in $BUILD $TEST; do
     fi
 done
 
+# Independent OCPP peers for interop tests and benchmarks (npm registry),
+# pinned by tests/node/package-lock.json; reinstalled when the lock changes.
+node_peers() {
+    here=$(cd "$(dirname "$0")/.." && pwd)
+    dir="$here/tests/node"
+    stamp="$dir/node_modules/.flexgw-installed-lock"
+    if ! cmp -s "$dir/package-lock.json" "$stamp"; then
+        echo "install-deps: npm ci in tests/node"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error &&
+            cp package-lock.json "$stamp")
+    fi
+}
+
 if [ -z "$missing" ]; then
+    node_peers
     exit 0
 fi
 
@@ -35,3 +51,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+node_peers
