@@ -1,4 +1,5 @@
 #include "api.h"
+#include "ocpp/fg_ocpp_adapter.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -503,6 +504,83 @@ static void h_config_put(struct call *c)
     fg_errlist_clear(&errs);
 }
 
+/* ---- OCPP stations and operator calls ---- */
+
+static void *ocpp_state(struct call *c)
+{
+    void *o = fg_gw_adapter_state(c->gw, "ocpp");
+    if (!o)
+        reply_error(c, 409, "/ocpp/enabled", "the OCPP CSMS is not running");
+    return o;
+}
+
+static void h_ocpp_stations(struct call *c)
+{
+    void *o = ocpp_state(c);
+    if (o)
+        reply_json(c, 200, fg_ocpp_stations_json(o));
+}
+
+static void h_ocpp_call_post(struct call *c)
+{
+    void *o = ocpp_state(c);
+    cJSON *j = o ? body_json(c) : NULL;
+    if (!j)
+        return;
+    const cJSON *action = cJSON_GetObjectItemCaseSensitive(j, "action");
+    cJSON *payload = cJSON_DetachItemFromObjectCaseSensitive(j, "payload");
+    struct fg_error e = {0};
+    unsigned id = 0;
+    int rc;
+    const cJSON *k;
+    const char *extra = NULL;
+    cJSON_ArrayForEach(k, j)
+    {
+        if (strcmp(k->string, "action") && strcmp(k->string, "payload"))
+            extra = k->string;
+    }
+    if (extra) {
+        rc = fg_error_set(&e, FG_EINVAL, "", "unknown key \"%.40s\" (action, payload)",
+                          extra);
+        cJSON_Delete(payload);
+    } else if (!cJSON_IsString(action)) {
+        rc = fg_error_set(&e, FG_EINVAL, "/action", "a string is required");
+        cJSON_Delete(payload);
+    } else if (payload && !cJSON_IsObject(payload)) {
+        rc = fg_error_set(&e, FG_EINVAL, "/payload", "must be an object");
+        cJSON_Delete(payload);
+    } else {
+        /* the payload is taken */
+        rc = fg_ocpp_operator_call(o, c->arg, action->valuestring,
+                                   payload ? payload : cJSON_CreateObject(), &id, &e);
+    }
+    cJSON_Delete(j);
+    if (rc) {
+        reply_fg_error(c, &e);
+        return;
+    }
+    char loc[64];
+    snprintf(loc, sizeof(loc), "/api/v1/ocpp/calls/%u", id);
+    fg_http_resp_header(c->resp, "Location", loc);
+    reply_json(c, 202, fg_ocpp_call_json(o, id));
+}
+
+static void h_ocpp_call_get(struct call *c)
+{
+    void *o = ocpp_state(c);
+    if (!o)
+        return;
+    char *end;
+    unsigned long id = strtoul(c->arg, &end, 10);
+    cJSON *j = *end || !c->arg[0] || id > 0xffffffffUL
+                   ? NULL
+                   : fg_ocpp_call_json(o, (unsigned)id);
+    if (!j)
+        reply_error(c, 404, "", "no call %.20s (the newest 256 are kept)", c->arg);
+    else
+        reply_json(c, 200, j);
+}
+
 static void h_metrics(struct call *c)
 {
     char *txt =
@@ -525,6 +603,9 @@ static const struct route routes[] = {
     {FG_HTTP_GET, "/api/v1/events", AUTH_READ, h_events},
     {FG_HTTP_GET, "/api/v1/config", AUTH_WRITE, h_config_get},
     {FG_HTTP_PUT, "/api/v1/config", AUTH_WRITE, h_config_put},
+    {FG_HTTP_GET, "/api/v1/ocpp/stations", AUTH_READ, h_ocpp_stations},
+    {FG_HTTP_POST, "/api/v1/ocpp/stations/*/calls", AUTH_WRITE, h_ocpp_call_post},
+    {FG_HTTP_GET, "/api/v1/ocpp/calls/*", AUTH_READ, h_ocpp_call_get},
     {FG_HTTP_GET, "/metrics", AUTH_READ, h_metrics},
 };
 

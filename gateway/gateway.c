@@ -258,6 +258,14 @@ static int load_signal(void *arg, const char *source, const char *id, const char
     return 0;
 }
 
+void *fg_gw_adapter_state(struct fg_gw *gw, const char *name)
+{
+    for (size_t i = 0; i < gw->n_adapters; i++)
+        if (!strcmp(gw->adapters[i].ops->name, name))
+            return gw->adapters[i].state;
+    return NULL;
+}
+
 /* ---- set-points ------------------------------------------------------------ */
 
 /* Hand the asset's set-point to its adapter. FG_EUNSUPPORTED if no running

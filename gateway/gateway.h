@@ -79,6 +79,10 @@ int fg_gw_replace_config(struct fg_gw *gw, const char *json, size_t len,
 
 /* Set-point through the model's clamping, logged in the store and sent to
  * the asset's adapter. */
+/* The running state of adapter `name` ("ocpp", ...), NULL when it is not
+ * running. For adapter-specific API calls (adapters/ocpp/fg_ocpp_adapter.h). */
+void *fg_gw_adapter_state(struct fg_gw *gw, const char *name);
+
 int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
                    enum fg_sp_source src, int64_t expires_at, struct fg_setpoint *applied,
                    struct fg_error *err);

@@ -30,6 +30,7 @@
 #include <libwebsockets.h>
 
 #include "fg_adapter.h"
+#include "fg_ocpp_adapter.h"
 #include "fg_buf.h"
 #include "fg_ocpp_schema.h"
 #include "fg_ocppj.h"
@@ -80,6 +81,7 @@ struct out_call {
     int purpose;      /* ... enum purpose */
     bool sent;
     bool pre_boot;       /* may go before the station has booted */
+    unsigned op;         /* operator call id, 0 = ours */
     int64_t deadline_ms; /* monotonic, once sent */
 };
 
@@ -134,6 +136,20 @@ struct pss {
     bool rx_too_big;
 };
 
+#define OPS_KEPT 256 /* operator calls remembered for GET /api/v1/ocpp/calls/{n} */
+
+enum op_state { OP_QUEUED, OP_SENT, OP_ANSWERED, OP_FAILED };
+
+struct op_result {
+    unsigned id; /* 0 = free */
+    char station[STATION_ID_MAX + 1];
+    char action[FG_OCPPJ_ACTION_MAX + 1];
+    int state;                /* enum op_state */
+    const struct out_call *c; /* while queued; compared, never followed */
+    cJSON *result;            /* owned */
+    char error[320];
+};
+
 struct ocpp {
     struct fg_adapter_host host;
     struct lws_vhost *vh;
@@ -147,6 +163,8 @@ struct ocpp {
     struct fg_timer alive;
     struct fg_timer tick; /* call timeouts, held-back and renewed profiles */
     const struct fg_cfg_id_token **tokens; /* ocpp.id_tokens sorted, for bsearch */
+    struct op_result ops[OPS_KEPT];
+    unsigned op_seq;
 };
 
 #define ALIVE_EVERY_MS 15000
@@ -943,8 +961,9 @@ static void set_err(struct fg_ocpp_verror *e, enum fg_ocpp_errcode code, const c
     va_end(ap);
 }
 
-static int call_send(struct ocpp *o, struct station *st, const char *action,
-                     cJSON *payload, reply_fn done, struct out_call **out);
+static int call_send(struct station *st, const char *action, cJSON *payload,
+                     reply_fn done, struct out_call **out);
+static void call_pump(struct ocpp *o, struct station *st);
 
 /* A station that talks before it booted on this gateway (typically: it was
  * connected to us before our restart, and reconnects without rebooting) is
@@ -953,8 +972,9 @@ static void ask_boot(struct ocpp *o, struct station *st)
 {
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "requestedMessage", "BootNotification");
-    if (call_send(o, st, "TriggerMessage", req, NULL, NULL) == 0) {
+    if (call_send(st, "TriggerMessage", req, NULL, NULL) == 0) {
         st->asked_boot = true;
+        call_pump(o, st);
         fg_info("ocpp", "%s: not booted here, asked for a BootNotification", st->id);
     }
 }
@@ -1075,9 +1095,11 @@ static void call_pump(struct ocpp *o, struct station *st)
 }
 
 /* Queue a CALL (payload taken, also on failure). FG_ESTATE when the station
- * is not connected and booted, FG_EFULL when CALLQ_MAX are waiting. */
-static int call_send(struct ocpp *o, struct station *st, const char *action,
-                     cJSON *payload, reply_fn done, struct out_call **out)
+ * is not connected and booted, FG_EFULL when CALLQ_MAX are waiting. The
+ * caller fills in the call's context (*out) and then runs call_pump(): the
+ * callback may run from there, so nothing may be set after it. */
+static int call_send(struct station *st, const char *action, cJSON *payload,
+                     reply_fn done, struct out_call **out)
 {
     if (!payload)
         return FG_ENOMEM;
@@ -1107,7 +1129,6 @@ static int call_send(struct ocpp *o, struct station *st, const char *action,
     st->n_cq++;
     if (out)
         *out = c;
-    call_pump(o, st);
     return 0;
 }
 
@@ -1353,10 +1374,11 @@ static void verify(struct ocpp *o, struct station *st, struct evse_ctl *ctl,
     cJSON_AddStringToObject(req, "chargingRateUnit", unit_name(o));
     cJSON_AddNumberToObject(req, "evseId", ctl->evse_id);
     struct out_call *c = NULL;
-    if (call_send(o, st, "GetCompositeSchedule", req, on_composite, &c) == 0) {
+    if (call_send(st, "GetCompositeSchedule", req, on_composite, &c) == 0) {
         c->evse_id = ctl->evse_id;
         c->limit = set->limit;
         ctl->busy = true;
+        call_pump(o, st);
     }
 }
 
@@ -1433,9 +1455,10 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
         cJSON_AddNumberToObject(req, "chargingProfileId",
                                 profile_id(ctl->installed, ctl->evse_id));
         struct out_call *c = NULL;
-        if (call_send(o, st, "ClearChargingProfile", req, on_clear_profile, &c) == 0) {
+        if (call_send(st, "ClearChargingProfile", req, on_clear_profile, &c) == 0) {
             c->evse_id = ctl->evse_id;
             ctl->busy = true;
+            call_pump(o, st);
         }
         return;
     }
@@ -1467,7 +1490,7 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
     cJSON *req = profile_request(o, st, a, ctl->evse_id, ctl->want_w, now, until, purpose,
                                  t ? t->id : NULL, &limit);
     struct out_call *c = NULL;
-    int rc = call_send(o, st, "SetChargingProfile", req, on_set_profile, &c);
+    int rc = call_send(st, "SetChargingProfile", req, on_set_profile, &c);
     if (rc) {
         sp_state(o, ctl, FG_SPS_PENDING, "not sent: %s", fg_strerror(rc));
         ctl->dirty = true;
@@ -1481,6 +1504,7 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
     ctl->busy = true;
     ctl->last_sent_ms = mono;
     sp_state(o, ctl, FG_SPS_SENT, NULL);
+    call_pump(o, st);
 }
 
 /* Station and EVSE number of an OCPP evse asset. */
@@ -1754,6 +1778,166 @@ static void tick(struct fg_timer *t)
     fg_timer_start(t, TICK_MS);
 }
 
+/* ---- operator calls (REST API)
+ * --------------------------------------------------------- */
+
+/* What an operator may send a station through the API. Set-point profiles
+ * are the gateway's own business (ctl_sync); an operator SetChargingProfile
+ * is meant for ChargingStationMaxProfile and the like. Sorted for bsearch. */
+static const char *const operator_actions[] = {
+    "CancelReservation",
+    "ChangeAvailability",
+    "ClearCache",
+    "ClearChargingProfile",
+    "ClearVariableMonitoring",
+    "CustomerInformation",
+    "DataTransfer",
+    "GetBaseReport",
+    "GetChargingProfiles",
+    "GetCompositeSchedule",
+    "GetLocalListVersion",
+    "GetLog",
+    "GetReport",
+    "GetTransactionStatus",
+    "GetVariables",
+    "RequestStartTransaction",
+    "RequestStopTransaction",
+    "ReserveNow",
+    "Reset",
+    "SetChargingProfile",
+    "SetVariables",
+    "TriggerMessage",
+    "UnlockConnector",
+    "UpdateFirmware",
+};
+
+static int cmp_str(const void *k, const void *e)
+{
+    return strcmp(k, *(const char *const *)e);
+}
+
+static struct op_result *op_slot(struct ocpp *o, unsigned id)
+{
+    struct op_result *r = &o->ops[id % OPS_KEPT];
+    return r->id == id && id ? r : NULL;
+}
+
+static void on_operator(struct ocpp *o, struct station *st, struct out_call *c,
+                        const cJSON *result, const char *why)
+{
+    (void)st;
+    struct op_result *r = op_slot(o, c->op);
+    if (!r)
+        return;
+    if (result) {
+        r->state = OP_ANSWERED;
+        r->result = cJSON_Duplicate(result, 1);
+    } else {
+        r->state = OP_FAILED;
+        snprintf(r->error, sizeof(r->error), "%s", why);
+    }
+}
+
+int fg_ocpp_operator_call(void *state, const char *station, const char *action,
+                          cJSON *payload, unsigned *id, struct fg_error *err)
+{
+    struct ocpp *o = state;
+    struct station *st = station_find(o, station);
+    int rc = 0;
+    if (!bsearch(action, operator_actions, NSTATES(operator_actions),
+                 sizeof(operator_actions[0]), cmp_str)) {
+        rc = fg_error_set(err, FG_EINVAL, "/action",
+                          "\"%s\" is not an action an operator can send", action);
+    } else if (!st) {
+        rc = fg_error_set(err, FG_ENOTFOUND, "/station", "no station \"%s\"", station);
+    } else if (!st->wsi || !st->booted) {
+        rc = fg_error_set(err, FG_ESTATE, "/station", "station %s is not connected",
+                          station);
+    } else {
+        const struct fg_ocpp_msg_schema *req =
+            fg_ocpp_schema_find(version_of(st->dialect), action, 0);
+        struct fg_ocpp_verror e;
+        if (!req)
+            rc =
+                fg_error_set(err, FG_EINVAL, "/action", "%s does not exist in %s", action,
+                             st->dialect == FG_OCPPJ_21 ? "OCPP 2.1" : "OCPP 2.0.1");
+        else if (fg_ocpp_validate(req, payload, &e))
+            rc = fg_error_set(err, FG_EINVAL, "/payload", "%s%s%s: %s",
+                              e.path[0] ? "at " : "", e.path, e.path[0] ? "" : "payload",
+                              e.desc);
+    }
+    if (rc) {
+        cJSON_Delete(payload);
+        return rc;
+    }
+    struct out_call *c = NULL;
+    rc = call_send(st, action, payload, on_operator, &c);
+    if (rc)
+        return fg_error_set(err, rc, "/station", "station %s: %s", station,
+                            rc == FG_EFULL ? "too many calls waiting" : fg_strerror(rc));
+    unsigned n = ++o->op_seq ? o->op_seq : ++o->op_seq; /* 0 is never an id */
+    struct op_result *r = &o->ops[n % OPS_KEPT];
+    cJSON_Delete(r->result);
+    memset(r, 0, sizeof(*r));
+    r->id = n;
+    snprintf(r->station, sizeof(r->station), "%s", station);
+    snprintf(r->action, sizeof(r->action), "%s", action);
+    r->c = c;
+    c->op = n;
+    *id = n;
+    fg_info("ocpp", "%s: operator %s queued as call %u", station, action, n);
+    call_pump(o, st);
+    return 0;
+}
+
+cJSON *fg_ocpp_call_json(void *state, unsigned id)
+{
+    struct ocpp *o = state;
+    struct op_result *r = op_slot(o, id);
+    if (!r)
+        return NULL;
+    static const char *const names[] = {"queued", "sent", "answered", "failed"};
+    int s = r->state;
+    if (s == OP_QUEUED) {
+        /* still in the station's queue: sent yet? */
+        struct station *st = station_find(o, r->station);
+        for (struct out_call *c = st ? st->cq_head : NULL; c; c = c->next)
+            if (c == r->c && c->sent)
+                s = OP_SENT;
+    }
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddNumberToObject(j, "id", r->id);
+    cJSON_AddStringToObject(j, "station", r->station);
+    cJSON_AddStringToObject(j, "action", r->action);
+    cJSON_AddStringToObject(j, "state", names[s]);
+    if (r->result)
+        cJSON_AddItemToObject(j, "result", cJSON_Duplicate(r->result, 1));
+    if (r->error[0])
+        cJSON_AddStringToObject(j, "error", r->error);
+    return j;
+}
+
+cJSON *fg_ocpp_stations_json(void *state)
+{
+    struct ocpp *o = state;
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < o->n_stations; i++) {
+        const struct station *st = o->stations[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "id", st->id);
+        cJSON_AddBoolToObject(j, "connected", st->wsi != NULL);
+        cJSON_AddBoolToObject(j, "booted", st->booted);
+        cJSON_AddStringToObject(j, "protocol",
+                                st->dialect == FG_OCPPJ_21 ? "ocpp2.1" : "ocpp2.0.1");
+        cJSON_AddStringToObject(j, "vendor", st->vendor);
+        cJSON_AddStringToObject(j, "model", st->model);
+        cJSON_AddNumberToObject(j, "calls_queued", (double)st->n_cq);
+        cJSON_AddNumberToObject(j, "transactions_open", (double)st->n_tx);
+        cJSON_AddItemToArray(arr, j);
+    }
+    return arr;
+}
+
 /* ---- adapter ops ------------------------------------------------------------------ */
 
 static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config *cfg,
@@ -1831,6 +2015,8 @@ static void ocpp_stop(void *state)
     }
     free(o->stations);
     free(o->tokens);
+    for (size_t i = 0; i < OPS_KEPT; i++)
+        cJSON_Delete(o->ops[i].result);
     /* Connections close as the vhost goes; their callbacks find no adapter
      * (vhost user cleared) and no station. */
     lws_vhost_destroy(o->vh);

@@ -12,7 +12,7 @@ import json
 import time
 
 from fgtest import Gateway, base_config, free_port, run
-from test_ocpp import (CP1_1, V21, boot, ocpp_gateway, status, tx_event, wait_asset,
+from test_ocpp import (BOOT, CP1_1, V21, boot, ocpp_gateway, status, tx_event, wait_asset,
                        ws_open)
 
 
@@ -372,6 +372,71 @@ def test_station_reports_become_events():
         ws.close()
 
 
+def test_operator_calls_through_the_api():
+    with ocpp_gateway(call_timeout_s=1) as gw:
+        ws = ws_open(gw)
+        boot(ws)
+        st, _, j = gw.get("/api/v1/ocpp/stations")
+        assert st == 200 and len(j) == 1, j
+        assert {k: j[0][k] for k in ("id", "connected", "booted", "protocol", "vendor")} == {
+            "id": "CP1", "connected": True, "booted": True, "protocol": "ocpp2.0.1",
+            "vendor": "V"}, j
+        path = "/api/v1/ocpp/stations/CP1/calls"
+        st, h, j = gw.request("POST", path, auth="token",
+                              body={"action": "Reset", "payload": {"type": "OnIdle"}})
+        assert st == 202 and j["state"] in ("queued", "sent"), (st, j)
+        loc = h["location"]
+        assert loc == f"/api/v1/ocpp/calls/{j['id']}", h
+        c = next_call(ws, "Reset")
+        assert c[3] == {"type": "OnIdle"}, c
+        reply(ws, c, {"status": "Scheduled"})
+        deadline = time.monotonic() + 3
+        while True:
+            st, _, r = gw.get(loc)
+            if r.get("state") == "answered" or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert r == {"id": j["id"], "station": "CP1", "action": "Reset", "state": "answered",
+                     "result": {"status": "Scheduled"}}, r
+        # refused before anything is sent, with the reason
+        bad = []
+        for body, code, words in [
+                ({"action": "Reset", "payload": {"type": "Sometime"}}, 400, "/type"),
+                ({"action": "Reset", "payload": {}}, 400, "type"),
+                ({"action": "BootNotification", "payload": BOOT}, 400, "not an action"),
+                ({"action": "FooBar"}, 400, "not an action"),
+                ({"action": "Reset", "payload": [1]}, 400, "object"),
+                ({"action": "Reset", "payload": {"type": "OnIdle"}, "x": 1}, 400, "unknown key"),
+                ({"payload": {}}, 400, "string")]:
+            st, _, e = gw.request("POST", path, auth="token", body=body)
+            if st != code or words not in e.get("error", "") + e.get("path", ""):
+                bad.append(f"{body}: {st} {e}")
+        st, _, e = gw.request("POST", "/api/v1/ocpp/stations/CP9/calls", auth="token",
+                              body={"action": "Reset", "payload": {"type": "OnIdle"}})
+        if st != 404:
+            bad.append(f"unknown station: {st} {e}")
+        st, _, e = gw.request("POST", path, body={"action": "Reset",
+                                                  "payload": {"type": "OnIdle"}})
+        if st != 401:
+            bad.append(f"no credentials: {st} {e}")
+        assert not bad, "\n".join(bad)
+        no_call(ws, 0.3)
+        # a station that does not answer: failed after call_timeout_s
+        st, h, j = gw.request("POST", path, auth="token", body={
+            "action": "GetVariables", "payload": {"getVariableData": [{
+                "component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}]}})
+        assert st == 202, j
+        next_call(ws, "GetVariables")
+        time.sleep(2.2)
+        _, _, r = gw.get(h["location"])
+        assert r["state"] == "failed" and "no answer within 1 s" in r["error"], r
+        ws.close()
+        wait_asset(gw, "cp1-1", lambda a: not a["online"], "offline")
+        st, _, e = gw.request("POST", path, auth="token",
+                              body={"action": "Reset", "payload": {"type": "OnIdle"}})
+        assert st == 409 and "not connected" in e["error"], (st, e)
+
+
 if __name__ == "__main__":
     run([test_setpoint_becomes_a_verified_tx_profile,
          test_default_profile_without_transaction_and_watts,
@@ -380,4 +445,5 @@ if __name__ == "__main__":
          test_profiles_are_renewed_before_they_end,
          test_v2x_discharge_only_over_ocpp21,
          test_authorize_against_the_local_list,
-         test_station_reports_become_events])
+         test_station_reports_become_events,
+         test_operator_calls_through_the_api])
