@@ -215,6 +215,8 @@ static void pending_done(struct sim_station *st)
     st->pending = NULL;
     st->pending_id[0] = '\0';
     lws_sul_cancel(&st->sul_timeout);
+    if (st->close_after_flush && st->wsi)
+        lws_callback_on_writable(st->wsi); /* a Reset may close now */
 }
 
 /* A TransactionEvent without an answer is kept and sent again. */
