@@ -534,7 +534,9 @@ static void on_io(lws_sorted_usec_list_t *sul)
 /* ---- --auto: EVs come and go --------------------------------------------------------
  */
 
-#define AUTO_MEAN_IDLE_S 120.0 /* mean time an EVSE stays free */
+/* Mean time an EVSE stays free, in simulated seconds (--speed shortens it
+ * like everything else of an EV's visit). */
+#define AUTO_MEAN_IDLE_S 120.0
 
 static void on_auto(lws_sorted_usec_list_t *sul)
 {
@@ -546,8 +548,8 @@ static void on_auto(lws_sorted_usec_list_t *sul)
             continue;
         for (int k = 1; k <= st->n_evse; k++) {
             const struct sim_evse *e = &st->evse[k];
-            if (e->plugged || !e->operative ||
-                sim_rand_range(s, 0, AUTO_MEAN_IDLE_S) >= 1.0)
+            double p = fmin(0.5, s->o.speed / AUTO_MEAN_IDLE_S);
+            if (e->plugged || !e->operative || sim_rand_range(s, 0, 1) >= p)
                 continue;
             struct sim_ev ev;
             memset(&ev, 0, sizeof(ev));
