@@ -18,9 +18,14 @@ from fgtest import Gateway, base_config, free_port, run, SANITIZER_MARKS
 OCPP_SIM = os.environ.get("OCPP_SIM", "build/tests/sim/ocpp_sim")
 
 
-def sim_gateway(**ocpp):
-    """A Gateway with OCPP on a free port, accepting any station."""
+def sim_gateway(evse_assets=(), **ocpp):
+    """A Gateway with OCPP on a free port, accepting any station; evse_assets
+    are configured for (station, evse_id) as "<station>-<evse_id>"."""
     cfg = base_config()
+    for station, evse in evse_assets:
+        cfg["site"]["assets"].append({"id": f"{station}-{evse}", "kind": "evse",
+                                      "adapter": "ocpp", "station": station,
+                                      "evse_id": evse, "rated_w": 11000})
     port = free_port()
     cfg["ocpp"] = {"enabled": True, "listen": f"127.0.0.1:{port}",
                    "allow_unknown_stations": True, "heartbeat_s": 60}
@@ -202,24 +207,60 @@ def test_ev_stops_when_its_energy_is_delivered():
 
 
 def test_authorize_decides_whether_a_transaction_starts():
-    """Without --no-authorize the station asks first: an answer other than
-    Accepted (or a CALLERROR) means no transaction; Accepted means one."""
-    with sim_gateway() as gw, Sim(gw) as sim:
+    """The station asks first: Accepted starts a transaction; another status
+    leaves the EV plugged in without one."""
+    tokens = [{"id": "GOOD1", "status": "Accepted"}, {"id": "BAD1", "status": "Blocked"}]
+    with sim_gateway(authorization="list", id_tokens=tokens) as gw, \
+            Sim(gw, "--evses", "2") as sim:
         sim.wait(ev("booted"), "boot")
-        sim.send(cmd="plug", station="SIM1", evse=1, id_token="TOK7")
+        sim.send(cmd="plug", station="SIM1", evse=1, id_token="BAD1")
         ans = sim.wait(ev("answer", action="Authorize"), "Authorize answered")
-        status = ans.get("result", {}).get("idTokenInfo", {}).get("status")
-        if status == "Accepted":
-            sim.wait(ev("tx", event="Started"), "tx after Accepted")
-            wait_assets(gw, lambda a: a["SIM1-1"]["evse"]["session"] is not None,
-                        "a session")
-        else:
-            r = sim.wait(ev("rejected", action="Authorize", evse=1), "Authorize refused")
-            assert r["detail"] == "transaction not started", r
-            time.sleep(0.5)
-            assert not sim.count(ev("tx", event="Started")), "started without authorisation"
-            a = assets(gw)["SIM1-1"]
-            assert a["evse"]["session"] is None and a["evse"]["state"] == "occupied", a
+        assert ans["result"]["idTokenInfo"]["status"] == "Blocked", ans
+        r = sim.wait(ev("rejected", action="Authorize", evse=1), "Authorize refused")
+        assert r["detail"] == "transaction not started", r
+
+        mark = sim.mark()
+        sim.send(cmd="plug", station="SIM1", evse=2, id_token="GOOD1")
+        started = sim.wait(ev("tx", event="Started", evse=2), "tx after Accepted", start=mark)
+        assert started["detail"] == "Authorized", started
+        a = wait_assets(gw, lambda a: a["SIM1-2"]["evse"]["session"] is not None, "a session")
+        assert a["SIM1-2"]["evse"]["session"]["id_token"] == "GOOD1", a["SIM1-2"]
+        assert not sim.count(ev("tx", evse=1)), "EVSE 1 started without authorisation"
+        a1 = a["SIM1-1"]
+        assert a1["evse"]["session"] is None and a1["evse"]["state"] == "occupied", a1
+
+
+def test_setpoint_becomes_a_limit_the_ev_follows():
+    """A set-point on a charging EVSE: the gateway sends a charging profile,
+    the station's EV drops to it, GetCompositeSchedule confirms it; released,
+    the EV ramps back up."""
+    # configured, so that the model knows its rated power (an EVSE the
+    # gateway only learns from a station has none)
+    with sim_gateway(evse_assets=[("SIM1", 1)], profile_min_interval_s=0) as gw, \
+            Sim(gw, "--meter-interval", "0.5", "--ramp-w-per-s", "20000") as sim:
+        sim.wait(ev("booted"), "boot")
+        sim.send(cmd="plug", station="SIM1", evse=1, energy_wh=50000)
+        sim.wait(lambda e: e["ev"] == "power" and e["w"] >= 11000, "full power")
+        wait_assets(gw, lambda a: a["SIM1-1"]["power_w"] >= 11000, "11 kW in the model")
+        st, _, body = gw.request("PUT", "/api/v1/assets/SIM1-1/setpoint",
+                                 body={"w": 5000, "duration_s": 600}, auth="token")
+        assert st in (200, 202), (st, body)
+        lim = sim.wait(lambda e: e["ev"] == "limit" and e["limit_w"] is not None, "a limit")
+        assert 4500 <= lim["limit_w"] <= 5000, lim
+        sim.wait(lambda e: e["ev"] == "power" and 0 < e["w"] <= lim["limit_w"] + 1,
+                 "power down to the limit")
+        sim.wait(ev("call_in", action="GetCompositeSchedule"), "composite asked")
+        a = wait_assets(gw, lambda a: (a["SIM1-1"]["setpoint"] or {}).get("state")
+                        == "verified", "set-point verified")
+        assert a["SIM1-1"]["power_w"] <= 5000, a["SIM1-1"]
+
+        mark = sim.mark()
+        st, _, body = gw.request("DELETE", "/api/v1/assets/SIM1-1/setpoint", auth="token")
+        assert st in (200, 204), (st, body)
+        sim.wait(ev("call_in", action="ClearChargingProfile"), "profile cleared", start=mark)
+        sim.wait(lambda e: e["ev"] == "limit" and e["limit_w"] is None, "no limit", start=mark)
+        sim.wait(lambda e: e["ev"] == "power" and e["w"] >= 11000, "full power again",
+                 start=mark)
 
 
 def test_disconnected_station_goes_offline_and_comes_back():
@@ -328,6 +369,7 @@ if __name__ == "__main__":
          test_transaction_and_meter_values_reach_the_asset,
          test_ev_stops_when_its_energy_is_delivered,
          test_authorize_decides_whether_a_transaction_starts,
+         test_setpoint_becomes_a_limit_the_ev_follows,
          test_disconnected_station_goes_offline_and_comes_back,
          test_storm_of_reconnects_leaves_the_gateway_serving,
          test_raw_frames_and_misbehaviour_get_the_gateways_errors,

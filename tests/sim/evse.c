@@ -205,7 +205,7 @@ static void send_needs(struct sim_station *st, struct sim_evse *e)
     cJSON_AddNumberToObject(acp, "evMinCurrent", 0);
     cJSON_AddNumberToObject(acp, "evMaxCurrent",
                             v21 ? r1(e->ev.max_w / per_amp)
-                                : floor(e->ev.max_w / per_amp));
+                                : ceil(e->ev.max_w / per_amp - 0.05));
     cJSON_AddNumberToObject(acp, "evMaxVoltage", round(o->voltage));
     if (v21) {
         cJSON *modes = cJSON_AddArrayToObject(n, "availableEnergyTransfer");
