@@ -537,16 +537,21 @@ void sim_station_connect(struct sim_station *st)
     const struct sim_opts *o = &st->sim->o;
     if (st->wsi || st->sim->quitting)
         return;
-    char path[512];
+    char path[512], host[300];
     snprintf(path, sizeof(path), "%s/%s", o->path, st->id);
+    /* RFC 7230 5.4: the port belongs in Host unless it is the default */
+    if (o->port == (o->tls ? 443 : 80))
+        snprintf(host, sizeof(host), "%s", o->host);
+    else
+        snprintf(host, sizeof(host), "%s:%d", o->host, o->port);
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof(ci));
     ci.context = st->sim->ctx;
     ci.address = o->host;
     ci.port = o->port;
     ci.path = path;
-    ci.host = o->host;
-    ci.origin = o->host;
+    ci.host = host;
+    ci.origin = host;
     ci.protocol = o->dialect == FG_OCPPJ_21 ? "ocpp2.1" : "ocpp2.0.1";
     ci.local_protocol_name = "ocpp-sim";
     ci.opaque_user_data = st;
