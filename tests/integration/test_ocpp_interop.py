@@ -212,13 +212,23 @@ def started_transaction(st, tx="RPC-TX-1", power_w=11000):
 # --------------------------------------------------------------------------
 
 
-def test_boot_status_heartbeat_in_strict_mode():
-    """Boot, status and heartbeat from ocpp-rpc; our CALLRESULTs pass its
-    strict validation (it would report a strictValidationFailure and exit 1
-    otherwise), and the model sees the station."""
-    with interop_gateway() as gw, Station(gw) as st:
+def test_station_script_against_ocpp_rpc_server():
+    """The station script itself, against ocpp-rpc's RPCServer in strict mode
+    as the CSMS (no flexgw): every call it serves is answered validly, so
+    what it reports about flexgw is about flexgw."""
+    node = need_node()
+    p = subprocess.run([node, os.path.join(NODE_DIR, "interop_selftest.js")],
+                       capture_output=True, text=True, timeout=90)
+    failed = [line for line in p.stdout.splitlines() if '"ok": false' in line
+              or '"ok":false' in line]
+    assert p.returncode == 0 and not failed, \
+        f"interop_selftest.js exited {p.returncode}:\n{p.stdout}\n{p.stderr}"
+
+
+def boot_status_heartbeat(protocol):
+    with interop_gateway() as gw, Station(gw, args=["--protocol", protocol]) as st:
         e = st.event("connected")
-        assert e["protocol"] == "ocpp2.0.1", e
+        assert e["protocol"] == protocol, e
         boot = st.event("result", action="BootNotification")["result"]
         assert boot["status"] == "Accepted" and boot["interval"] == 60, boot
         check_now(boot["currentTime"])
@@ -239,6 +249,19 @@ def test_boot_status_heartbeat_in_strict_mode():
         check_now(r["currentTime"])
         st.finish()
         wait_asset(gw, CP["id"], lambda a: a["online"] is False, "offline after close")
+
+
+def test_boot_status_heartbeat_in_strict_mode():
+    """Boot, status and heartbeat from ocpp-rpc; our CALLRESULTs pass its
+    strict validation (it would report a strictValidationFailure and exit 1
+    otherwise), and the model sees the station."""
+    boot_status_heartbeat("ocpp2.0.1")
+
+
+def test_boot_status_heartbeat_in_strict_mode_ocpp21():
+    """The same in OCPP 2.1, against ocpp-rpc's 2.1 schemas (interop_station.js
+    works around ocpp-rpc 2.2.1 looking them up under the wrong names)."""
+    boot_status_heartbeat("ocpp2.1")
 
 
 def test_invalid_calls_get_the_matching_rpc_error():
@@ -339,6 +362,8 @@ def test_setpoint_is_a_charging_profile_accepted_in_strict_mode():
 
 
 if __name__ == "__main__":
-    run([test_boot_status_heartbeat_in_strict_mode,
+    run([test_station_script_against_ocpp_rpc_server,
+         test_boot_status_heartbeat_in_strict_mode,
+         test_boot_status_heartbeat_in_strict_mode_ocpp21,
          test_invalid_calls_get_the_matching_rpc_error,
          test_setpoint_is_a_charging_profile_accepted_in_strict_mode])

@@ -7,6 +7,8 @@
  *   node interop_station.js URL STATION_ID [options]
  *
  *   URL            the CSMS endpoint without the station id, ws://HOST:PORT/ocpp
+ *   --protocol P   ocpp2.0.1 (default) or ocpp2.1, validated against
+ *                  ocpp-rpc's schemas for that version
  *   --evse N       EVSE id (1); the station has one connector per EVSE, id 1
  *   --voltage V    phase voltage for W <-> A conversions (230)
  *   --phases N     phases the EVSE charges on (3)
@@ -51,18 +53,18 @@ const { RPCClient, createRPCError } = rpc;
 const standardValidators = require(path.join(__dirname, 'node_modules', 'ocpp-rpc', 'lib',
                                              'standard-validators'));
 
-const PROTOCOL = 'ocpp2.0.1';
+const PROTOCOLS = ['ocpp2.0.1', 'ocpp2.1'];
 
 /* ---- arguments ------------------------------------------------------------ */
 
 function usage(msg) {
     process.stderr.write(`${msg}\nusage: node interop_station.js URL STATION_ID ` +
-                         '[--evse N] [--voltage V] [--phases N] [--max-w W] ' +
+                         '[--protocol P] [--evse N] [--voltage V] [--phases N] [--max-w W] ' +
                          '[--no-bad-calls] [--max-seconds S]\n');
     process.exit(2);
 }
 
-const opts = { evse: 1, voltage: 230, phases: 3, maxW: 22000, badCalls: true, maxSeconds: 120 };
+const opts = { protocol: 'ocpp2.0.1', evse: 1, voltage: 230, phases: 3, maxW: 22000, badCalls: true, maxSeconds: 120 };
 const positional = [];
 {
     const argv = process.argv.slice(2);
@@ -74,6 +76,11 @@ const positional = [];
     };
     for (let i = 0; i < argv.length; i++) {
         switch (argv[i]) {
+        case '--protocol':
+            opts.protocol = argv[++i];
+            if (!PROTOCOLS.includes(opts.protocol))
+                usage(`--protocol: one of ${PROTOCOLS.join(', ')}`);
+            break;
         case '--evse': opts.evse = num(++i, '--evse'); break;
         case '--voltage': opts.voltage = num(++i, '--voltage'); break;
         case '--phases': opts.phases = num(++i, '--phases'); break;
@@ -90,6 +97,7 @@ const positional = [];
         usage('URL and STATION_ID are required');
 }
 const [endpoint, identity] = positional;
+const PROTOCOL = opts.protocol;
 
 /* ---- reporting -------------------------------------------------------------- */
 
@@ -125,12 +133,19 @@ function errInfo(err) {
  * not appear in JSON, so the CSMS sees exactly the payload. */
 const UNCHECKED = Symbol('unchecked');
 const stock = standardValidators.find(v => v.subprotocol === PROTOCOL);
+/* ocpp-rpc 2.2.1 looks schemas up as urn:Action.req / urn:Action.conf, but
+ * its ocpp2.1 schema file names them urn:ActionRequest / urn:ActionResponse,
+ * so its strict mode fails every 2.1 message with "Schema ... is missing";
+ * for 2.1 the name is translated (same schemas, same validator). */
+const schemaName = PROTOCOL === 'ocpp2.1'
+    ? (id) => id.replace(/\.req$/, 'Request').replace(/\.conf$/, 'Response')
+    : (id) => id;
 const validator = {
     subprotocol: PROTOCOL,
     validate(schemaId, params) {
         if (params && typeof params === 'object' && params[UNCHECKED])
             return true;
-        return stock.validate(schemaId, params);
+        return stock.validate(schemaName(schemaId), params);
     },
 };
 
@@ -302,14 +317,18 @@ function breakpoints(t0, t1) {
 }
 
 function compositeSchedule(evseId, durationS, unit) {
-    const t0 = Math.floor(Date.now() / 1000) * 1000;
+    const t0 = Date.now();
     const t1 = t0 + durationS * 1000;
     const periods = [];
-    for (const t of breakpoints(t0, t1)) {
-        const limit = compositeAt(evseId, t, unit);
+    /* whole seconds from t0: a change within a second counts from its end */
+    const starts = new Set(breakpoints(t0, t1).map(t => Math.ceil((t - t0) / 1000)));
+    for (const s of [...starts].sort((a, b) => a - b)) {
+        if (s >= durationS)
+            break;
+        const limit = compositeAt(evseId, t0 + s * 1000, unit);
         if (periods.length && periods[periods.length - 1].limit === limit)
             continue;
-        periods.push({ startPeriod: Math.round((t - t0) / 1000), limit });
+        periods.push({ startPeriod: s, limit });
     }
     return { evseId, duration: durationS, scheduleStart: new Date(t0).toISOString(),
              chargingRateUnit: unit, chargingSchedulePeriod: periods };
