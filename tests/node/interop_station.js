@@ -193,10 +193,14 @@ client.on('callError', (e) => {
 
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
 
+let lastStatus = 'Available'; /* what TriggerMessage StatusNotification repeats */
+
 async function call(action, params) {
     report('send', { action, params });
     try {
         const result = await client.call(action, params);
+        if (action === 'StatusNotification' && params.evseId === evse)
+            lastStatus = params.connectorStatus;
         report('result', { action, params, result });
         return result;
     } catch (err) {
@@ -479,7 +483,7 @@ client.handle('TriggerMessage', ({ params }) => {
                                                                         { reason: 'Triggered' })),
         Heartbeat: () => call('Heartbeat', {}),
         StatusNotification: () => call('StatusNotification', {
-            timestamp: now(), connectorStatus: 'Available', evseId: evse, connectorId: 1 }),
+            timestamp: now(), connectorStatus: lastStatus, evseId: evse, connectorId: 1 }),
     }[params.requestedMessage];
     if (!what)
         return answer('TriggerMessage', { status: 'NotImplemented' });
