@@ -35,8 +35,11 @@ struct fg_adapter_ops {
      * The previous config is freed right after this returns. */
     int (*reconfigure)(void *state, const struct fg_config *cfg);
     /* Execute asset->sp on the device (sp.active false: release control).
-     * Returns 0 once sent; failures are reported on the asset later. */
-    int (*setpoint)(void *state, struct fg_asset *asset);
+     * Returns 0 once executed or on its way (asset->sp.state says which;
+     * later failures are reported there), or a negative FG_E code with the
+     * reason in *err (FG_EUNSUPPORTED: the device cannot take set-points;
+     * FG_ESTATE: not now, e.g. not connected). */
+    int (*setpoint)(void *state, struct fg_asset *asset, struct fg_error *err);
 };
 
 extern const struct fg_adapter_ops fg_sim_adapter;

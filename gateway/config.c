@@ -25,6 +25,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,7 +52,7 @@ enum ty {
     T_ARR,
 };
 
-enum fmt { FMT_NONE, FMT_ID, FMT_CURRENCY, FMT_URL };
+enum fmt { FMT_NONE, FMT_ID, FMT_CURRENCY, FMT_URL, FMT_TOKEN };
 
 #define F_NULL 0x1u    /* null accepted: NAN (number), none (HH:MM), unset (secret) */
 #define F_XMIN 0x2u    /* the minimum is exclusive */
@@ -65,7 +66,7 @@ enum fmt { FMT_NONE, FMT_ID, FMT_CURRENCY, FMT_URL };
 #define K_LOAD (1u << FG_ASSET_LOAD)
 #define REQ_ALL (~0u)
 
-enum slot { SLOT_TARIFF, SLOT_ASSETS, SLOT_SIGNALS, SLOT_COUNT };
+enum slot { SLOT_TARIFF, SLOT_ASSETS, SLOT_SIGNALS, SLOT_ID_TOKENS, SLOT_COUNT };
 
 struct table;
 
@@ -108,6 +109,25 @@ static const char *const sigtype_names[] = {"price",    "grid_limit", "dispatch"
 static const char *const log_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const phase_names[] = {"1", "3", NULL};
 static const char *const plugin_names[] = {"realtime", "none", NULL};
+static const char *const ocpp_auth_names[] = {"any", "list", NULL};
+static const char *const ocpp_unit_names[] = {"A", "W", NULL};
+/* OCPP 2.0.1 IdTokenEnumType, after "any". */
+static const char *const token_type_names[] = {
+    "any",     "Central", "eMAID",      "ISO14443",        "ISO15693",
+    "KeyCode", "Local",   "MacAddress", "NoAuthorization", NULL};
+/* OCPP AuthorizationStatusEnumType values a local list can give. */
+static const char *const token_status_names[] = {"Accepted", "Blocked", "Expired",
+                                                 "Invalid", NULL};
+
+const char *fg_cfg_id_token_type_name(int type)
+{
+    return type > 0 && type < 9 ? token_type_names[type] : "";
+}
+
+const char *fg_cfg_id_token_status_name(int status)
+{
+    return status >= 0 && status < 4 ? token_status_names[status] : "Invalid";
+}
 
 _Static_assert(sizeof(enum fg_asset_kind) == sizeof(int), "enums stored as int");
 _Static_assert(sizeof(enum fg_load_type) == sizeof(int), "enums stored as int");
@@ -128,6 +148,9 @@ _Static_assert(sizeof(enum fg_log_level) == sizeof(int), "enums stored as int");
 #define GF(m)                                                                            \
     .off = offsetof(struct fg_cfg_signal, m),                                            \
     .size = sizeof(((struct fg_cfg_signal *)0)->m)
+#define IF(m)                                                                            \
+    .off = offsetof(struct fg_cfg_id_token, m),                                          \
+    .size = sizeof(((struct fg_cfg_id_token *)0)->m)
 #define TF(m)                                                                            \
     .off = offsetof(struct fg_tariff_period, m),                                         \
     .size = sizeof(((struct fg_tariff_period *)0)->m)
@@ -263,6 +286,18 @@ static const struct row site_rows[] = {
      .doc = "Standing signals repeated every day (e.g. an agreed congestion window)."},
 };
 
+static const struct row id_token_rows[] = {
+    {.key = "id", .type = T_STR, IF(id), .fmt = FMT_TOKEN, .req = REQ_ALL,
+     .doc = "The idToken (RFID UID, eMAID, ...), 1-36 printable characters."},
+    {.key = "type", .type = T_ENUM, IF(type), .names = token_type_names, .dstr = "any",
+     .doc = "Its IdTokenEnumType; any = whatever type the station reports."},
+    {.key = "status", .type = T_ENUM, IF(status), .names = token_status_names,
+     .dstr = "Accepted", .doc = "What Authorize answers for it."},
+    {.key = "group", .type = T_STR, IF(group), .dstr = "",
+     .doc = "groupIdToken sent with it, \"\" = none."},
+};
+static const struct table id_token_table = TABLE("ocpp.id_tokens[]", id_token_rows, NULL);
+
 static const struct row ocpp_rows[] = {
     {.key = "enabled", .type = T_BOOL, CF(ocpp.enabled), .doc = "Run the OCPP CSMS."},
     {.key = "listen", .type = T_HOSTPORT, CF(ocpp.listen), .dstr = "0.0.0.0:9000",
@@ -278,6 +313,25 @@ static const struct row ocpp_rows[] = {
     {.key = "max_frame_bytes", .type = T_INT, CF(ocpp.max_frame_bytes), .min = 1024,
      .max = 16777216, .dnum = 65536,
      .doc = "Largest WebSocket message accepted from a station, bytes."},
+    {.key = "authorization", .type = T_ENUM, CF(ocpp.authorization), .names = ocpp_auth_names,
+     .dstr = "any", .doc = "Which id tokens may charge: any, or those in id_tokens."},
+    {.key = "id_tokens", .type = T_ARR, .off = offsetof(struct fg_config, ocpp.id_tokens),
+     .size = sizeof(struct fg_cfg_id_token),
+     .aux_off = offsetof(struct fg_config, ocpp.n_id_tokens), .max = 100000,
+     .slot = SLOT_ID_TOKENS, .child = &id_token_table,
+     .doc = "Local authorisation list (Authorize, TransactionEvent)."},
+    {.key = "rate_unit", .type = T_ENUM, CF(ocpp.rate_unit), .names = ocpp_unit_names,
+     .dstr = "A", .doc = "Unit of the charging profiles sent: A (every station) or W."},
+    {.key = "profile_min_interval_s", .type = T_INT, CF(ocpp.profile_min_interval_s),
+     .min = 0, .max = 3600, .dnum = 10,
+     .doc = "Least time between two charging profiles for one EVSE, s."},
+    {.key = "profile_threshold_w", .type = T_DBL, CF(ocpp.profile_threshold_w), .min = 0,
+     .max = 100000, .dnum = 200,
+     .doc = "Smaller set-point changes than this are not sent, W."},
+    {.key = "profile_fallback_s", .type = T_INT, CF(ocpp.profile_fallback_s), .min = 60,
+     .max = 86400, .dnum = 900,
+     .doc = "A profile ends at most this long after it was sent (renewed while wanted), "
+            "so a station falls back by itself when the gateway goes silent, s."},
 };
 
 static const struct row modbus_rows[] = {
@@ -543,6 +597,15 @@ static bool is_id(const char *s)
     return true;
 }
 
+static bool is_token(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (s[n] < '!' || s[n] > '~')
+            return false;
+    return n >= 1 && n <= 36;
+}
+
 static bool is_currency(const char *s)
 {
     for (int i = 0; i < 3; i++)
@@ -566,6 +629,8 @@ static const struct {
     [FMT_ID] = {"^[A-Za-z0-9._-]+$", "a valid id ([A-Za-z0-9._-]+)", is_id},
     [FMT_CURRENCY] = {"^[A-Z]{3}$", "a currency code (3 capital letters)", is_currency},
     [FMT_URL] = {"^(https?://.+)?$", "an http:// or https:// URL", is_url},
+    [FMT_TOKEN] = {"^[!-~]{1,36}$", "an id token (1-36 printable ASCII characters)",
+                   is_token},
 };
 
 /* ---- host:port and HH:MM ---- */
@@ -1673,6 +1738,44 @@ static void check_ocpp(struct ctx *x, struct fg_config *c)
     }
 }
 
+/* idTokens are case-insensitive (OCPP 2.0.1 C.1): "04a2" and "04A2" are one.
+ * Sorted, so a list of 100,000 tokens is checked in n log n. */
+struct tok_ref {
+    const char *id;
+    size_t i;
+};
+
+static int cmp_tok_ref(const void *a, const void *b)
+{
+    const struct tok_ref *x = a, *y = b;
+    int c = strcasecmp(x->id, y->id);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+static void check_id_tokens(struct ctx *x, struct fg_config *c)
+{
+    size_t n = 0;
+    struct tok_ref *v =
+        c->ocpp.n_id_tokens ? calloc(c->ocpp.n_id_tokens, sizeof(*v)) : NULL;
+    if (!v)
+        return;
+    for (size_t i = 0; i < c->ocpp.n_id_tokens; i++)
+        if (ok_elem(x, SLOT_ID_TOKENS, i))
+            v[n++] = (struct tok_ref){c->ocpp.id_tokens[i].id, i};
+    qsort(v, n, sizeof(*v), cmp_tok_ref);
+    char p[PATHBUF];
+    for (size_t k = 1; k < n; k++) {
+        if (strcasecmp(v[k].id, v[k - 1].id))
+            continue;
+        path_index(p, sizeof(p), "/ocpp/id_tokens", v[k].i);
+        strcat(p, "/id");
+        fg_errlist_add(x->errs, FG_EEXISTS, p,
+                       "duplicate id token \"%s\" (also /ocpp/id_tokens/%zu)", v[k].id,
+                       v[k - 1].i);
+    }
+    free(v);
+}
+
 static void check_web_tls(struct ctx *x, struct fg_config *c)
 {
     if (!c->web.tls_cert[0] && c->web.tls_key[0])
@@ -1690,8 +1793,9 @@ static void check_openadr(struct ctx *x, struct fg_config *c)
                        "required when openadr is enabled");
 }
 
-static check_fn *const checks[] = {check_isp,  check_tariff,  check_assets, check_signals,
-                                   check_ocpp, check_web_tls, check_openadr};
+static check_fn *const checks[] = {check_isp,     check_tariff, check_assets,
+                                   check_signals, check_ocpp,   check_id_tokens,
+                                   check_web_tls, check_openadr};
 
 /* Replace "{siteId}" in every F_EXPAND string of the sections. */
 static int expand(char *buf, size_t size, const char *id)
@@ -1752,6 +1856,7 @@ void fg_config_clear(struct fg_config *c)
 {
     free(c->site.assets);
     free(c->site.signals);
+    free(c->ocpp.id_tokens);
     secret_clear(&c->mqtt.password);
     secret_clear(&c->web.token);
     secret_clear(&c->web.admin_password);

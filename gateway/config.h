@@ -91,6 +91,20 @@ struct fg_cfg_signal {
     int priority;
 };
 
+/* ocpp.authorization */
+enum fg_ocpp_auth { FG_OCPP_AUTH_ANY, FG_OCPP_AUTH_LIST };
+/* ocpp.rate_unit */
+enum fg_ocpp_unit { FG_OCPP_UNIT_A, FG_OCPP_UNIT_W };
+/* One entry of the local id-token list (ocpp.id_tokens). */
+struct fg_cfg_id_token {
+    char id[37];    /* the idToken, compared case-insensitively (OCPP) */
+    int type;       /* 0 = any type, else index into the IdTokenEnumType names */
+    int status;     /* index into "Accepted", "Blocked", "Expired", "Invalid" */
+    char group[37]; /* groupIdToken, "" = none */
+};
+const char *fg_cfg_id_token_type_name(int type);
+const char *fg_cfg_id_token_status_name(int status);
+
 struct fg_config {
     struct {
         char id[FG_ID_MAX];
@@ -115,6 +129,13 @@ struct fg_config {
         int call_timeout_s;
         int heartbeat_s;
         int max_frame_bytes;
+        int authorization; /* enum fg_ocpp_auth */
+        size_t n_id_tokens;
+        struct fg_cfg_id_token *id_tokens; /* owned */
+        int rate_unit;                     /* enum fg_ocpp_unit */
+        int profile_min_interval_s;
+        double profile_threshold_w;
+        int profile_fallback_s;
     } ocpp;
     struct {
         bool enabled;

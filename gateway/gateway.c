@@ -261,14 +261,21 @@ static int load_signal(void *arg, const char *source, const char *id, const char
 /* ---- set-points ------------------------------------------------------------ */
 
 /* Hand the asset's set-point to its adapter. FG_EUNSUPPORTED if no running
- * adapter can execute it. */
-static int send_to_adapter(struct fg_gw *gw, struct fg_asset *a)
+ * adapter can execute it; the reason in *err. */
+static int send_to_adapter(struct fg_gw *gw, struct fg_asset *a, struct fg_error *err)
 {
     for (size_t i = 0; i < gw->n_adapters; i++) {
-        if (!strcmp(gw->adapters[i].ops->name, a->adapter) && gw->adapters[i].state)
-            return gw->adapters[i].ops->setpoint(gw->adapters[i].state, a);
+        if (!strcmp(gw->adapters[i].ops->name, a->adapter) && gw->adapters[i].state) {
+            int rc = gw->adapters[i].ops->setpoint(gw->adapters[i].state, a, err);
+            if (rc && !err->msg[0])
+                fg_error_set(err, rc, "/asset", "the %s adapter cannot execute it: %s",
+                             a->adapter, fg_strerror(rc));
+            return rc;
+        }
     }
-    return FG_EUNSUPPORTED;
+    return fg_error_set(err, FG_EUNSUPPORTED, "/asset",
+                        "no running %s adapter executes set-points on \"%s\"", a->adapter,
+                        a->id);
 }
 
 int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
@@ -284,14 +291,12 @@ int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
     if (rc)
         return rc;
     a = fg_model_find_asset(&gw->model, asset_id);
-    rc = send_to_adapter(gw, a);
+    rc = send_to_adapter(gw, a, err);
     if (rc) {
         /* Not executed, so not accepted: the model keeps what the device does. */
         a->sp = before;
         gw->model.version++;
-        return fg_error_set(err, rc, "/asset",
-                            "the %s adapter cannot execute set-points on \"%s\" (yet)",
-                            a->adapter, asset_id);
+        return rc;
     }
     struct fg_store_setpoint log = {
         .ts_ms = fg_clock_now_ms(&gw->clock),
@@ -319,9 +324,10 @@ int fg_gw_setpoint_clear(struct fg_gw *gw, const char *asset_id, struct fg_error
         return fg_error_set(err, FG_ENOTFOUND, "/asset", "no asset \"%s\"", asset_id);
     a->sp.active = false;
     gw->model.version++;
-    int rc = send_to_adapter(gw, a);
+    struct fg_error e = {0};
+    int rc = send_to_adapter(gw, a, &e);
     if (rc && rc != FG_EUNSUPPORTED)
-        fg_warn("gw", "asset %s: releasing the set-point: %s", asset_id, fg_strerror(rc));
+        fg_warn("gw", "asset %s: releasing the set-point: %s", asset_id, e.msg);
     return 0;
 }
 

@@ -14,6 +14,9 @@ static const char *const connector_state_names[] = {
     "available", "occupied", "charging", "suspended", "faulted", "unavailable"};
 static const char *const sp_source_names[] = {"scheduler", "api",  "mqtt",
                                               "openadr",   "uftp", "fallback"};
+static const char *const sp_state_names[] = {"applied",  "pending",  "sent",
+                                             "accepted", "verified", "rejected",
+                                             "mismatch", "failed"};
 static const char *const signal_source_names[] = {"openadr", "uftp", "mqtt", "api",
                                                   "config"};
 static const char *const signal_type_names[] = {"price", "grid_limit", "dispatch",
@@ -58,6 +61,7 @@ FG_NAME_FUNCS(asset_kind, enum fg_asset_kind, asset_kind_names)
 FG_NAME_FUNCS(load_type, enum fg_load_type, load_type_names)
 FG_NAME_FUNCS(connector_state, enum fg_connector_state, connector_state_names)
 FG_NAME_FUNCS(sp_source, enum fg_sp_source, sp_source_names)
+FG_NAME_FUNCS(sp_state, enum fg_sp_state, sp_state_names)
 FG_NAME_FUNCS(signal_source, enum fg_signal_source, signal_source_names)
 FG_NAME_FUNCS(signal_type, enum fg_signal_type, signal_type_names)
 FG_NAME_FUNCS(signal_status, enum fg_signal_status, signal_status_names)
@@ -183,6 +187,8 @@ static double evse_max_w(const struct fg_evse *e)
         cap(e->max_current_a) * cap(e->voltage) * (e->phases > 0 ? e->phases : 0);
     if (by_current > 0 && by_current < w)
         w = by_current;
+    if (e->session_active && e->ev_max_w > 0 && e->ev_max_w < w)
+        w = e->ev_max_w;
     return w;
 }
 
@@ -190,7 +196,8 @@ static double evse_max_w(const struct fg_evse *e)
 static double evse_min_power_w(const struct fg_evse *e)
 {
     int phases = e->phases > 0 ? e->phases : 1;
-    return cap(e->min_current_a) * cap(e->voltage) * phases;
+    double w = cap(e->min_current_a) * cap(e->voltage) * phases;
+    return e->session_active && e->ev_min_w > w ? e->ev_min_w : w;
 }
 
 /* The minimum current is not a lower bound of the envelope: the charger can
@@ -202,7 +209,14 @@ static struct fg_envelope evse_envelope(const struct fg_evse *e, int64_t t)
                    e->state == FG_CONN_SUSPENDED;
     if (!e->session_active || !plugged || (e->departure > 0 && t >= e->departure))
         return env_of(0, 0);
-    double lo = e->bidirectional ? -cap(e->max_discharge_w) : 0;
+    /* Discharge needs both ends: a bidirectional EVSE and an EV that offered
+     * it over a protocol that can ask for it (OCPP 2.1 V2X). */
+    double lo = 0;
+    if (e->bidirectional && e->ev_bidirectional) {
+        lo = -cap(e->max_discharge_w);
+        if (e->ev_max_discharge_w > 0 && -e->ev_max_discharge_w > lo)
+            lo = -e->ev_max_discharge_w;
+    }
     return env_of(lo, evse_max_w(e));
 }
 

@@ -109,6 +109,22 @@ struct fg_envelope {
 #define FG_CLAMP_IMPORT 0x2u   /* limited by the site's import limit */
 #define FG_CLAMP_EXPORT 0x4u   /* limited by the site's export limit */
 
+/* How far the device has taken a set-point. Adapters that execute at once
+ * leave APPLIED; those that talk to a device move it along as answers come. */
+enum fg_sp_state {
+    FG_SPS_APPLIED,  /* executed; the device gives no further confirmation */
+    FG_SPS_PENDING,  /* waiting to be sent (minimum interval, station busy) */
+    FG_SPS_SENT,     /* sent, no answer yet */
+    FG_SPS_ACCEPTED, /* the device accepted it */
+    FG_SPS_VERIFIED, /* the device reports that it applies it */
+    FG_SPS_REJECTED, /* the device refused it */
+    FG_SPS_MISMATCH, /* accepted, but the device applies something else */
+    FG_SPS_FAILED,   /* not delivered: timeout, disconnect, error answer */
+};
+
+const char *fg_sp_state_name(enum fg_sp_state s);
+int fg_sp_state_parse(const char *s, enum fg_sp_state *out);
+
 struct fg_setpoint {
     bool active;
     double w;           /* applied (clamped) value */
@@ -117,6 +133,9 @@ struct fg_setpoint {
     int64_t set_at;
     int64_t expires_at; /* the set-point is dropped at this time */
     unsigned clamp;     /* FG_CLAMP_* */
+    enum fg_sp_state state;
+    char detail[96];    /* why REJECTED / MISMATCH / FAILED, "" otherwise */
+    double deviation_w; /* measured power beyond the set-point, 0 when within */
 };
 
 struct fg_evse {
@@ -138,6 +157,11 @@ struct fg_evse {
     int64_t departure;          /* 0 = unknown */
     double ev_soc;              /* %, NAN if unknown */
     double ev_capacity_wh;      /* 0 = unknown */
+    /* What the EV reported it can do (ISO 15118 charging needs); 0 = unknown. */
+    double ev_min_w;           /* below this it stops charging */
+    double ev_max_w;           /* most it takes */
+    double ev_max_discharge_w; /* most it gives back, >= 0 */
+    bool ev_bidirectional;     /* the EV offers discharge (and the protocol can ask) */
 };
 
 struct fg_battery {

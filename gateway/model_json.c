@@ -210,6 +210,11 @@ static cJSON *setpoint_json(const struct fg_setpoint *sp)
     ok = ok && add_int(o, "set_at", sp->set_at);
     ok = ok && add_int(o, "expires_at", sp->expires_at);
     ok = ok && add(o, "clamped", clamp_json(sp->clamp));
+    ok = ok && add_str(o, "state", fg_sp_state_name(sp->state));
+    if (sp->detail[0])
+        ok = ok && add_str(o, "detail", sp->detail);
+    if (sp->deviation_w != 0)
+        ok = ok && add_num(o, "deviation_w", sp->deviation_w);
     return finish(o, ok);
 }
 
@@ -228,6 +233,10 @@ static cJSON *session_json(const struct fg_evse *e)
     ok = ok && add_int(o, "departure", e->departure);
     ok = ok && add_num(o, "ev_soc", e->ev_soc);
     ok = ok && add_num(o, "ev_capacity_wh", e->ev_capacity_wh);
+    ok = ok && add_num(o, "ev_min_w", e->ev_min_w);
+    ok = ok && add_num(o, "ev_max_w", e->ev_max_w);
+    ok = ok && add_num(o, "ev_max_discharge_w", e->ev_max_discharge_w);
+    ok = ok && add_bool(o, "ev_bidirectional", e->ev_bidirectional);
     return finish(o, ok);
 }
 

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <libwebsockets.h>
@@ -55,6 +56,58 @@ struct tx {
     double energy_start_wh; /* first energy register reading, NAN until seen */
 };
 
+struct station;
+struct ocpp;
+struct out_call;
+
+/* Called once per CALL of ours: with the validated CALLRESULT payload, or
+ * with result NULL and `why` (CALLERROR, timeout, disconnect). */
+typedef void (*reply_fn)(struct ocpp *o, struct station *st, struct out_call *c,
+                         const cJSON *result, const char *why);
+
+#define CALLQ_MAX 32 /* our CALLs waiting per station */
+
+struct out_call {
+    struct out_call *next;
+    char id[FG_OCPPJ_ID_MAX + 1];
+    char action[FG_OCPPJ_ACTION_MAX + 1];
+    cJSON *payload; /* owned */
+    reply_fn done;
+    int evse_id;      /* context for done */
+    double w;         /* SetChargingProfile: the set-point it carries */
+    double limit;     /* ... and its limit in the profile's unit */
+    int64_t valid_to; /* ... and its end */
+    int purpose;      /* ... enum purpose */
+    bool sent;
+    bool pre_boot;       /* may go before the station has booted */
+    int64_t deadline_ms; /* monotonic, once sent */
+};
+
+enum purpose { P_NONE, P_TX_DEFAULT, P_TX };
+
+/* Our control of one EVSE: what the set-point wants and what the station
+ * was given. Profiles are re-sent only when the wish changes meaningfully,
+ * not more often than ocpp.profile_min_interval_s, and renewed before they
+ * end (validTo), so a station whose gateway goes silent falls back by
+ * itself within ocpp.profile_fallback_s. */
+struct evse_ctl {
+    int evse_id;
+    char asset[FG_ID_MAX];
+    bool want;            /* a set-point is to be executed */
+    double want_w;        /* its value, W */
+    int64_t want_until;   /* its expiry */
+    int installed;        /* enum purpose of our profile on the station, P_NONE */
+    char tx_id[37];       /* TxProfile: its transaction */
+    double sent_w;        /* what the installed profile carries */
+    int64_t valid_to;     /* when it ends */
+    int64_t last_sent_ms; /* monotonic */
+    bool busy;            /* a call for this EVSE is queued or in flight */
+    bool refused;         /* the station rejected the profile for this wish */
+    int failures;         /* calls failed in a row (timeout, error): back off */
+    int64_t retry_ms;     /* monotonic: not before this after a failure */
+    bool dirty;           /* the wish changed while busy, or was held back */
+};
+
 struct station {
     char id[STATION_ID_MAX + 1];
     struct tx tx[TX_MAX];
@@ -65,6 +118,12 @@ struct station {
     char vendor[51], model[51];
     struct frame *head, *tail;
     size_t queued;
+    struct out_call *cq_head, *cq_tail; /* our CALLs; the head may be in flight */
+    size_t n_cq;
+    uint64_t id_prefix, id_seq; /* message ids of our CALLs */
+    bool asked_boot;      /* TriggerMessage(BootNotification) sent on this connection */
+    struct evse_ctl *ctl; /* EVSEs we control */
+    size_t n_ctl;
 };
 
 struct pss {
@@ -86,9 +145,14 @@ struct ocpp {
     size_t n_stations, cap_stations;
     struct fg_buf out; /* scratch for encoding one answer */
     struct fg_timer alive;
+    struct fg_timer tick; /* call timeouts, held-back and renewed profiles */
+    const struct fg_cfg_id_token **tokens; /* ocpp.id_tokens sorted, for bsearch */
 };
 
 #define ALIVE_EVERY_MS 15000
+#define TICK_MS 1000
+#define RETRY_FIRST_MS 2000LL /* after a failed SetChargingProfile, doubling */
+#define DEVIATION_GRACE_S 30  /* EVs ramp; judge the measured power after this */
 
 /* ---- stations and their EVSE assets ---------------------------------------- */
 
@@ -309,6 +373,15 @@ static int h_boot(struct call *c)
              str_at(c->msg->payload, "chargingStation", "model"));
     c->st->booted = true;
     station_assets_online(c->o, c->st, true);
+    /* After a (re)boot, what the station holds is not known: send the
+     * wanted profiles again (same ids replace) and clear unwanted ones. */
+    for (size_t i = 0; i < c->st->n_ctl; i++) {
+        struct evse_ctl *ctl = &c->st->ctl[i];
+        ctl->last_sent_ms = 0;
+        if (ctl->want)
+            ctl->installed = P_NONE;
+        ctl->dirty = ctl->want || ctl->installed != P_NONE;
+    }
     fg_info("ocpp", "%s: booted (%s %s, reason %s)", c->st->id, c->st->vendor,
             c->st->model, str_at(c->msg->payload, "reason", NULL));
     cJSON_AddStringToObject(c->reply, "currentTime", now);
@@ -367,6 +440,77 @@ static int h_status(struct call *c)
     a->online = true;
     a->last_seen = fg_clock_now_s(c->o->host.clock);
     c->o->host.model->version++;
+    return 0;
+}
+
+/* ---- authorisation --------------------------------------------------------------- */
+
+static int cmp_token(const void *a, const void *b)
+{
+    return strcasecmp((*(const struct fg_cfg_id_token *const *)a)->id,
+                      (*(const struct fg_cfg_id_token *const *)b)->id);
+}
+
+static int cmp_token_key(const void *k, const void *e)
+{
+    return strcasecmp(k, (*(const struct fg_cfg_id_token *const *)e)->id);
+}
+
+/* The local list, sorted: Authorize looks a token up in log n, also with
+ * 100,000 cards. Config validation has refused duplicates. */
+static int index_tokens(struct ocpp *o, const struct fg_config *cfg)
+{
+    const struct fg_cfg_id_token **v = NULL;
+    size_t n = cfg->ocpp.n_id_tokens;
+    if (n && !(v = malloc(n * sizeof(*v))))
+        return FG_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        v[i] = &cfg->ocpp.id_tokens[i];
+    if (n)
+        qsort(v, n, sizeof(*v), cmp_token);
+    free(o->tokens);
+    o->tokens = v;
+    return 0;
+}
+
+/* idTokenInfo for a token the station presents: with authorization "any"
+ * every token is accepted; with "list" only those listed (and of the listed
+ * type, if one is given) get their listed status, others Unknown. */
+static void token_info(const struct ocpp *o, const cJSON *id_token, cJSON *info)
+{
+    const char *token = str_at(id_token, "idToken", NULL);
+    const char *type = str_at(id_token, "type", NULL);
+    const char *status = "Accepted";
+    const struct fg_cfg_id_token *t = NULL;
+    if (o->cfg->ocpp.n_id_tokens) {
+        const struct fg_cfg_id_token *const *hit =
+            bsearch(token, o->tokens, o->cfg->ocpp.n_id_tokens, sizeof(*o->tokens),
+                    cmp_token_key);
+        if (hit &&
+            (!(*hit)->type || !strcmp(fg_cfg_id_token_type_name((*hit)->type), type)))
+            t = *hit;
+    }
+    if (t)
+        status = fg_cfg_id_token_status_name(t->status);
+    else if (o->cfg->ocpp.authorization == FG_OCPP_AUTH_LIST)
+        status = "Unknown";
+    cJSON_AddStringToObject(info, "status", status);
+    if (t && t->group[0]) {
+        cJSON *g = cJSON_AddObjectToObject(info, "groupIdToken");
+        cJSON_AddStringToObject(g, "idToken", t->group);
+        cJSON_AddStringToObject(g, "type", "Central");
+    }
+}
+
+static int h_authorize(struct call *c)
+{
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(c->msg->payload, "idToken");
+    cJSON *info = cJSON_AddObjectToObject(c->reply, "idTokenInfo");
+    if (!info)
+        return -1;
+    token_info(c->o, tok, info);
+    fg_info("ocpp", "%s: Authorize %s: %s", c->st->id, str_at(tok, "idToken", NULL),
+            str_at(info, "status", NULL));
     return 0;
 }
 
@@ -446,6 +590,34 @@ static struct meter read_meter(const cJSON *meter_values)
     return m;
 }
 
+/* Measured power against the set-point: a charging limit must not be
+ * exceeded, a V2X set-point should be followed; judged after the EV has had
+ * DEVIATION_GRACE_S to ramp. */
+static void check_deviation(struct ocpp *o, struct fg_asset *a)
+{
+    struct fg_setpoint *sp = &a->sp;
+    int64_t now = fg_clock_now_s(o->host.clock);
+    if (!sp->active || isnan(a->power_w) ||
+        (sp->state != FG_SPS_ACCEPTED && sp->state != FG_SPS_VERIFIED) ||
+        now - sp->set_at < DEVIATION_GRACE_S) {
+        sp->deviation_w = 0;
+        return;
+    }
+    double tol = fmax(500, 0.1 * fabs(sp->w));
+    double dev = a->power_w - sp->w;
+    bool off = sp->w >= 0 ? dev > tol : fabs(dev) > tol;
+    double was = sp->deviation_w;
+    sp->deviation_w = off ? dev : 0;
+    if (off && was == 0) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "%s: measured %.0f W against a set-point of %.0f W",
+                 a->id, a->power_w, sp->w);
+        fg_warn("ocpp", "%s", msg);
+        fg_store_event_add(o->host.store, fg_clock_now_ms(o->host.clock), "warn", "ocpp",
+                           "setpoint_deviation", msg, NULL);
+    }
+}
+
 static void apply_meter(struct call *c, struct fg_asset *a, struct tx *t, struct meter m)
 {
     if (!isnan(m.power_w))
@@ -461,6 +633,7 @@ static void apply_meter(struct call *c, struct fg_asset *a, struct tx *t, struct
     a->online = true;
     a->last_seen = now;
     c->o->host.model->version++;
+    check_deviation(c->o, a);
     if (fg_store_meter_add(c->o->host.store, a->id, fg_clock_now_ms(c->o->host.clock),
                            m.power_w, m.energy_wh, m.soc))
         fg_warn("ocpp", "%s: meter values not stored: %s", a->id,
@@ -480,10 +653,17 @@ static void apply_tx_event(struct call *c, struct fg_asset *a, struct tx *t,
     const cJSON *info = cJSON_GetObjectItemCaseSensitive(p, "transactionInfo");
     const char *cs = str_at(info, "chargingState", NULL);
     map_state(charging_states, NSTATES(charging_states), cs, &a->evse.state);
-    if (!strcmp(event, "Started") || !a->evse.session_active) {
-        a->evse.session_active = true;
-        snprintf(a->evse.session_id, sizeof(a->evse.session_id), "%s", t->id);
-        a->evse.energy_wh = 0;
+    if (!a->evse.session_active || strcmp(a->evse.session_id, t->id)) {
+        /* A new session: nothing the previous EV said applies to this one. */
+        struct fg_evse *e = &a->evse;
+        e->session_active = true;
+        snprintf(e->session_id, sizeof(e->session_id), "%s", t->id);
+        e->energy_wh = 0;
+        e->energy_requested_wh = 0;
+        e->departure = 0;
+        e->ev_soc = NAN;
+        e->ev_min_w = e->ev_max_w = e->ev_max_discharge_w = 0;
+        e->ev_bidirectional = false;
         int64_t ts;
         a->evse.session_start =
             fg_time_parse_rfc3339(str_at(p, "timestamp", NULL), &ts) ? 0 : ts;
@@ -544,10 +724,12 @@ static int h_transaction_event(struct call *c)
     }
     if (!strcmp(event, "Ended"))
         tx_forget(c->st, t);
-    if (cJSON_GetObjectItemCaseSensitive(p, "idToken")) {
-        /* No local authorisation list yet: every token is accepted. */
+    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(p, "idToken");
+    if (tok) {
         cJSON *info = cJSON_AddObjectToObject(c->reply, "idTokenInfo");
-        cJSON_AddStringToObject(info, "status", "Accepted");
+        if (!info)
+            return -1;
+        token_info(c->o, tok, info);
     }
     return 0;
 }
@@ -570,6 +752,150 @@ static int h_meter_values(struct call *c)
     return 0;
 }
 
+/* ---- what stations report ------------------------------------------------------- */
+
+static double num_at(const cJSON *j, const char *a, double dflt)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, a);
+    return cJSON_IsNumber(x) ? x->valuedouble : dflt;
+}
+
+/* Store one thing a station told us as an event (GET /api/v1/events). */
+static void station_event(struct ocpp *o, const struct station *st, const char *level,
+                          const char *kind, const cJSON *data, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void station_event(struct ocpp *o, const struct station *st, const char *level,
+                          const char *kind, const cJSON *data, const char *fmt, ...)
+{
+    char msg[256];
+    int n = snprintf(msg, sizeof(msg), "%s: ", st->id);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+    va_end(ap);
+    char *json = data ? cJSON_PrintUnformatted(data) : NULL;
+    if (fg_store_event_add(o->host.store, fg_clock_now_ms(o->host.clock), level, "ocpp",
+                           kind, msg, json))
+        fg_warn("ocpp", "event not stored: %s", fg_store_errmsg(o->host.store));
+    free(json);
+    if (!strcmp(level, "warn"))
+        fg_warn("ocpp", "%s", msg);
+    else
+        fg_info("ocpp", "%s", msg);
+}
+
+/* ISO 15118 charging needs: what the EV wants by when, and what it can take
+ * (and, over OCPP 2.1 V2X, give back). They bound the EVSE's envelope. */
+static int h_ev_charging_needs(struct call *c)
+{
+    const cJSON *p = c->msg->payload;
+    const cJSON *needs = cJSON_GetObjectItemCaseSensitive(p, "chargingNeeds");
+    int evse_id = cJSON_GetObjectItemCaseSensitive(p, "evseId")->valueint;
+    struct fg_asset *a = evse_asset(c->o, c->st, evse_id);
+    const char *status = "Accepted";
+    if (!a || !a->evse.session_active) {
+        status = "Rejected"; /* no session on that EVSE to attach the needs to */
+    } else {
+        struct fg_evse *e = &a->evse;
+        double volts = e->voltage > 0 ? e->voltage : 230;
+        int phases = e->phases > 0 ? e->phases : 3;
+        const cJSON *ac = cJSON_GetObjectItemCaseSensitive(needs, "acChargingParameters");
+        const cJSON *dc = cJSON_GetObjectItemCaseSensitive(needs, "dcChargingParameters");
+        const cJSON *v2x =
+            cJSON_GetObjectItemCaseSensitive(needs, "v2xChargingParameters");
+        int64_t dep;
+        if (!fg_time_parse_rfc3339(str_at(needs, "departureTime", NULL), &dep))
+            e->departure = dep;
+        if (ac) {
+            e->energy_requested_wh = num_at(ac, "energyAmount", 0);
+            e->ev_min_w = num_at(ac, "evMinCurrent", 0) * volts * phases;
+            e->ev_max_w = num_at(ac, "evMaxCurrent", 0) * volts * phases;
+        } else if (dc) {
+            e->energy_requested_wh = num_at(dc, "energyAmount", 0);
+            e->ev_max_w =
+                num_at(dc, "evMaxPower",
+                       num_at(dc, "evMaxCurrent", 0) * num_at(dc, "evMaxVoltage", 0));
+            e->ev_capacity_wh = num_at(dc, "evEnergyCapacity", e->ev_capacity_wh);
+            if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(dc, "stateOfCharge")))
+                e->ev_soc = num_at(dc, "stateOfCharge", 0);
+        }
+        if (v2x) {
+            e->ev_min_w = num_at(v2x, "minChargePower", e->ev_min_w);
+            e->ev_max_w = num_at(v2x, "maxChargePower", e->ev_max_w);
+            e->ev_max_discharge_w = fabs(num_at(v2x, "maxDischargePower", 0));
+            e->ev_bidirectional = e->ev_max_discharge_w > 0;
+        }
+        c->o->host.model->version++;
+        fg_info("ocpp", "%s: EVSE %d needs %.1f kWh by %lld, %.0f..%.0f W%s", c->st->id,
+                evse_id, e->energy_requested_wh / 1000.0, (long long)e->departure,
+                e->ev_min_w, e->ev_max_w, e->ev_bidirectional ? ", offers V2X" : "");
+    }
+    cJSON_AddStringToObject(c->reply, "status", status);
+    return 0;
+}
+
+static int h_charging_limit(struct call *c)
+{
+    const cJSON *p = c->msg->payload;
+    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(p, "chargingLimit");
+    station_event(c->o, c->st, "info", "charging_limit", p,
+                  "external charging limit from %s on EVSE %d",
+                  str_at(lim, "chargingLimitSource", NULL), (int)num_at(p, "evseId", 0));
+    return 0;
+}
+
+static int h_report_profiles(struct call *c)
+{
+    const cJSON *p = c->msg->payload;
+    int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "chargingProfile"));
+    fg_info("ocpp", "%s: ReportChargingProfiles request %d: %d profiles (%s) on EVSE %d",
+            c->st->id, (int)num_at(p, "requestId", 0), n,
+            str_at(p, "chargingLimitSource", NULL), (int)num_at(p, "evseId", 0));
+    return 0;
+}
+
+static int h_notify_report(struct call *c)
+{
+    const cJSON *p = c->msg->payload;
+    int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "reportData"));
+    fg_info("ocpp", "%s: report %d part %d: %d variables%s", c->st->id,
+            (int)num_at(p, "requestId", 0), (int)num_at(p, "seqNo", 0), n,
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "tbc")) ? " (more follow)"
+                                                                     : "");
+    return 0;
+}
+
+static int h_notify_event(struct call *c)
+{
+    const cJSON *ev;
+    cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(c->msg->payload, "eventData"))
+    {
+        const cJSON *comp = cJSON_GetObjectItemCaseSensitive(ev, "component");
+        const cJSON *var = cJSON_GetObjectItemCaseSensitive(ev, "variable");
+        const char *trigger = str_at(ev, "trigger", NULL);
+        station_event(c->o, c->st, strcmp(trigger, "Alerting") ? "info" : "warn",
+                      "station_event", ev, "%s %s.%s = %s", trigger,
+                      str_at(comp, "name", NULL), str_at(var, "name", NULL),
+                      str_at(ev, "actualValue", NULL));
+    }
+    return 0;
+}
+
+static int h_firmware_status(struct call *c)
+{
+    station_event(c->o, c->st, "info", "firmware", c->msg->payload, "firmware %s",
+                  str_at(c->msg->payload, "status", NULL));
+    return 0;
+}
+
+static int h_log_status(struct call *c)
+{
+    station_event(c->o, c->st, "info", "log_upload", c->msg->payload, "log upload %s",
+                  str_at(c->msg->payload, "status", NULL));
+    return 0;
+}
+
 typedef int (*handler_fn)(struct call *c);
 
 /* Sorted by action, for bsearch. Actions with a schema but no row here are
@@ -578,9 +904,17 @@ static const struct handler {
     const char *action;
     handler_fn fn;
 } handlers[] = {
+    {"Authorize", h_authorize},
     {"BootNotification", h_boot},
+    {"FirmwareStatusNotification", h_firmware_status},
     {"Heartbeat", h_heartbeat},
+    {"LogStatusNotification", h_log_status},
     {"MeterValues", h_meter_values},
+    {"NotifyChargingLimit", h_charging_limit},
+    {"NotifyEVChargingNeeds", h_ev_charging_needs},
+    {"NotifyEvent", h_notify_event},
+    {"NotifyReport", h_notify_report},
+    {"ReportChargingProfiles", h_report_profiles},
     {"StatusNotification", h_status},
     {"TransactionEvent", h_transaction_event},
 };
@@ -609,6 +943,22 @@ static void set_err(struct fg_ocpp_verror *e, enum fg_ocpp_errcode code, const c
     va_end(ap);
 }
 
+static int call_send(struct ocpp *o, struct station *st, const char *action,
+                     cJSON *payload, reply_fn done, struct out_call **out);
+
+/* A station that talks before it booted on this gateway (typically: it was
+ * connected to us before our restart, and reconnects without rebooting) is
+ * asked for a BootNotification instead of being refused for ever. */
+static void ask_boot(struct ocpp *o, struct station *st)
+{
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddStringToObject(req, "requestedMessage", "BootNotification");
+    if (call_send(o, st, "TriggerMessage", req, NULL, NULL) == 0) {
+        st->asked_boot = true;
+        fg_info("ocpp", "%s: not booted here, asked for a BootNotification", st->id);
+    }
+}
+
 /* Validate, dispatch, validate our answer, send. */
 static void on_call(struct ocpp *o, struct station *st, const struct fg_ocppj_msg *msg)
 {
@@ -632,6 +982,8 @@ static void on_call(struct ocpp *o, struct station *st, const struct fg_ocppj_ms
                 msg->action);
     if (c.err.code) {
         send_error(o, st, FG_OCPPJ_CALLERROR, msg->id, &c.err);
+        if (c.err.code == FG_OCPP_SECURITY_ERROR && !st->asked_boot)
+            ask_boot(o, st);
         return;
     }
     c.reply = cJSON_CreateObject();
@@ -648,6 +1000,513 @@ static void on_call(struct ocpp *o, struct station *st, const struct fg_ocppj_ms
         send_result(o, st, msg->id, c.reply);
     }
     cJSON_Delete(c.reply);
+}
+
+/* ---- our CALLs -------------------------------------------------------------------- */
+
+/* At most one CALL of ours is in flight per station (OCPP-J 4.1.1); the rest
+ * wait in order behind it. Each is validated against its request schema
+ * before it goes (a payload a station would refuse is our bug), and its
+ * answer against the response schema before the callback sees it. */
+
+static void out_call_free(struct out_call *c)
+{
+    cJSON_Delete(c->payload);
+    free(c);
+}
+
+static struct out_call *call_pop(struct station *st)
+{
+    struct out_call *c = st->cq_head;
+    if (c) {
+        st->cq_head = c->next;
+        if (!st->cq_head)
+            st->cq_tail = NULL;
+        st->n_cq--;
+    }
+    return c;
+}
+
+static void call_pump(struct ocpp *o, struct station *st);
+
+/* The head call is answered (result) or failed (why): run its callback, then
+ * send the next one. */
+static void call_finish(struct ocpp *o, struct station *st, const cJSON *result,
+                        const char *why)
+{
+    struct out_call *c = call_pop(st);
+    if (!c)
+        return;
+    if (why)
+        fg_warn("ocpp", "%s: %s failed: %s", st->id, c->action, why);
+    if (c->done)
+        c->done(o, st, c, result, why);
+    out_call_free(c);
+    call_pump(o, st);
+}
+
+static void call_pump(struct ocpp *o, struct station *st)
+{
+    while (st->cq_head && !st->cq_head->sent && st->wsi &&
+           (st->booted || st->cq_head->pre_boot)) {
+        struct out_call *c = st->cq_head;
+        const struct fg_ocpp_msg_schema *req =
+            fg_ocpp_schema_find(version_of(st->dialect), c->action, 0);
+        struct fg_ocpp_verror e;
+        char why[sizeof(e.path) + sizeof(e.desc) + 96];
+        if (!req || fg_ocpp_validate(req, c->payload, &e)) {
+            snprintf(why, sizeof(why), "BUG: our %s is invalid: %s %s", c->action,
+                     req ? e.path : "", req ? e.desc : "no schema");
+            fg_err("ocpp", "%s: %s", st->id, why);
+            call_finish(o, st, NULL, why);
+            return; /* call_finish pumped the rest */
+        }
+        fg_ocppj_make_id(c->id, st->id_prefix, ++st->id_seq);
+        fg_buf_clear(&o->out);
+        if (fg_ocppj_encode_call(&o->out, c->id, c->action, c->payload)) {
+            call_finish(o, st, NULL, "could not encode the call");
+            return;
+        }
+        queue_frame(o, st, o->out.s, o->out.len);
+        c->sent = true;
+        c->deadline_ms = fg_mono_ms() + (int64_t)o->cfg->ocpp.call_timeout_s * 1000;
+        fg_dbg("ocpp", "%s: -> %s %s", st->id, c->action, c->id);
+    }
+}
+
+/* Queue a CALL (payload taken, also on failure). FG_ESTATE when the station
+ * is not connected and booted, FG_EFULL when CALLQ_MAX are waiting. */
+static int call_send(struct ocpp *o, struct station *st, const char *action,
+                     cJSON *payload, reply_fn done, struct out_call **out)
+{
+    if (!payload)
+        return FG_ENOMEM;
+    bool pre_boot = !strcmp(action, "TriggerMessage");
+    if (!st->wsi || (!st->booted && !pre_boot)) {
+        cJSON_Delete(payload);
+        return FG_ESTATE;
+    }
+    if (st->n_cq >= CALLQ_MAX) {
+        cJSON_Delete(payload);
+        return FG_EFULL;
+    }
+    struct out_call *c = calloc(1, sizeof(*c));
+    if (!c) {
+        cJSON_Delete(payload);
+        return FG_ENOMEM;
+    }
+    snprintf(c->action, sizeof(c->action), "%s", action);
+    c->payload = payload;
+    c->done = done;
+    c->pre_boot = pre_boot;
+    if (st->cq_tail)
+        st->cq_tail->next = c;
+    else
+        st->cq_head = c;
+    st->cq_tail = c;
+    st->n_cq++;
+    if (out)
+        *out = c;
+    call_pump(o, st);
+    return 0;
+}
+
+/* A CALLRESULT or CALLERROR from the station: it answers our head call, or
+ * nothing (late answer to a call that timed out, or a confused peer). */
+static void on_answer(struct ocpp *o, struct station *st, const struct fg_ocppj_msg *msg)
+{
+    struct out_call *c = st->cq_head;
+    if (!c || !c->sent || strcmp(c->id, msg->id)) {
+        fg_warn("ocpp", "%s: answer to unknown message %s ignored", st->id, msg->id);
+        return;
+    }
+    char why[sizeof(((struct fg_ocpp_verror *)0)->path) + FG_OCPPJ_DESC_MAX + 160];
+    if (msg->type != FG_OCPPJ_CALLRESULT) {
+        snprintf(why, sizeof(why), "%s: %s", msg->error_code_text, msg->error_desc);
+        call_finish(o, st, NULL, why);
+        return;
+    }
+    const struct fg_ocpp_msg_schema *res =
+        fg_ocpp_schema_find(version_of(st->dialect), c->action, 1);
+    struct fg_ocpp_verror e;
+    if (res && fg_ocpp_validate(res, msg->payload, &e)) {
+        snprintf(why, sizeof(why), "invalid %sResponse: %s %s", c->action, e.path,
+                 e.desc);
+        call_finish(o, st, NULL, why);
+        return;
+    }
+    call_finish(o, st, msg->payload, NULL);
+}
+
+/* The connection is gone: nothing in flight or waiting will be answered. */
+static void fail_calls(struct ocpp *o, struct station *st, const char *why)
+{
+    while (st->cq_head)
+        call_finish(o, st, NULL, why);
+}
+
+static void check_timeouts(struct ocpp *o, struct station *st, int64_t now_ms)
+{
+    struct out_call *c = st->cq_head;
+    if (c && c->sent && now_ms >= c->deadline_ms) {
+        char why[64];
+        snprintf(why, sizeof(why), "no answer within %d s", o->cfg->ocpp.call_timeout_s);
+        call_finish(o, st, NULL, why);
+    }
+}
+
+/* ---- smart charging: set-points to charging profiles --------------------------------
+ */
+
+#define STACK_LEVEL 1          /* of our profiles */
+#define PROFILE_ID_BASE 780000 /* ours: BASE + purpose * 1000 + evseId */
+#define VERIFY_TOLERANCE_A 0.5
+
+static struct evse_ctl *ctl_find(struct station *st, int evse_id)
+{
+    for (size_t i = 0; i < st->n_ctl; i++)
+        if (st->ctl[i].evse_id == evse_id)
+            return &st->ctl[i];
+    return NULL;
+}
+
+static struct evse_ctl *ctl_get(struct station *st, int evse_id, const char *asset)
+{
+    struct evse_ctl *c = ctl_find(st, evse_id);
+    if (c)
+        return c;
+    struct evse_ctl *v = realloc(st->ctl, (st->n_ctl + 1) * sizeof(*v));
+    if (!v)
+        return NULL;
+    st->ctl = v;
+    c = &v[st->n_ctl++];
+    memset(c, 0, sizeof(*c));
+    c->evse_id = evse_id;
+    snprintf(c->asset, sizeof(c->asset), "%s", asset);
+    return c;
+}
+
+static int profile_id(int purpose, int evse_id)
+{
+    return PROFILE_ID_BASE + purpose * 1000 + evse_id;
+}
+
+/* Watts in the profile's unit: A per phase on an AC EVSE. */
+static double to_unit(const struct ocpp *o, const struct fg_asset *a, double w)
+{
+    if (o->cfg->ocpp.rate_unit == FG_OCPP_UNIT_W)
+        return round(w);
+    double volts = a->evse.voltage > 0 ? a->evse.voltage : 230;
+    int phases = a->evse.phases > 0 ? a->evse.phases : 3;
+    return round(w / (volts * phases) * 10) / 10; /* 0.1 A */
+}
+
+static const char *unit_name(const struct ocpp *o)
+{
+    return o->cfg->ocpp.rate_unit == FG_OCPP_UNIT_W ? "W" : "A";
+}
+
+static void fmt_time(int64_t t, char *buf, size_t n)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The open transaction on an EVSE, or NULL. */
+static const struct tx *tx_on(const struct station *st, int evse_id)
+{
+    for (size_t i = 0; i < st->n_tx; i++)
+        if (st->tx[i].evse_id == evse_id)
+            return &st->tx[i];
+    return NULL;
+}
+
+static void sp_state(struct ocpp *o, const struct evse_ctl *ctl, enum fg_sp_state s,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void sp_state(struct ocpp *o, const struct evse_ctl *ctl, enum fg_sp_state s,
+                     const char *fmt, ...)
+{
+    struct fg_asset *a = fg_model_find_asset(o->host.model, ctl->asset);
+    if (!a || !a->sp.active)
+        return;
+    a->sp.state = s;
+    a->sp.detail[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(a->sp.detail, sizeof(a->sp.detail), fmt, ap);
+        va_end(ap);
+    }
+    o->host.model->version++;
+}
+
+/* SetChargingProfile for a set-point of w until `until`: a TxProfile for
+ * the running transaction, else a TxDefaultProfile for the EVSE. Absolute,
+ * with validTo and a schedule duration, so the station drops it by itself. */
+static cJSON *profile_request(struct ocpp *o, struct station *st,
+                              const struct fg_asset *a, int evse_id, double w,
+                              int64_t now, int64_t until, int purpose, const char *tx_id,
+                              double *limit)
+{
+    char t0[32], t1[32];
+    fmt_time(now, t0, sizeof(t0));
+    fmt_time(until, t1, sizeof(t1));
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddNumberToObject(req, "evseId", evse_id);
+    cJSON *p = cJSON_AddObjectToObject(req, "chargingProfile");
+    cJSON_AddNumberToObject(p, "id", profile_id(purpose, evse_id));
+    cJSON_AddNumberToObject(p, "stackLevel", STACK_LEVEL);
+    cJSON_AddStringToObject(p, "chargingProfilePurpose",
+                            purpose == P_TX ? "TxProfile" : "TxDefaultProfile");
+    cJSON_AddStringToObject(p, "chargingProfileKind", "Absolute");
+    cJSON_AddStringToObject(p, "validFrom", t0);
+    cJSON_AddStringToObject(p, "validTo", t1);
+    if (purpose == P_TX)
+        cJSON_AddStringToObject(p, "transactionId", tx_id);
+    cJSON *sched = cJSON_CreateObject();
+    cJSON_AddItemToObject(p, "chargingSchedule", cJSON_CreateArray());
+    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(p, "chargingSchedule"), sched);
+    cJSON_AddNumberToObject(sched, "id", profile_id(purpose, evse_id));
+    cJSON_AddStringToObject(sched, "startSchedule", t0);
+    cJSON_AddNumberToObject(sched, "duration", (double)(until - now));
+    cJSON_AddStringToObject(sched, "chargingRateUnit", unit_name(o));
+    cJSON *periods = cJSON_AddArrayToObject(sched, "chargingSchedulePeriod");
+    cJSON *per = cJSON_CreateObject();
+    cJSON_AddItemToArray(periods, per);
+    cJSON_AddNumberToObject(per, "startPeriod", 0);
+    *limit = to_unit(o, a, w);
+    if (w >= 0) {
+        cJSON_AddNumberToObject(per, "limit", *limit);
+    } else {
+        /* OCPP 2.1 V2X: follow a discharge set-point (negative), charging not
+         * allowed meanwhile. The envelope keeps this from 2.0.1 stations. */
+        cJSON_AddNumberToObject(per, "limit", 0);
+        cJSON_AddNumberToObject(per, "dischargeLimit", *limit);
+        cJSON_AddNumberToObject(per, "setpoint", *limit);
+        cJSON_AddStringToObject(per, "operationMode", "CentralSetpoint");
+    }
+    if (o->cfg->ocpp.rate_unit == FG_OCPP_UNIT_A && a->evse.phases > 0)
+        cJSON_AddNumberToObject(per, "numberPhases", a->evse.phases);
+    (void)st;
+    return req;
+}
+
+static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl);
+
+static struct evse_ctl *ctl_of_call(struct station *st, const struct out_call *c)
+{
+    struct evse_ctl *ctl = ctl_find(st, c->evse_id);
+    if (ctl)
+        ctl->busy = false;
+    return ctl;
+}
+
+/* What the station says it applies, for the next few minutes, must not exceed
+ * what we asked (less is fine: the station or the EV may limit further). */
+static void on_composite(struct ocpp *o, struct station *st, struct out_call *c,
+                         const cJSON *result, const char *why)
+{
+    struct evse_ctl *ctl = ctl_of_call(st, c);
+    if (!ctl)
+        return;
+    const cJSON *sched = cJSON_GetObjectItemCaseSensitive(result, "schedule");
+    const cJSON *per = cJSON_GetArrayItem(
+        cJSON_GetObjectItemCaseSensitive(sched, "chargingSchedulePeriod"), 0);
+    const char *status = str_at(result, "status", NULL);
+    if (!result || strcmp(status, "Accepted") || !per) {
+        sp_state(o, ctl, FG_SPS_MISMATCH, "GetCompositeSchedule: %s",
+                 why                          ? why
+                 : strcmp(status, "Accepted") ? status
+                                              : "no schedule");
+    } else {
+        const char *unit = str_at(sched, "chargingRateUnit", NULL);
+        bool discharge = c->limit < 0;
+        double got = num_at(per, discharge ? "setpoint" : "limit", NAN);
+        double tol = strcmp(unit, "W") ? VERIFY_TOLERANCE_A : VERIFY_TOLERANCE_A * 230;
+        if (strcmp(unit, unit_name(o)) || isnan(got))
+            sp_state(o, ctl, FG_SPS_MISMATCH, "composite schedule in %s without %s", unit,
+                     discharge ? "setpoint" : "limit");
+        else if (discharge ? fabs(got - c->limit) > tol : got > c->limit + tol)
+            sp_state(o, ctl, FG_SPS_MISMATCH, "station applies %g %s, we sent %g %s", got,
+                     unit, c->limit, unit);
+        else if (got < c->limit - tol)
+            sp_state(o, ctl, FG_SPS_VERIFIED, "station limits further, to %g %s", got,
+                     unit);
+        else
+            sp_state(o, ctl, FG_SPS_VERIFIED, NULL);
+    }
+    if (ctl->dirty)
+        ctl_sync(o, st, ctl);
+}
+
+static void verify(struct ocpp *o, struct station *st, struct evse_ctl *ctl,
+                   const struct out_call *set)
+{
+    int64_t now = fg_clock_now_s(o->host.clock);
+    int64_t left = set->valid_to - now;
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddNumberToObject(req, "duration",
+                            (double)(left < 300 ? (left > 1 ? left : 1) : 300));
+    cJSON_AddStringToObject(req, "chargingRateUnit", unit_name(o));
+    cJSON_AddNumberToObject(req, "evseId", ctl->evse_id);
+    struct out_call *c = NULL;
+    if (call_send(o, st, "GetCompositeSchedule", req, on_composite, &c) == 0) {
+        c->evse_id = ctl->evse_id;
+        c->limit = set->limit;
+        ctl->busy = true;
+    }
+}
+
+static void on_set_profile(struct ocpp *o, struct station *st, struct out_call *c,
+                           const cJSON *result, const char *why)
+{
+    struct evse_ctl *ctl = ctl_of_call(st, c);
+    if (!ctl)
+        return;
+    const char *status = str_at(result, "status", NULL);
+    if (!result) {
+        /* Try again, backing off: 2 s, 4 s, ... at most 5 min. */
+        int shift = ctl->failures < 8 ? ctl->failures : 8;
+        ctl->failures++;
+        ctl->retry_ms = fg_mono_ms() + (RETRY_FIRST_MS << shift);
+        sp_state(o, ctl, FG_SPS_FAILED, "SetChargingProfile: %s", why);
+        ctl->dirty = true;
+        return;
+    }
+    ctl->failures = 0;
+    if (strcmp(status, "Accepted")) {
+        ctl->refused = true;
+        const char *reason = str_at(result, "statusInfo", "reasonCode");
+        sp_state(o, ctl, FG_SPS_REJECTED, "SetChargingProfile %s%s%s", status,
+                 reason[0] ? ": " : "", reason);
+        return;
+    }
+    ctl->installed = c->purpose;
+    ctl->sent_w = c->w;
+    ctl->valid_to = c->valid_to;
+    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(c->payload, "chargingProfile"), "transactionId");
+    snprintf(ctl->tx_id, sizeof(ctl->tx_id), "%s",
+             cJSON_IsString(tx) ? tx->valuestring : "");
+    sp_state(o, ctl, FG_SPS_ACCEPTED, NULL);
+    if (ctl->dirty)
+        ctl_sync(o, st, ctl);
+    else
+        verify(o, st, ctl, c);
+}
+
+static void on_clear_profile(struct ocpp *o, struct station *st, struct out_call *c,
+                             const cJSON *result, const char *why)
+{
+    struct evse_ctl *ctl = ctl_of_call(st, c);
+    if (!ctl)
+        return;
+    /* Unknown (already gone: ended, expired) is as good as Accepted. */
+    if (result || !why)
+        ctl->installed = P_NONE;
+    if (ctl->dirty)
+        ctl_sync(o, st, ctl);
+}
+
+/* Bring the station in line with the wish for one EVSE, within the limits on
+ * how often profiles go out. Runs on set-points, answers and the tick. */
+static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
+{
+    if (ctl->busy) {
+        ctl->dirty = true;
+        return;
+    }
+    ctl->dirty = false;
+    struct fg_asset *a = fg_model_find_asset(o->host.model, ctl->asset);
+    int64_t now = fg_clock_now_s(o->host.clock);
+    int64_t mono = fg_mono_ms();
+    const struct tx *t = tx_on(st, ctl->evse_id);
+    if (ctl->installed == P_TX && (!t || strcmp(t->id, ctl->tx_id)))
+        ctl->installed = P_NONE; /* a TxProfile ends with its transaction */
+    if (!a || !ctl->want) {
+        if (ctl->installed == P_NONE)
+            return;
+        cJSON *req = cJSON_CreateObject();
+        cJSON_AddNumberToObject(req, "chargingProfileId",
+                                profile_id(ctl->installed, ctl->evse_id));
+        struct out_call *c = NULL;
+        if (call_send(o, st, "ClearChargingProfile", req, on_clear_profile, &c) == 0) {
+            c->evse_id = ctl->evse_id;
+            ctl->busy = true;
+        }
+        return;
+    }
+    bool have = ctl->installed != P_NONE;
+    int purpose = have ? ctl->installed : t ? P_TX : P_TX_DEFAULT;
+    if (!have && ctl->refused)
+        return; /* the station said no; a new set-point tries again */
+    int64_t until = ctl->want_until;
+    if (until > now + o->cfg->ocpp.profile_fallback_s)
+        until = now + o->cfg->ocpp.profile_fallback_s;
+    bool renew = ctl->valid_to - now < o->cfg->ocpp.profile_fallback_s / 2 &&
+                 ctl->valid_to < ctl->want_until;
+    bool changed = fabs(ctl->want_w - ctl->sent_w) >= o->cfg->ocpp.profile_threshold_w ||
+                   (ctl->want_w == 0) != (ctl->sent_w == 0) ||
+                   (ctl->want_w < 0) != (ctl->sent_w < 0);
+    if (have && !renew && !changed)
+        return; /* the station has it (near enough) */
+    if (ctl->failures && mono < ctl->retry_ms) {
+        ctl->dirty = true;
+        return; /* the state stays FAILED until the retry */
+    }
+    if (ctl->last_sent_ms &&
+        mono - ctl->last_sent_ms < o->cfg->ocpp.profile_min_interval_s * 1000LL) {
+        ctl->dirty = true; /* the tick sends it when the interval has passed */
+        sp_state(o, ctl, FG_SPS_PENDING, "held back by ocpp.profile_min_interval_s");
+        return;
+    }
+    double limit = 0;
+    cJSON *req = profile_request(o, st, a, ctl->evse_id, ctl->want_w, now, until, purpose,
+                                 t ? t->id : NULL, &limit);
+    struct out_call *c = NULL;
+    int rc = call_send(o, st, "SetChargingProfile", req, on_set_profile, &c);
+    if (rc) {
+        sp_state(o, ctl, FG_SPS_PENDING, "not sent: %s", fg_strerror(rc));
+        ctl->dirty = true;
+        return;
+    }
+    c->evse_id = ctl->evse_id;
+    c->w = ctl->want_w;
+    c->limit = limit;
+    c->valid_to = until;
+    c->purpose = purpose;
+    ctl->busy = true;
+    ctl->last_sent_ms = mono;
+    sp_state(o, ctl, FG_SPS_SENT, NULL);
+}
+
+/* Station and EVSE number of an OCPP evse asset. */
+static struct station *asset_station(struct ocpp *o, const struct fg_asset *a,
+                                     int *evse_id)
+{
+    for (size_t i = 0; i < o->cfg->site.n_assets; i++) {
+        const struct fg_cfg_asset *c = &o->cfg->site.assets[i];
+        if (!strcmp(c->id, a->id)) {
+            *evse_id = c->evse_id;
+            return station_find(o, c->station);
+        }
+    }
+    /* Discovered: "<station>-<evseId>". */
+    const char *dash = strrchr(a->id, '-');
+    char sid[STATION_ID_MAX + 1];
+    char *end;
+    if (!dash || (size_t)(dash - a->id) > STATION_ID_MAX)
+        return NULL;
+    long n = strtol(dash + 1, &end, 10);
+    if (*end || n < 1 || n > 999)
+        return NULL;
+    memcpy(sid, a->id, (size_t)(dash - a->id));
+    sid[dash - a->id] = '\0';
+    *evse_id = (int)n;
+    return station_find(o, sid);
 }
 
 static void on_message(struct ocpp *o, struct station *st, const char *buf, size_t len)
@@ -667,9 +1526,14 @@ static void on_message(struct ocpp *o, struct station *st, const char *buf, size
             fg_dbg("ocpp", "%s: unanswerable frame dropped: %s", st->id, err.desc);
     } else if (msg.type == FG_OCPPJ_CALL) {
         on_call(o, st, &msg);
+    } else if (msg.type == FG_OCPPJ_CALLRESULT || msg.type == FG_OCPPJ_CALLERROR) {
+        on_answer(o, st, &msg);
     } else {
-        /* No CALLs of ours are outstanding yet: nothing to match. */
-        fg_dbg("ocpp", "%s: unexpected reply to message %s ignored", st->id, msg.id);
+        /* 2.1 SEND (none we act on yet) or a CALLRESULTERROR about one of
+         * our answers: logged, never answered. */
+        fg_info("ocpp", "%s: %s %s ignored", st->id,
+                msg.type == FG_OCPPJ_SEND ? "SEND" : "CALLRESULTERROR",
+                msg.type == FG_OCPPJ_SEND ? msg.action : msg.error_code_text);
     }
     fg_ocppj_msg_clear(&msg);
 }
@@ -721,6 +1585,8 @@ static void detach(struct pss *p)
     if (p->st && p->st->wsi && lws_wsi_user(p->st->wsi) == p) {
         p->st->wsi = NULL;
         drop_queue(p->st);
+        if (p->o)
+            fail_calls(p->o, p->st, "station disconnected");
     }
     p->st = NULL;
     free(p->rx);
@@ -747,6 +1613,9 @@ static int on_established(struct ocpp *o, struct lws *wsi, struct pss *p)
     p->o = o;
     p->st = st;
     st->wsi = wsi;
+    st->asked_boot = false;
+    lws_get_random(lws_get_context(wsi), &st->id_prefix, sizeof(st->id_prefix));
+    st->id_seq = 0;
     const struct lws_protocols *proto = lws_get_protocol(wsi);
     st->dialect = proto && !strcmp(proto->name, "ocpp2.1") ? FG_OCPPJ_21 : FG_OCPPJ_201;
     fg_info("ocpp", "%s: connected (%s)", id, proto ? proto->name : "?");
@@ -864,6 +1733,27 @@ static void keep_alive(struct fg_timer *t)
     fg_timer_start(t, ALIVE_EVERY_MS);
 }
 
+/* Once a second: answers that did not come, profiles held back by the
+ * minimum interval or due for renewal, set-points the model let expire. */
+static void tick(struct fg_timer *t)
+{
+    struct ocpp *o = t->arg;
+    int64_t mono = fg_mono_ms();
+    for (size_t i = 0; i < o->n_stations; i++) {
+        struct station *st = o->stations[i];
+        check_timeouts(o, st, mono);
+        for (size_t k = 0; k < st->n_ctl; k++) {
+            struct evse_ctl *ctl = &st->ctl[k];
+            const struct fg_asset *a = fg_model_find_asset(o->host.model, ctl->asset);
+            if (ctl->want && (!a || !a->sp.active))
+                ctl->want = false; /* expired */
+            if (st->wsi && st->booted)
+                ctl_sync(o, st, ctl);
+        }
+    }
+    fg_timer_start(t, TICK_MS);
+}
+
 /* ---- adapter ops ------------------------------------------------------------------ */
 
 static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config *cfg,
@@ -900,8 +1790,16 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
         return fg_error_set(err, FG_EIO, "/ocpp/listen", "cannot listen on %s:%u",
                             cfg->ocpp.listen.host, cfg->ocpp.listen.port);
     }
+    if (index_tokens(o, cfg)) {
+        lws_vhost_destroy(o->vh);
+        fg_buf_clear(&o->out);
+        free(o);
+        return fg_error_set(err, FG_ENOMEM, NULL, "out of memory");
+    }
     fg_timer_init(&o->alive, host->loop, keep_alive, o);
     fg_timer_start(&o->alive, ALIVE_EVERY_MS);
+    fg_timer_init(&o->tick, host->loop, tick, o);
+    fg_timer_start(&o->tick, TICK_MS);
     fg_info("ocpp", "CSMS on ws://%s:%u/ocpp/{stationId}", cfg->ocpp.listen.host,
             cfg->ocpp.listen.port);
     *state = o;
@@ -914,8 +1812,13 @@ static void ocpp_stop(void *state)
     if (!o)
         return;
     fg_timer_stop(&o->alive);
+    fg_timer_stop(&o->tick);
     for (size_t i = 0; i < o->n_stations; i++) {
         struct station *st = o->stations[i];
+        struct out_call *c;
+        while ((c = call_pop(st)))
+            out_call_free(c); /* no callbacks: the adapter is going */
+        free(st->ctl);
         if (st->wsi) {
             struct pss *p = lws_wsi_user(st->wsi);
             if (p) {
@@ -927,6 +1830,7 @@ static void ocpp_stop(void *state)
         free(st);
     }
     free(o->stations);
+    free(o->tokens);
     /* Connections close as the vhost goes; their callbacks find no adapter
      * (vhost user cleared) and no station. */
     lws_vhost_destroy(o->vh);
@@ -943,6 +1847,8 @@ static int ocpp_reconfigure(void *state, const struct fg_config *cfg)
         return o || cfg->ocpp.enabled ? FG_ESTATE : 0;
     if (memcmp(&cfg->ocpp.listen, &o->cfg->ocpp.listen, sizeof(cfg->ocpp.listen)))
         return FG_ESTATE; /* restart on the new address */
+    if (index_tokens(o, cfg))
+        return FG_ENOMEM;
     o->cfg = cfg;
     o->allow_unknown = cfg->ocpp.allow_unknown_stations;
     o->heartbeat_s = cfg->ocpp.heartbeat_s;
@@ -951,13 +1857,33 @@ static int ocpp_reconfigure(void *state, const struct fg_config *cfg)
     return 0;
 }
 
-static int ocpp_setpoint(void *state, struct fg_asset *asset)
+/* A set-point becomes a charging profile (ctl_sync); the answer comes later
+ * and shows in asset->sp.state. Refused at once when the station is not
+ * connected, and for discharge over OCPP 2.0.1 (no V2X there). */
+static int ocpp_setpoint(void *state, struct fg_asset *a, struct fg_error *err)
 {
-    (void)state;
-    /* Charging profiles arrive with the smart-charging step of this adapter;
-     * until then fg_gw_setpoint() sees this and refuses the set-point. */
-    (void)asset;
-    return FG_EUNSUPPORTED;
+    struct ocpp *o = state;
+    int evse_id = 0;
+    struct station *st = asset_station(o, a, &evse_id);
+    if (!st || !st->wsi || !st->booted)
+        return fg_error_set(err, FG_ESTATE, "/asset",
+                            "the charging station of \"%s\" is not connected", a->id);
+    if (a->sp.active && a->sp.w < 0 && st->dialect != FG_OCPPJ_21)
+        return fg_error_set(err, FG_EUNSUPPORTED, "/w",
+                            "discharge needs OCPP 2.1; station %s speaks 2.0.1", st->id);
+    struct evse_ctl *ctl = ctl_get(st, evse_id, a->id);
+    if (!ctl)
+        return fg_error_set(err, FG_ENOMEM, "/asset", "out of memory");
+    ctl->want = a->sp.active;
+    ctl->want_w = a->sp.w;
+    ctl->want_until = a->sp.expires_at;
+    ctl->refused = false;
+    if (a->sp.active) {
+        a->sp.state = FG_SPS_PENDING;
+        a->sp.detail[0] = '\0';
+    }
+    ctl_sync(o, st, ctl);
+    return 0;
 }
 
 const struct fg_adapter_ops fg_ocpp_adapter = {

@@ -141,6 +141,7 @@ static void step_evse(struct sim *s, struct sim_asset *sa, struct fg_asset *a,
         e->departure = next_local(s, now, sa->p.departure_min);
         e->ev_capacity_wh = EV_CAPACITY_WH;
         e->ev_soc = sa->p.initial_soc;
+        e->ev_bidirectional = e->bidirectional; /* the simulated EVs all offer V2G */
         e->state = FG_CONN_CHARGING;
         fg_info("sim", "%s: EV arrived, wants %.1f kWh by departure", a->id,
                 e->energy_requested_wh / 1000.0);
@@ -310,12 +311,13 @@ static void sim_stop(void *state)
     free(s);
 }
 
-static int sim_setpoint(void *state, struct fg_asset *asset)
+static int sim_setpoint(void *state, struct fg_asset *asset, struct fg_error *err)
 {
     struct sim *s = state;
     /* The simulated devices read asset->sp on their next step. */
     fg_metrics_adapter(s->host.metrics, "sim", 0, 1);
-    (void)asset;
+    asset->sp.state = FG_SPS_APPLIED;
+    (void)err;
     return 0;
 }
 

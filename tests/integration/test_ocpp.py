@@ -180,6 +180,10 @@ def test_boot_gating_boot_and_heartbeat():
         r = ws.call("BootNotification", dict(BOOT, reason="Kaboom"), id="b0")
         check_error(r, "b0", "PropertyConstraintViolation")
         check_error(ws.call("Heartbeat", {}, id="h1"), "h1", "SecurityError")
+        # a station that talks before booting here is asked to boot, once
+        triggers = [c for c in ws.calls if c[2] == "TriggerMessage"]
+        assert len(triggers) == 1 and triggers[0][3] == {
+            "requestedMessage": "BootNotification"}, ws.calls
         r = boot(ws, "b1")
         assert set(r[2]) == {"currentTime", "interval", "status"}, r
         assert r[2]["interval"] == 60 and r[2]["status"] == "Accepted", r
@@ -200,25 +204,6 @@ def test_status_notification_sets_the_model():
             status(ws, ocpp, id=f"st{i}")
             wait_asset(gw, "cp1-1", lambda a, s=state: a["online"] is True
                        and a["evse"]["state"] == s, f"online, state {state}")
-        ws.close()
-
-
-def test_setpoints_on_ocpp_evses_are_refused_until_profiles_exist():
-    """Charging profiles are not sent yet: a set-point on an OCPP EVSE must be
-    refused (422) and leave no set-point in the model, never be accepted
-    silently."""
-    with ocpp_gateway() as gw:
-        ws = ws_open(gw)
-        boot(ws)
-        status(ws, "Occupied", id="s1")
-        wait_asset(gw, "cp1-1", lambda a: a["online"] is True, "online")
-        st, _, j = gw.request("PUT", "/api/v1/assets/cp1-1/setpoint", body={"w": 5000},
-                              auth="token")
-        assert st == 422 and "ocpp adapter cannot execute" in j["error"], (st, j)
-        _, _, a = gw.get("/api/v1/assets/cp1-1")
-        assert a["setpoint"] is None, a
-        _, _, m = gw.get("/metrics")
-        assert "flexgw_setpoints_sent_total 0" in m
         ws.close()
 
 
@@ -579,7 +564,6 @@ if __name__ == "__main__":
          test_station_ids_with_unknown_stations_allowed,
          test_boot_gating_boot_and_heartbeat,
          test_status_notification_sets_the_model,
-         test_setpoints_on_ocpp_evses_are_refused_until_profiles_exist,
          test_transaction_session_reaches_the_model,
          test_acknowledged_transaction_event_survives_kill9,
          test_callerror_table,

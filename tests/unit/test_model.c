@@ -208,6 +208,15 @@ static void test_envelope_evse(void **state)
     ASSERT_ENV(fg_asset_envelope_at(&a, NOW, NOW), 0, 6900);
     a.evse.bidirectional = true;
     a.evse.max_discharge_w = 5000;
+    /* discharge needs the EV to offer it too (OCPP 2.1 V2X charging needs) */
+    ASSERT_ENV(fg_asset_envelope_at(&a, NOW, NOW), 0, 6900);
+    a.evse.ev_bidirectional = true;
+    ASSERT_ENV(fg_asset_envelope_at(&a, NOW, NOW), -5000, 6900);
+    a.evse.ev_max_discharge_w = 3000; /* the EV gives less than the EVSE could */
+    a.evse.ev_max_w = 4000;           /* ... and takes less */
+    ASSERT_ENV(fg_asset_envelope_at(&a, NOW, NOW), -3000, 4000);
+    a.evse.ev_max_discharge_w = 0; /* unknown: the EVSE's own limits */
+    a.evse.ev_max_w = 0;
     ASSERT_ENV(fg_asset_envelope_at(&a, NOW, NOW), -5000, 6900);
     /* departure: before it the envelope holds, at and after it [0, 0] */
     ASSERT_ENV(fg_asset_envelope_at(&a, NOW, NOW + 3599), -5000, 6900);

@@ -1,0 +1,383 @@
+"""Smart charging against the real binary, the station played by this test
+over a raw WebSocket: set-points become SetChargingProfile (TxProfile while a
+transaction runs, TxDefaultProfile otherwise, always with validTo and a
+duration), verified with GetCompositeSchedule; rejections, mismatches,
+timeouts and disconnects are reported on the set-point; changes are
+rate-limited; release clears the profile; V2X discharge over OCPP 2.1 only;
+Authorize against the local list; ISO 15118 charging needs into the
+envelope; answers to unknown calls ignored."""
+
+import datetime
+import json
+import time
+
+from fgtest import Gateway, base_config, free_port, run
+from test_ocpp import (CP1_1, V21, boot, ocpp_gateway, status, tx_event, wait_asset,
+                       ws_open)
+
+
+def gateway(asset_extra, **ocpp):
+    """ocpp_gateway() with more keys on the asset cp1-1."""
+    cfg = base_config()
+    cfg["site"]["assets"].append(dict(CP1_1, **asset_extra))
+    port = free_port()
+    cfg["ocpp"] = {"enabled": True, "listen": f"127.0.0.1:{port}", "heartbeat_s": 60}
+    cfg["ocpp"].update(ocpp)
+    gw = Gateway(cfg)
+    gw.ocpp_port = port
+    return gw
+
+
+def next_call(ws, action, timeout=5.0):
+    """The next CALL from the gateway (from ws.calls first); it must be `action`."""
+    deadline = time.monotonic() + timeout
+    while not ws.calls:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {action} from the gateway within {timeout} s")
+        try:
+            m = ws.recv(timeout=left)
+        except TimeoutError:
+            continue
+        if m[0] == "text":
+            j = json.loads(m[1])
+            if isinstance(j, list) and j and j[0] == 2:
+                ws.calls.append(j)
+    c = ws.calls.pop(0)
+    assert c[2] == action, f"expected a {action} CALL, got {c!r}"
+    return c
+
+
+def no_call(ws, quiet=1.0):
+    """Nothing comes from the gateway for `quiet` seconds."""
+    assert not ws.calls, ws.calls
+    try:
+        m = ws.recv(timeout=quiet)
+    except TimeoutError:
+        return
+    raise AssertionError(f"expected silence, got {m!r}")
+
+
+def reply(ws, call, payload):
+    ws.send_text(json.dumps([3, call[1], payload]))
+
+
+def parse_utc(s):
+    return datetime.datetime.strptime(s[:19], "%Y-%m-%dT%H:%M:%S").replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+
+
+def composite(limit, unit="A", duration=300, **extra):
+    per = {"startPeriod": 0, "limit": limit}
+    per.update(extra)
+    return {"status": "Accepted",
+            "schedule": {"evseId": 1, "duration": duration, "scheduleStart": "2030-01-01T00:00:00Z",
+                         "chargingRateUnit": unit, "chargingSchedulePeriod": [per]}}
+
+
+def put_sp(gw, w, asset="cp1-1", **extra):
+    body = {"w": w}
+    body.update(extra)
+    return gw.request("PUT", f"/api/v1/assets/{asset}/setpoint", body=body, auth="token")
+
+
+def sp_state(gw, state, asset="cp1-1", timeout=3.0):
+    return wait_asset(gw, asset, lambda a: a["setpoint"] and a["setpoint"]["state"] == state,
+                      f"set-point state {state}", timeout)["setpoint"]
+
+
+def session(ws, gw, tx="TX-1", protocols=None):
+    """Boot, plug in and start a transaction so that the EVSE can take power."""
+    boot(ws)
+    status(ws, "Occupied")
+    r = ws.call("TransactionEvent", tx_event("Started", 0, tx=tx, state="Charging",
+                                             energy_wh=1000, power_w=0), id="t0")
+    assert r[:2] == [3, "t0"], r
+    wait_asset(gw, "cp1-1", lambda a: a["envelope"]["max_w"] > 0, "an envelope")
+
+
+# --------------------------------------------------------------------------
+
+
+def test_setpoint_becomes_a_verified_tx_profile():
+    with ocpp_gateway(profile_min_interval_s=0) as gw:
+        ws = ws_open(gw)
+        session(ws, gw)
+        t0 = time.time()
+        st, _, a = put_sp(gw, 6900, duration_s=600)
+        assert st == 200 and a["setpoint"]["state"] in ("sent", "pending"), (st, a)
+        c = next_call(ws, "SetChargingProfile")
+        p = c[3]
+        assert p["evseId"] == 1, p
+        prof = p["chargingProfile"]
+        assert prof["chargingProfilePurpose"] == "TxProfile", prof
+        assert prof["transactionId"] == "TX-1", prof
+        assert prof["chargingProfileKind"] == "Absolute", prof
+        # the station falls back by itself: validTo and a schedule duration
+        assert abs(parse_utc(prof["validTo"]) - (t0 + 600)) <= 3, prof
+        sched = prof["chargingSchedule"][0]
+        assert 597 <= sched["duration"] <= 600, sched
+        assert sched["chargingRateUnit"] == "A", sched
+        per = sched["chargingSchedulePeriod"]
+        # 6900 W on 3 x 230 V = 10 A per phase
+        assert per == [{"startPeriod": 0, "limit": 10, "numberPhases": 3}], per
+        reply(ws, c, {"status": "Accepted"})
+        g = next_call(ws, "GetCompositeSchedule")
+        assert g[3]["evseId"] == 1 and g[3]["chargingRateUnit"] == "A", g
+        assert 1 <= g[3]["duration"] <= 300, g
+        reply(ws, g, composite(10))
+        sp = sp_state(gw, "verified")
+        assert sp["w"] == 6900 and "detail" not in sp, sp
+        # same value again: nothing goes out
+        assert put_sp(gw, 6950, duration_s=600)[0] == 200
+        no_call(ws)
+        # release: our profile is cleared by its id
+        st, _, a = gw.request("DELETE", "/api/v1/assets/cp1-1/setpoint", auth="token")
+        assert st == 200 and a["setpoint"] is None, a
+        c = next_call(ws, "ClearChargingProfile")
+        assert c[3] == {"chargingProfileId": prof["id"]}, c
+        reply(ws, c, {"status": "Accepted"})
+        ws.close()
+
+
+def test_default_profile_without_transaction_and_watts():
+    """No transaction: a TxDefaultProfile for the EVSE, here in W
+    (ocpp.rate_unit); a station limiting further is still verified."""
+    with ocpp_gateway(rate_unit="W", profile_min_interval_s=0) as gw:
+        ws = ws_open(gw)
+        session(ws, gw)
+        r = ws.call("TransactionEvent", tx_event("Ended", 1, energy_wh=2000), id="t1")
+        assert r[:2] == [3, "t1"], r
+        status(ws, "Occupied", id="s2")
+        st, _, a = put_sp(gw, 0)
+        assert st == 200, a
+        c = next_call(ws, "SetChargingProfile")
+        prof = c[3]["chargingProfile"]
+        assert prof["chargingProfilePurpose"] == "TxDefaultProfile", prof
+        assert "transactionId" not in prof, prof
+        sched = prof["chargingSchedule"][0]
+        assert sched["chargingRateUnit"] == "W", sched
+        assert sched["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 0}], sched
+        reply(ws, c, {"status": "Accepted"})
+        g = next_call(ws, "GetCompositeSchedule")
+        assert g[3]["chargingRateUnit"] == "W", g
+        reply(ws, g, composite(0, unit="W"))
+        sp_state(gw, "verified")
+        ws.close()
+
+
+def test_rejected_mismatch_timeout_and_disconnect_are_reported():
+    with ocpp_gateway(profile_min_interval_s=0, call_timeout_s=1) as gw:
+        ws = ws_open(gw)
+        session(ws, gw)
+        put_sp(gw, 6900)
+        c = next_call(ws, "SetChargingProfile")
+        reply(ws, c, {"status": "Rejected", "statusInfo": {"reasonCode": "TxNotFound"}})
+        sp = sp_state(gw, "rejected")
+        assert sp["detail"] == "SetChargingProfile Rejected: TxNotFound", sp
+        no_call(ws)  # a refused profile is not retried until the set-point changes
+        # the station claims it applies more than we allow
+        put_sp(gw, 4600)
+        c = next_call(ws, "SetChargingProfile")
+        reply(ws, c, {"status": "Accepted"})
+        g = next_call(ws, "GetCompositeSchedule")
+        reply(ws, g, composite(16))
+        sp = sp_state(gw, "mismatch")
+        assert "station applies 16 A, we sent 6.7 A" in sp["detail"], sp
+        # a station that does not answer: failed after call_timeout_s, then
+        # retried after 2 s, 4 s, 8 s, ...
+        put_sp(gw, 2300)  # 6 A minimum current: 4140 W
+        next_call(ws, "SetChargingProfile")
+        t_fail = time.monotonic()
+        sp = sp_state(gw, "failed", timeout=3)
+        assert "no answer within 1 s" in sp["detail"], sp
+        # an answer that is not a valid SetChargingProfileResponse
+        c = next_call(ws, "SetChargingProfile", timeout=5)  # retried
+        assert time.monotonic() - t_fail >= 1.5, "retried without backing off"
+        reply(ws, c, {"status": "Maybe"})
+        sp = sp_state(gw, "failed")
+        assert "invalid SetChargingProfileResponse" in sp["detail"], sp
+        # a CALLERROR
+        c = next_call(ws, "SetChargingProfile", timeout=7)
+        ws.send_text(json.dumps([4, c[1], "InternalError", "boom", {}]))
+        sp = sp_state(gw, "failed")
+        assert "InternalError: boom" in sp["detail"], sp
+        # an answer to a message we never sent is ignored; the next works
+        ws.send_text(json.dumps([3, "no-such-call", {"status": "Accepted"}]))
+        c = next_call(ws, "SetChargingProfile", timeout=11)
+        reply(ws, c, {"status": "Accepted"})
+        g = next_call(ws, "GetCompositeSchedule")
+        reply(ws, g, composite(6))
+        sp_state(gw, "verified")
+        # disconnected: set-points are refused with the reason
+        ws.close()
+        wait_asset(gw, "cp1-1", lambda a: not a["online"], "offline")
+        st, _, j = put_sp(gw, 1000)
+        assert st == 409 and "offline" in j["error"], (st, j)
+
+
+def test_changes_are_rate_limited_and_small_ones_dropped():
+    with ocpp_gateway(profile_min_interval_s=3, profile_threshold_w=500) as gw:
+        ws = ws_open(gw)
+        session(ws, gw)
+        put_sp(gw, 6900)
+        c = next_call(ws, "SetChargingProfile")
+        t_first = time.monotonic()
+        reply(ws, c, {"status": "Accepted"})
+        reply(ws, next_call(ws, "GetCompositeSchedule"), composite(10))
+        sp_state(gw, "verified")
+        put_sp(gw, 6600)  # below the threshold: not sent
+        no_call(ws, 0.5)
+        put_sp(gw, 4600)  # meaningful, but within the minimum interval
+        sp = sp_state(gw, "pending")
+        assert "profile_min_interval_s" in sp["detail"], sp
+        c = next_call(ws, "SetChargingProfile", timeout=5)
+        waited = time.monotonic() - t_first
+        assert waited >= 2.9, f"second profile after {waited:.1f} s, minimum is 3 s"
+        per = c[3]["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]
+        assert per["limit"] == 6.7, per
+        reply(ws, c, {"status": "Accepted"})
+        reply(ws, next_call(ws, "GetCompositeSchedule"), composite(6.7))
+        sp_state(gw, "verified")
+        ws.close()
+
+
+def test_profiles_are_renewed_before_they_end():
+    """With profile_fallback_s 60 a 10-minute set-point goes out valid for
+    60 s and is renewed when half of that has passed."""
+    with ocpp_gateway(profile_min_interval_s=0, profile_fallback_s=60) as gw:
+        ws = ws_open(gw)
+        session(ws, gw)
+        t0 = time.time()
+        put_sp(gw, 6900, duration_s=600)
+        c = next_call(ws, "SetChargingProfile")
+        assert abs(parse_utc(c[3]["chargingProfile"]["validTo"]) - (t0 + 60)) <= 3, c
+        reply(ws, c, {"status": "Accepted"})
+        reply(ws, next_call(ws, "GetCompositeSchedule"), composite(10))
+        c = next_call(ws, "SetChargingProfile", timeout=35)
+        t1 = time.time()
+        assert 28 <= t1 - t0 <= 34, f"renewed after {t1 - t0:.1f} s"
+        assert abs(parse_utc(c[3]["chargingProfile"]["validTo"]) - (t1 + 60)) <= 3, c
+        reply(ws, c, {"status": "Accepted"})
+        ws.close()
+
+
+def test_v2x_discharge_only_over_ocpp21():
+    bidir = {"bidirectional": True, "max_discharge_w": 7000}
+    needs = {"evseId": 1, "chargingNeeds": {
+        "requestedEnergyTransfer": "AC_BPT",
+        "departureTime": "2030-01-01T08:00:00Z",
+        "acChargingParameters": {"energyAmount": 20000, "evMinCurrent": 6,
+                                 "evMaxCurrent": 16, "evMaxVoltage": 400},
+        "v2xChargingParameters": {"maxChargePower": 11000, "maxDischargePower": 5000}}}
+    with gateway(bidir, profile_min_interval_s=0) as gw:
+        # OCPP 2.0.1: no V2X; the envelope keeps discharge out
+        ws = ws_open(gw)
+        session(ws, gw)
+        a = wait_asset(gw, "cp1-1", lambda a: True, "")
+        assert a["envelope"]["min_w"] == 0, a
+        st, _, a = put_sp(gw, -3000)
+        assert st == 200 and a["setpoint"]["w"] == 0, (st, a)
+        ws.close()
+    with gateway(bidir, profile_min_interval_s=0) as gw:
+        ws = ws_open(gw, protocols=V21)
+        session(ws, gw)
+        r = ws.call("NotifyEVChargingNeeds", dict(needs), id="n1")
+        assert r == [3, "n1", {"status": "Accepted"}], r
+        a = wait_asset(gw, "cp1-1", lambda a: a["envelope"]["min_w"] < 0, "V2X envelope")
+        assert a["envelope"] == {"min_w": -5000, "max_w": 11000}, a["envelope"]
+        s = a["evse"]["session"]
+        assert s["energy_requested_wh"] == 20000 and s["ev_bidirectional"] is True, s
+        assert s["departure"] == 1893484800, s
+        st, _, a = put_sp(gw, -4830)
+        assert st == 200 and a["setpoint"]["w"] == -4830, (st, a)
+        c = next_call(ws, "SetChargingProfile")
+        per = c[3]["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]
+        assert per["operationMode"] == "CentralSetpoint", per
+        assert per["setpoint"] == -7 and per["dischargeLimit"] == -7, per
+        reply(ws, c, {"status": "Accepted"})
+        g = next_call(ws, "GetCompositeSchedule")
+        reply(ws, g, composite(0, setpoint=-7, operationMode="CentralSetpoint"))
+        sp_state(gw, "verified")
+        ws.close()
+
+
+def test_authorize_against_the_local_list():
+    tokens = [{"id": "04A2B3C4", "type": "ISO14443"},
+              {"id": "blocked1", "status": "Blocked"},
+              {"id": "fleet-7", "group": "FLEET"}]
+    with ocpp_gateway(authorization="list", id_tokens=tokens) as gw:
+        ws = ws_open(gw)
+        boot(ws)
+        cases = [({"idToken": "04a2b3c4", "type": "ISO14443"}, "Accepted"),  # any case
+                 ({"idToken": "04A2B3C4", "type": "KeyCode"}, "Unknown"),    # wrong type
+                 ({"idToken": "BLOCKED1", "type": "Central"}, "Blocked"),
+                 ({"idToken": "nobody", "type": "Central"}, "Unknown")]
+        bad = []
+        for i, (tok, want) in enumerate(cases):
+            r = ws.call("Authorize", {"idToken": tok}, id=f"a{i}")
+            got = r[2]["idTokenInfo"]["status"] if r[0] == 3 else r
+            if got != want:
+                bad.append(f"{tok}: {got}, expected {want}")
+        r = ws.call("Authorize", {"idToken": {"idToken": "fleet-7", "type": "Central"}}, id="g")
+        assert r[2]["idTokenInfo"] == {"status": "Accepted", "groupIdToken": {
+            "idToken": "FLEET", "type": "Central"}}, r
+        # TransactionEvent with a token gets the same answer
+        r = ws.call("TransactionEvent", tx_event("Started", 0, token="nobody"), id="t")
+        assert r[2]["idTokenInfo"]["status"] == "Unknown", r
+        assert not bad, bad
+        ws.close()
+    with ocpp_gateway() as gw:  # authorization "any"
+        ws = ws_open(gw)
+        boot(ws)
+        r = ws.call("Authorize", {"idToken": {"idToken": "x", "type": "Central"}}, id="a")
+        assert r == [3, "a", {"idTokenInfo": {"status": "Accepted"}}], r
+        ws.close()
+
+
+def test_station_reports_become_events():
+    with ocpp_gateway() as gw:
+        ws = ws_open(gw)
+        boot(ws)
+        now = "2030-01-01T00:00:00Z"
+        calls = [("NotifyEvent", {"generatedAt": now, "seqNo": 0, "eventData": [{
+                     "eventId": 1, "timestamp": now, "trigger": "Alerting",
+                     "actualValue": "Overheated", "eventNotificationType": "HardWiredMonitor",
+                     "component": {"name": "EVSE"}, "variable": {"name": "Problem"}}]}),
+                 ("FirmwareStatusNotification", {"status": "Installed"}),
+                 ("LogStatusNotification", {"status": "Uploaded", "requestId": 3}),
+                 ("NotifyChargingLimit", {"evseId": 1, "chargingLimit": {
+                     "chargingLimitSource": "SO"}}),
+                 ("NotifyReport", {"requestId": 1, "generatedAt": now, "seqNo": 0}),
+                 ("ReportChargingProfiles", {"requestId": 1, "chargingLimitSource": "CSO",
+                                             "evseId": 1, "chargingProfile": [{
+                     "id": 5, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+                     "chargingProfileKind": "Relative", "chargingSchedule": [{
+                         "id": 1, "chargingRateUnit": "A",
+                         "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 16}]}]}]})]
+        for i, (action, payload) in enumerate(calls):
+            r = ws.call(action, payload, id=f"c{i}")
+            assert r == [3, f"c{i}", {}], (action, r)
+        _, _, ev = gw.get("/api/v1/events")
+        kinds = {e["kind"]: e for e in ev if e["source"] == "ocpp"}
+        assert kinds["station_event"]["level"] == "warn", kinds
+        assert "Alerting EVSE.Problem = Overheated" in kinds["station_event"]["message"], kinds
+        assert "firmware Installed" in kinds["firmware"]["message"], kinds
+        assert "log upload Uploaded" in kinds["log_upload"]["message"], kinds
+        assert "SO" in kinds["charging_limit"]["message"], kinds
+        # charging needs without a session on the EVSE are refused
+        r = ws.call("NotifyEVChargingNeeds", {"evseId": 1, "chargingNeeds": {
+            "requestedEnergyTransfer": "AC_three_phase"}}, id="n")
+        assert r == [3, "n", {"status": "Rejected"}], r
+        ws.close()
+
+
+if __name__ == "__main__":
+    run([test_setpoint_becomes_a_verified_tx_profile,
+         test_default_profile_without_transaction_and_watts,
+         test_rejected_mismatch_timeout_and_disconnect_are_reported,
+         test_changes_are_rate_limited_and_small_ones_dropped,
+         test_profiles_are_renewed_before_they_end,
+         test_v2x_discharge_only_over_ocpp21,
+         test_authorize_against_the_local_list,
+         test_station_reports_become_events])
