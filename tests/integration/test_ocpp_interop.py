@@ -325,8 +325,9 @@ def check_profile(params, w, duration_s, sent_at):
 def test_setpoint_is_a_charging_profile_accepted_in_strict_mode():
     """PUT set-point -> flexgw sends SetChargingProfile; ocpp-rpc validates it
     in strict mode (an invalid one would be a strictValidationFailure and a
-    CALLERROR back to flexgw), the station answers Accepted, the asset shows
-    the set-point."""
+    CALLERROR back to flexgw), the station answers Accepted; flexgw's
+    GetCompositeSchedule is answered from that profile and the set-point is
+    verified; DELETE clears the profile at the station."""
     with interop_gateway() as gw, Station(gw) as st:
         st.event("ready", timeout=15)
         started_transaction(st)
@@ -346,14 +347,36 @@ def test_setpoint_is_a_charging_profile_accepted_in_strict_mode():
                     "the station's answer to SetChargingProfile", since=mark)
         assert a["event"] == "answer" and a["result"] == {"status": "Accepted"}, \
             f"{a}\n" + st.transcript()
-        a = wait_asset(gw, CP["id"], lambda a: a["setpoint"] is not None, "a set-point")
+        # flexgw checks what the station applies: GetCompositeSchedule, in the
+        # profile's unit, answered from the profile the station holds
+        e = st.wait(lambda e: e.get("event") == "call"
+                    and e.get("action") == "GetCompositeSchedule", "GetCompositeSchedule",
+                    since=mark)
+        unit = e["params"].get("chargingRateUnit")
+        a = st.wait(lambda e: e.get("event") in ("answer", "call_answered_error")
+                    and e.get("action") == "GetCompositeSchedule",
+                    "the station's answer to GetCompositeSchedule", since=mark)
+        assert a["event"] == "answer" and a["result"]["status"] == "Accepted", a
+        assert unit is None or a["result"]["schedule"]["chargingRateUnit"] == unit, (e, a)
+        a = wait_asset(gw, CP["id"], lambda a: (a["setpoint"] or {}).get("state")
+                       == "verified", "set-point verified")
         assert a["setpoint"]["w"] == 7000 and a["setpoint"]["requested_w"] == 7000, a
         assert abs(a["setpoint"]["expires_at"] - (sent_at + 600)) <= 5, a
-        # releasing the asset: whatever flexgw sends for it must pass too
+        # releasing the asset clears our profile at the station
+        mark = len(st.events)
         code, _, j = gw.request("DELETE", f"/api/v1/assets/{CP['id']}/setpoint",
                                 auth="token")
         assert code in (200, 204), f"DELETE setpoint: {code} {j}"
-        time.sleep(1.0)
+        st.wait(lambda e: e.get("event") == "call" and e.get("action") ==
+                "ClearChargingProfile", "ClearChargingProfile", since=mark)
+        a = st.wait(lambda e: e.get("event") in ("answer", "call_answered_error")
+                    and e.get("action") == "ClearChargingProfile",
+                    "the station's answer to ClearChargingProfile", since=mark)
+        assert a["event"] == "answer" and a["result"] == {"status": "Accepted"}, a
+        e = st.wait(lambda e: e.get("event") == "profiles_cleared", "profiles cleared",
+                    since=mark)
+        assert e["profiles"] == 0, e
+        a = wait_asset(gw, CP["id"], lambda a: a["setpoint"] is None, "no set-point")
         st.finish()
         errors = st.all("call_answered_error")
         assert not errors, f"the station refused calls from flexgw: {errors}"
