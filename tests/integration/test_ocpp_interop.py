@@ -323,12 +323,23 @@ def check_profile(params, w, duration_s, sent_at):
 
 
 def test_setpoint_is_a_charging_profile_accepted_in_strict_mode():
+    setpoint_as_profile("ocpp2.0.1")
+
+
+def test_setpoint_is_a_charging_profile_accepted_in_strict_mode_ocpp21():
+    """The same in OCPP 2.1, against ocpp-rpc's 2.1 schemas, from a station
+    that takes 1.5 s to answer SetChargingProfile (flexgw's once-a-second
+    tick runs meanwhile; it once kept the set-point from being verified)."""
+    setpoint_as_profile("ocpp2.1", ["--answer-delay-ms", "1500"])
+
+
+def setpoint_as_profile(protocol, args=()):
     """PUT set-point -> flexgw sends SetChargingProfile; ocpp-rpc validates it
     in strict mode (an invalid one would be a strictValidationFailure and a
     CALLERROR back to flexgw), the station answers Accepted; flexgw's
     GetCompositeSchedule is answered from that profile and the set-point is
     verified; DELETE clears the profile at the station."""
-    with interop_gateway() as gw, Station(gw) as st:
+    with interop_gateway() as gw, Station(gw, args=["--protocol", protocol, *args]) as st:
         st.event("ready", timeout=15)
         started_transaction(st)
         wait_asset(gw, CP["id"], lambda a: a["evse"]["state"] == "charging", "charging")
@@ -390,4 +401,5 @@ if __name__ == "__main__":
          test_boot_status_heartbeat_in_strict_mode,
          test_boot_status_heartbeat_in_strict_mode_ocpp21,
          test_invalid_calls_get_the_matching_rpc_error,
-         test_setpoint_is_a_charging_profile_accepted_in_strict_mode])
+         test_setpoint_is_a_charging_profile_accepted_in_strict_mode,
+         test_setpoint_is_a_charging_profile_accepted_in_strict_mode_ocpp21])

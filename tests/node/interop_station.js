@@ -14,6 +14,7 @@
  *   --phases N     phases the EVSE charges on (3)
  *   --max-w W      the EVSE's own limit, used when no profile applies (22000)
  *   --no-bad-calls skip the deliberately invalid calls
+ *   --answer-delay-ms MS  answer SetChargingProfile after MS ms (a slow station)
  *   --max-seconds S  give up (exit 3) after S seconds (120)
  *
  * Start-up: BootNotification, StatusNotification (the EVSE Available),
@@ -64,7 +65,8 @@ function usage(msg) {
     process.exit(2);
 }
 
-const opts = { protocol: 'ocpp2.0.1', evse: 1, voltage: 230, phases: 3, maxW: 22000, badCalls: true, maxSeconds: 120 };
+const opts = { protocol: 'ocpp2.0.1', evse: 1, voltage: 230, phases: 3, maxW: 22000, badCalls: true, maxSeconds: 120,
+               answerDelayMs: 0 };
 const positional = [];
 {
     const argv = process.argv.slice(2);
@@ -87,6 +89,7 @@ const positional = [];
         case '--max-w': opts.maxW = num(++i, '--max-w'); break;
         case '--max-seconds': opts.maxSeconds = num(++i, '--max-seconds'); break;
         case '--no-bad-calls': opts.badCalls = false; break;
+        case '--answer-delay-ms': opts.answerDelayMs = num(++i, '--answer-delay-ms'); break;
         default:
             if (argv[i].startsWith('--'))
                 usage(`unknown option ${argv[i]}`);
@@ -345,7 +348,9 @@ function answer(action, result) {
     return result;
 }
 
-client.handle('SetChargingProfile', ({ params }) => {
+client.handle('SetChargingProfile', async ({ params }) => {
+    if (opts.answerDelayMs)
+        await new Promise(r => setTimeout(r, opts.answerDelayMs));
     const p = params.chargingProfile;
     if (params.evseId !== 0 && params.evseId !== evse)
         return answer('SetChargingProfile', { status: 'Rejected',
