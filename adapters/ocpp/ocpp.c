@@ -1414,9 +1414,11 @@ static void on_set_profile(struct ocpp *o, struct station *st, struct out_call *
     snprintf(ctl->tx_id, sizeof(ctl->tx_id), "%s",
              cJSON_IsString(tx) ? tx->valuestring : "");
     sp_state(o, ctl, FG_SPS_ACCEPTED, NULL);
+    /* The tick marks a busy EVSE dirty every second, so dirty may mean
+     * nothing changed: verify unless ctl_sync sent or held back a new one. */
     if (ctl->dirty)
         ctl_sync(o, st, ctl);
-    else
+    if (!ctl->busy && !ctl->dirty)
         verify(o, st, ctl, c);
 }
 
