@@ -1772,8 +1772,8 @@ static void tick(struct fg_timer *t)
             struct evse_ctl *ctl = &st->ctl[k];
             const struct fg_asset *a = fg_model_find_asset(o->host.model, ctl->asset);
             if (ctl->want && (!a || !a->sp.active))
-                ctl->want = false; /* expired */
-            if (st->wsi && st->booted)
+                ctl->want = false;                   /* expired */
+            if (st->wsi && st->booted && !ctl->busy) /* busy: its answer re-syncs */
                 ctl_sync(o, st, ctl);
         }
     }
