@@ -11,6 +11,14 @@
 #include "clock.h"
 #include "log.h"
 
+/* libwebsockets' own event loop is poll(): every wake-up walks every socket,
+ * which is most of the CPU with thousands of stations connected. When lws
+ * has its libev plugin (Debian's libwebsockets-evlib-ev) it serves the same
+ * sockets through libev's epoll backend instead; poll() remains the fallback. */
+#ifdef FG_HAVE_LIBEV
+#include <ev.h>
+#endif
+
 #define LAG_PROBE_MS 100
 
 struct post {
@@ -45,6 +53,7 @@ struct fg_loop {
     double lag_window_ms, lag_last_ms, lag_max_ms;
     int64_t lag_window_start_us;
     struct fg_worker *worker;
+    void *ev; /* the libev loop lws runs on, NULL: lws' poll() loop */
 };
 
 /* ---- cross-thread queue ------------------------------------------------- */
@@ -177,6 +186,16 @@ static void lws_log_to_ours(int level, const char *line)
     fg_log(level & LLL_ERR ? FG_LOG_ERROR : FG_LOG_WARN, "lws", "%.*s", (int)n, line);
 }
 
+/* The libev loop goes after the lws context that ran on it. */
+static void free_ev(struct fg_loop *l)
+{
+#ifdef FG_HAVE_LIBEV
+    if (l->ev)
+        ev_loop_destroy(l->ev);
+#endif
+    l->ev = NULL;
+}
+
 int fg_loop_new(struct fg_loop **out, struct fg_error *err)
 {
     struct fg_loop *l = calloc(1, sizeof(*l));
@@ -193,7 +212,28 @@ int fg_loop_new(struct fg_loop **out, struct fg_error *err)
     info.user = l;
     info.gid = (gid_t)-1;
     info.uid = (uid_t)-1;
-    l->ctx = lws_create_context(&info);
+#ifdef FG_HAVE_LIBEV
+    /* Our own libev loop handed to lws as a "foreign" loop: lws installs no
+     * signal watchers on it (the signal thread owns the signals) and we can
+     * break it to stop. */
+    l->ev = ev_loop_new(EVBACKEND_EPOLL);
+    if (l->ev) {
+        void *foreign[] = {l->ev};
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = foreign;
+        l->ctx = lws_create_context(&info);
+        info.options &= ~(uint64_t)LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = NULL;
+        if (!l->ctx) {
+            fg_warn("loop", "libwebsockets has no libev support (libwebsockets-evlib-ev "
+                            "missing?): using its poll() loop");
+            ev_loop_destroy(l->ev);
+            l->ev = NULL;
+        }
+    }
+    if (!l->ctx)
+#endif
+        l->ctx = lws_create_context(&info);
     if (!l->ctx) {
         pthread_mutex_destroy(&l->mu);
         free(l);
@@ -207,6 +247,7 @@ int fg_loop_new(struct fg_loop **out, struct fg_error *err)
         rc = fg_worker_new(l, "fg-work", &l->worker);
     if (rc) {
         lws_context_destroy(l->ctx);
+        free_ev(l);
         pthread_mutex_destroy(&l->mu);
         free(l);
         return fg_error_set(err, rc, NULL, "cannot set up the event loop");
@@ -240,7 +281,13 @@ int fg_loop_run(struct fg_loop *l)
 
 static void set_stop(void *arg)
 {
-    ((struct fg_loop *)arg)->stop = 1;
+    struct fg_loop *l = arg;
+    l->stop = 1;
+#ifdef FG_HAVE_LIBEV
+    /* On libev, lws_service() returns only when the loop is broken. */
+    if (l->ev)
+        ev_break(l->ev, EVBREAK_ALL);
+#endif
 }
 
 void fg_loop_stop(struct fg_loop *l)
@@ -290,6 +337,7 @@ void fg_loop_free(struct fg_loop *l)
         p = next;
     }
     lws_context_destroy(l->ctx);
+    free_ev(l);
     pthread_mutex_destroy(&l->mu);
     free(l);
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -167,6 +168,22 @@ static int parse_speed(const char *s, double *out)
     return 0;
 }
 
+/* Every connected station is a socket: take the hard limit of open files (up
+ * to NOFILE_WANT, what packaging/flexgw.service grants) instead of the usual
+ * soft 1024, before libwebsockets sizes its tables from it. */
+#define NOFILE_WANT 65536
+
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= NOFILE_WANT)
+        return;
+    rl.rlim_cur = rl.rlim_max < NOFILE_WANT ? rl.rlim_max : NOFILE_WANT;
+    if (setrlimit(RLIMIT_NOFILE, &rl))
+        fprintf(stderr, "flexgw: cannot raise the open-file limit: %s\n",
+                strerror(errno));
+}
+
 enum { OPT_CHECK = 256, OPT_SPEED, OPT_DATA, OPT_LISTEN, OPT_LOG, OPT_SCHEMA, OPT_REF };
 
 int main(int argc, char **argv)
@@ -258,6 +275,7 @@ int main(int argc, char **argv)
         o.status_lines = true;
     }
     signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
 
     struct fg_gw gw;
     struct fg_error err = {0};

@@ -6,7 +6,7 @@ set -eu
 
 # Build and runtime libraries (the -dev packages pull in the shared libraries).
 BUILD="build-essential cmake pkg-config \
- libwebsockets-dev libcjson-dev libxml2-dev libssl-dev libmodbus-dev \
+ libwebsockets-dev libwebsockets-evlib-ev libev-dev libcjson-dev libxml2-dev libssl-dev libmodbus-dev \
  libmosquitto-dev libsqlite3-dev libsodium-dev libcmocka-dev"
 # Tests: real peers, fuzzing and sanitizers (clang + its runtime), load tools.
 TEST="clang libclang-rt-14-dev clang-format python3 mosquitto wrk procps \

@@ -1,13 +1,22 @@
 #!/bin/bash
 # flexgw benchmark: idle memory, start-up time and REST throughput of
-# `flexgw --demo`. Prints a Markdown report (summary table, raw numbers,
-# machine, commands) to stdout; progress goes to stderr.
+# `flexgw --demo`, then the OCPP benchmark: flexgw as the CSMS of 1,000 and
+# 10,000 stations (tests/bench/ocpp_load) against ocpp-rpc's RPCServer in
+# strict mode (tests/bench/ocpp_rpc_server.js) under the identical load.
+# Prints a Markdown report (summary tables, raw numbers, machine, commands)
+# to stdout; progress goes to stderr.
 #
 #   tests/bench/run.sh BUILD_DIR        (make bench calls it with build/)
 #
 # Environment (all optional): BENCH_RSS_RUNS (3), BENCH_IDLE_S (10),
 # BENCH_START_RUNS (10), BENCH_WRK_S (10), BENCH_WARM_S (3), BENCH_CONNS (50),
 # BENCH_THREADS (2); BENCH_KEEP=1 keeps the data dirs and logs.
+# OCPP: BENCH_OCPP (1; 0 skips it), BENCH_HTTP (1; 0 skips the demo/REST
+# part), BENCH_OCPP_N ("1000 10000" stations), BENCH_OCPP_HOLD (5 s idle
+# before RSS is read), BENCH_OCPP_WARM (5 s), BENCH_OCPP_S (20 s measured),
+# BENCH_OCPP_RATE (20000 round trips/s in total, paced run),
+# BENCH_OCPP_TMPFS (1: one more flexgw series with storage on /dev/shm, to
+# separate the cost of fsync from CPU), BENCH_NODE_HEAP_MB (4096).
 #
 # Each gateway run gets its own fresh data dir and a free loopback port, is
 # stopped with SIGTERM and must exit 0; the script exits 1 if any did not.
@@ -21,6 +30,15 @@ WRK_S=${BENCH_WRK_S:-10}
 WARM_S=${BENCH_WARM_S:-3}
 CONNS=${BENCH_CONNS:-50}
 THREADS=${BENCH_THREADS:-2}
+DO_HTTP=${BENCH_HTTP:-1}
+DO_OCPP=${BENCH_OCPP:-1}
+OCPP_N=${BENCH_OCPP_N:-1000 10000}
+OCPP_HOLD=${BENCH_OCPP_HOLD:-5}
+OCPP_WARM=${BENCH_OCPP_WARM:-5}
+OCPP_S=${BENCH_OCPP_S:-20}
+OCPP_RATE=${BENCH_OCPP_RATE:-20000}
+OCPP_TMPFS=${BENCH_OCPP_TMPFS:-1}
+NODE_HEAP_MB=${BENCH_NODE_HEAP_MB:-4096}
 
 die() {
     echo "bench: $*" >&2
@@ -38,22 +56,36 @@ command -v curl >/dev/null 2>&1 || die "curl not found: run packaging/install-de
 PY=/usr/bin/python3
 [ -x "$PY" ] || die "$PY not found: run packaging/install-deps.sh (as root)"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
+LOADGEN=$(cd "$1" && pwd)/tests/bench/ocpp_load
+RPC_JS=$SRC/tests/bench/ocpp_rpc_server.js
+if [ "$DO_OCPP" = 1 ]; then
+    [ -x "$LOADGEN" ] || die "$LOADGEN not found (build the tree: make build)"
+    command -v node >/dev/null 2>&1 || die "node not found: run packaging/install-deps.sh (as root)"
+    [ -d "$SRC/tests/node/node_modules/ocpp-rpc" ] ||
+        die "ocpp-rpc not installed in tests/node: run packaging/install-deps.sh"
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/flexgw-bench.XXXXXX")
+SHM_WORK=""
 GW_PID=""
+RPC_PID=""
 FAILED_EXITS=""
 N_GW=0
 
 cleanup() {
-    if [ -n "$GW_PID" ] && kill -0 "$GW_PID" 2>/dev/null; then
-        kill -TERM "$GW_PID" 2>/dev/null || true
-        sleep 1
-        kill -KILL "$GW_PID" 2>/dev/null || true
-    fi
+    local p
+    for p in "$GW_PID" "$RPC_PID"; do
+        if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
+            kill -TERM "$p" 2>/dev/null || true
+            sleep 1
+            kill -KILL "$p" 2>/dev/null || true
+        fi
+    done
     if [ "${BENCH_KEEP:-0}" = 1 ]; then
-        echo "bench: kept $WORK" >&2
+        echo "bench: kept $WORK $SHM_WORK" >&2
     else
         rm -rf "$WORK"
+        [ -z "$SHM_WORK" ] || rm -rf "$SHM_WORK"
     fi
 }
 trap cleanup EXIT
@@ -148,12 +180,16 @@ cpu_ticks() {
 # pid_ticks PID: user + system jiffies of PID (its comm has no spaces).
 pid_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 IDLE_BUSY=0 IDLE_TOTAL=0 IDLE_GW=0
+IDLE_OTHER_PCT="n/a"
 # ours_ticks: jiffies used by this script and every child it has waited for
 # (gateways, wrk, curl, python3): utime + stime + cutime + cstime of $$.
 ours_ticks() { awk '{print $14 + $15 + $16 + $17}' "/proc/$$/stat"; }
 read -r B0 TT0 <<<"$(cpu_ticks)"
 O0=$(ours_ticks)
 
+# The demo/REST part (a-c) runs unless BENCH_HTTP=0 (body not indented:
+# it holds heredocs).
+if [ "$DO_HTTP" = 1 ]; then
 # --- a. idle RSS ---------------------------------------------------------
 RSS_LIST=""
 HWM_LIST=""
@@ -288,6 +324,145 @@ SITE_REQ=$W_REQ SITE_BYTES=$W_BYTES
 wrk_run wrk-health /api/v1/health
 HEALTH_RPS=$W_RPS HEALTH_P50=$W_P50 HEALTH_P99=$W_P99 HEALTH_ERR=$W_ERR
 HEALTH_HWM=$W_RSS HEALTH_REQ=$W_REQ HEALTH_BYTES=$W_BYTES
+fi # DO_HTTP
+
+# --- d. OCPP: flexgw and ocpp-rpc as the CSMS of N stations -----------------
+# Each series starts a fresh server, lets it settle, and runs ocpp_load once:
+# connect N stations (BootNotification each), hold them idle (RSS per station),
+# then back-to-back MeterValues (one outstanding call per station) and, at
+# 10,000 stations, the same paced at OCPP_RATE round trips/s in total. The
+# load generator reads the server's CPU time and RSS from /proc itself, over
+# exactly its measured windows. Every JSON line it prints goes to
+# $WORK/ocpp.jsonl with the series name; the report is built from that file.
+OCPP_JSONL="$WORK/ocpp.jsonl"
+: >"$OCPP_JSONL"
+OCPP_ERRORS=""
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (30 s).
+wait_port() {
+    local i=0
+    until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -lt 600 ] || return 1
+        sleep 0.05
+    done
+}
+
+# start_ocpp_gw NAME DATA_DIR: flexgw with OCPP on a free port; sets GW_PID,
+# OCPP_PORT. Unknown stations accepted, log level warn.
+start_ocpp_gw() {
+    local dir="$WORK/$1" web
+    mkdir -p "$dir" "$2"
+    OCPP_PORT=$(free_port)
+    web=$(free_port)
+    cat >"$dir/flexgw.json" <<EOF
+{
+  "site": {"id": "bench", "name": "OCPP benchmark", "import_limit_w": 100000000,
+           "export_limit_w": 100000000,
+           "tariff": [{"from": "00:00", "import_price": 0.25, "export_price": 0.05}],
+           "assets": []},
+  "ocpp": {"enabled": true, "listen": "127.0.0.1:$OCPP_PORT",
+           "allow_unknown_stations": true},
+  "storage": {"path": "$2"},
+  "log": {"level": "warn"}
+}
+EOF
+    "$BIN" --config "$dir/flexgw.json" --listen "127.0.0.1:$web" \
+        </dev/null >"$WORK/$1.log" 2>&1 &
+    GW_PID=$!
+    N_GW=$((N_GW + 1))
+    wait_port "$OCPP_PORT" || {
+        tail -20 "$WORK/$1.log" >&2
+        die "$1: flexgw does not listen on the OCPP port"
+    }
+}
+
+# start_rpc NAME: ocpp-rpc's strict RPCServer on a free port; sets RPC_PID,
+# OCPP_PORT, RPC_VERSION.
+start_rpc() {
+    OCPP_PORT=$(free_port)
+    node --max-old-space-size="$NODE_HEAP_MB" "$RPC_JS" "$OCPP_PORT" \
+        </dev/null >"$WORK/$1.log" 2>&1 &
+    RPC_PID=$!
+    local i=0
+    until grep -q '^ready ' "$WORK/$1.log" 2>/dev/null; do
+        is_running "$RPC_PID" || {
+            cat "$WORK/$1.log" >&2
+            die "$1: ocpp-rpc server exited"
+        }
+        i=$((i + 1))
+        [ $i -lt 600 ] || die "$1: ocpp-rpc server not ready within 30 s"
+        sleep 0.05
+    done
+    RPC_VERSION=$(sed -n 's/^ready .*version=\([^ ]*\).*/\1/p' "$WORK/$1.log")
+}
+
+stop_rpc() {
+    local i=0
+    kill -TERM "$RPC_PID" 2>/dev/null || true
+    while is_running "$RPC_PID" && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -KILL "$RPC_PID" 2>/dev/null || true
+    wait "$RPC_PID" 2>/dev/null || true
+    RPC_PID=""
+}
+
+# ocpp_load_run SERIES PID N LOADS: one ocpp_load run against OCPP_PORT.
+ocpp_load_run() {
+    local series=$1 pid=$2 n=$3 loads=$4 out="$WORK/$1.load"
+    # let the fresh server settle before its "RSS before" is read
+    sleep 2
+    say "$series: $n stations, hold ${OCPP_HOLD} s, load ${loads:-none} (${OCPP_WARM} s warm-up + ${OCPP_S} s each)"
+    timeout $((300 + 3 * (OCPP_WARM + OCPP_S) + OCPP_HOLD)) \
+        "$LOADGEN" --port "$OCPP_PORT" --stations "$n" --src-addrs 4 \
+        --connect-rate 2000 --max-pending 200 --connect-timeout 240 \
+        --hold "$OCPP_HOLD" --load "$loads" --warmup "$OCPP_WARM" --duration "$OCPP_S" \
+        --rate "$OCPP_RATE" --server-pid "$pid" --label "$series" >"$out" || true
+    grep '^ocpp_load:' "$out" >&2 || true
+    grep '^{' "$out" >>"$OCPP_JSONL" || true
+    is_running "$pid" || {
+        say "$series: THE SERVER DIED under load"
+        echo "{\"phase\":\"died\",\"label\":\"$series\"}" >>"$OCPP_JSONL"
+    }
+}
+
+# loads_for N: the load phases of a series: b2b always, paced at 10,000+.
+loads_for() { if [ "$1" -ge 10000 ]; then echo b2b,paced; else echo b2b; fi; }
+
+if [ "$DO_OCPP" = 1 ]; then
+    # ulimit: flexgw raises its own soft RLIMIT_NOFILE; node does the same.
+    say "OCPP: file descriptor limit soft $(ulimit -Sn) hard $(ulimit -Hn)"
+    for n in $OCPP_N; do
+        start_ocpp_gw "fg-$n" "$WORK/fg-$n/data"
+        ocpp_load_run "flexgw-$n" "$GW_PID" "$n" "$(loads_for "$n")"
+        if ! is_running "$GW_PID"; then
+            OCPP_ERRORS="$OCPP_ERRORS flexgw-$n:died"
+            wait "$GW_PID" || true
+            GW_PID=""
+        else
+            stop_gw "fg-$n"
+        fi
+        start_rpc "rpc-$n"
+        ocpp_load_run "ocpp-rpc-$n" "$RPC_PID" "$n" "$(loads_for "$n")"
+        stop_rpc
+    done
+    if [ "$OCPP_TMPFS" = 1 ] && [ -d /dev/shm ]; then
+        SHM_WORK=$(mktemp -d /dev/shm/flexgw-bench.XXXXXX)
+        for n in $OCPP_N; do
+            start_ocpp_gw "fgshm-$n" "$SHM_WORK/fg-$n"
+            ocpp_load_run "flexgw-tmpfs-$n" "$GW_PID" "$n" "$(loads_for "$n")"
+            if ! is_running "$GW_PID"; then
+                OCPP_ERRORS="$OCPP_ERRORS flexgw-tmpfs-$n:died"
+                wait "$GW_PID" || true
+                GW_PID=""
+            else
+                stop_gw "fgshm-$n"
+            fi
+        done
+    fi
+fi
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # Everything else that ran on the machine during the whole bench (concurrent
@@ -311,8 +486,11 @@ RAM=$(awk '$1 == "MemTotal:" {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
 EXITS="all $N_GW gateway runs exited 0 on SIGTERM"
 [ -z "$FAILED_EXITS" ] || EXITS="NON-ZERO EXITS:$FAILED_EXITS (of $N_GW runs)"
 
-cat <<EOF
-# flexgw benchmark
+echo "# flexgw benchmark"
+echo
+if [ "$DO_HTTP" = 1 ]; then
+    cat <<EOF
+## Demo site: memory, start-up, REST
 
 | Figure | Value |
 |---|---|
@@ -322,18 +500,145 @@ cat <<EOF
 | GET /api/v1/site, $CONNS connections | $SITE_RPS req/s, p50 $SITE_P50 ms, p99 $SITE_P99 ms |
 | GET /api/v1/health, $CONNS connections | $HEALTH_RPS req/s, p50 $HEALTH_P50 ms, p99 $HEALTH_P99 ms |
 
-## Raw numbers
+Raw numbers:
 - idle VmRSS kB:$RSS_LIST
 - idle VmHWM kB:$HWM_LIST
 - threads when idle: $THREADS_IDLE; gateway CPU while idle: $IDLE_GW_PCT % of one core
 - start-up ms:$START_LIST
 - /api/v1/site: $SITE_REQ, $SITE_RPS req/s, p50 $SITE_P50 ms, p99 $SITE_P99 ms, errors: $SITE_ERR, body $SITE_BYTES bytes, VmHWM after load $SITE_HWM kB
 - /api/v1/health: $HEALTH_REQ, $HEALTH_RPS req/s, p50 $HEALTH_P50 ms, p99 $HEALTH_P99 ms, errors: $HEALTH_ERR, body $HEALTH_BYTES bytes, VmHWM after load $HEALTH_HWM kB
-- exits: $EXITS
 
+EOF
+fi
+OCPP_RC=0
+if [ "$DO_OCPP" = 1 ]; then
+    # The OCPP report: tables, ratios, the targets, the raw JSON lines.
+    "$PY" - "$OCPP_JSONL" "$OCPP_N" "$OCPP_RATE" "$OCPP_HOLD" "$OCPP_WARM" "$OCPP_S" <<'PYEOF' || OCPP_RC=$?
+import json, os, sys
+
+path, ns, rate, hold, warm, dur = sys.argv[1:7]
+ns = [int(x) for x in ns.split()]
+runs = {}
+for line in open(path):
+    line = line.strip()
+    if not line:
+        continue
+    j = json.loads(line)
+    runs.setdefault(j["label"], {})[j["phase"]] = j
+
+def get(series, phase, key):
+    v = runs.get(series, {}).get(phase, {}).get(key)
+    return None if v is None or v == -1 else v
+
+def f(v, fmt="%.1f"):
+    return "n/a" if v is None else fmt % v
+
+def ratio(a, b, fmt="%.2f"):
+    return "n/a" if a is None or not b else fmt % (a / b)
+
+def thousands(n):
+    return f"{n:,}"
+
+def errs(series, phase):
+    r = runs.get(series, {}).get(phase)
+    if not r:
+        return "not run" if series in runs else "no data"
+    e = []
+    for k, name in (("callerrors", "CALLERROR"), ("boot_callerrors", "boot CALLERROR"),
+                    ("bad_frames", "bad frames"), ("lost", "connections lost"),
+                    ("failed", "stations not connected")):
+        if r.get(k):
+            e.append(f"{r[k]} {name}")
+    return ", ".join(e) if e else "none"
+
+bad = []
+for s, phases in runs.items():
+    if "died" in phases:
+        bad.append(f"{s}: server died")
+    for p, r in phases.items():
+        if p != "died" and errs(s, p) != "none":
+            bad.append(f"{s} {p}: {errs(s, p)}" + (f" (first: {r.get('first_error') or r.get('first_failure')})" if (r.get('first_error') or r.get('first_failure')) else ""))
+
+out = []
+w = out.append
+w("## OCPP: flexgw and ocpp-rpc as the CSMS of N stations\n")
+w(f"Identical load from `ocpp_load` against each: N stations connect (2,000/s, at most 200 handshakes in flight) and boot; held idle {hold} s; then every station sends MeterValues back to back, one outstanding call each ({warm} s warm-up, {dur} s measured); at 10,000 stations also paced at {thousands(int(float(rate)))} round trips/s in total. Every answer is checked (a CALLRESULT with the expected id). Ratios are flexgw / ocpp-rpc.\n")
+for n in ns:
+    fg, rp = f"flexgw-{n}", f"ocpp-rpc-{n}"
+    w(f"### {thousands(n)} stations\n")
+    w("| Figure | flexgw | ocpp-rpc | ratio |")
+    w("|---|---|---|---|")
+    def row(name, key, phase, fmt="%.1f", rfmt="%.2f"):
+        a, b = get(fg, phase, key), get(rp, phase, key)
+        w(f"| {name} | {f(a, fmt)} | {f(b, fmt)} | {ratio(a, b, rfmt)} |")
+    hf, hr = get(fg, "held", "held"), get(rp, "held", "held")
+    w(f"| Stations connected and held | {f(hf, '%d')} of {n} | {f(hr, '%d')} of {n} | |")
+    row("Connect + boot time, s", "connect_s", "held", "%.2f")
+    row("RSS per station, idle (KiB)", "server_kib_per_station", "held")
+    row("Round trips/s, back to back", "rt_per_s", "b2b", "%.0f")
+    row("p50 latency, back to back (ms)", "p50_ms", "b2b", "%.2f")
+    row("p99 latency, back to back (ms)", "p99_ms", "b2b", "%.2f")
+    row("Server CPU per round trip (µs)", "server_cpu_us_per_rt", "b2b", "%.1f")
+    row("Server CPU, back to back (% of one core)", "server_cpu_pct", "b2b", "%.0f")
+    row("RSS per station under load (KiB)", "server_kib_per_station_load", "b2b")
+    if "paced" in runs.get(fg, {}) or "paced" in runs.get(rp, {}):
+        row(f"Paced {thousands(int(float(rate)))}/s: round trips/s", "rt_per_s", "paced", "%.0f")
+        row("Paced: p50 latency (ms)", "p50_ms", "paced", "%.2f")
+        row("Paced: p99 latency (ms)", "p99_ms", "paced", "%.2f")
+        row("Paced: max latency (ms)", "max_ms", "paced", "%.2f")
+        row("Paced: server CPU per round trip (µs)", "server_cpu_us_per_rt", "paced", "%.1f")
+        row("Paced: server CPU (% of one core)", "server_cpu_pct", "paced", "%.0f")
+    row("Load generator CPU, back to back (% of one core)", "client_cpu_pct", "b2b", "%.0f")
+    w(f"| Errors | {errs(fg, 'b2b') if fg in runs else 'no data'} | {errs(rp, 'b2b') if rp in runs else 'no data'} | |")
+    w("")
+tm = [n for n in ns if f"flexgw-tmpfs-{n}" in runs]
+if tm:
+    w("### flexgw with its storage on tmpfs (no fsync cost; diagnostic)\n")
+    w("| Stations | Round trips/s | p50 / p99 (ms) | CPU/rt (µs) | CPU (% of a core) | Paced: p50 / p99 / max (ms), CPU/rt (µs) | Errors |")
+    w("|---|---|---|---|---|---|---|")
+    for n in tm:
+        s = f"flexgw-tmpfs-{n}"
+        paced = "n/a"
+        if get(s, "paced", "p99_ms") is not None:
+            paced = f"{f(get(s,'paced','p50_ms'),'%.2f')} / {f(get(s,'paced','p99_ms'),'%.2f')} / {f(get(s,'paced','max_ms'),'%.2f')}, {f(get(s,'paced','server_cpu_us_per_rt'))}"
+        w(f"| {thousands(n)} | {f(get(s,'b2b','rt_per_s'),'%.0f')} | {f(get(s,'b2b','p50_ms'),'%.2f')} / {f(get(s,'b2b','p99_ms'),'%.2f')} | {f(get(s,'b2b','server_cpu_us_per_rt'))} | {f(get(s,'b2b','server_cpu_pct'),'%.0f')} | {paced} | {errs(s,'b2b')} |")
+    w("")
+w("### Against the targets\n")
+big = max(ns)
+fgb, rpb = f"flexgw-{big}", f"ocpp-rpc-{big}"
+held = get(fgb, "held", "held")
+w(f"- {thousands(big)} stations held: {f(held, '%d')} of {big}: **{'met' if held == big and big >= 10000 else 'NOT met'}**")
+for n in ns:
+    a, b = get(f"flexgw-{n}", "b2b", "server_cpu_us_per_rt"), get(f"ocpp-rpc-{n}", "b2b", "server_cpu_us_per_rt")
+    ok = a is not None and b and a / b <= 0.2
+    w(f"- CPU per round trip at most 1/5 of ocpp-rpc's ({thousands(n)} stations): {f(a)} vs {f(b)} µs, ratio {ratio(a, b)}: **{'met' if ok else 'NOT met'}** (aim: 0.10)")
+for n in ns:
+    a, b = get(f"flexgw-{n}", "b2b", "server_kib_per_station_load"), get(f"ocpp-rpc-{n}", "b2b", "server_kib_per_station_load")
+    ok = a is not None and b and a / b <= 0.25
+    w(f"- RSS per station under load at most 1/4 of ocpp-rpc's ({thousands(n)} stations): {f(a)} vs {f(b)} KiB, ratio {ratio(a, b)}: **{'met' if ok else 'NOT met'}** (aim: 0.10)")
+p99 = get(fgb, "paced", "p99_ms")
+rt = get(fgb, "paced", "rt_per_s")
+w(f"- p99 < 20 ms with {thousands(big)} stations paced at {thousands(int(float(rate)))} round trips/s: p99 {f(p99, '%.2f')} ms at {f(rt, '%.0f')} round trips/s: **{'met' if p99 is not None and p99 < 20 and rt and rt >= 0.98 * float(rate) else 'NOT met'}**")
+w("")
+w("Errors: " + ("none (every call got its CALLRESULT; every station connected and booted)" if not bad else "**" + "; ".join(bad) + "**"))
+w("")
+w("### Raw ocpp_load output (JSON, one line per series and phase)\n")
+w("```")
+for line in open(path):
+    if line.strip():
+        w(line.rstrip())
+w("```")
+print("\n".join(out))
+fg_bad = [b for b in bad if b.startswith("flexgw")]
+sys.exit(3 if fg_bad else 0)
+PYEOF
+    echo
+fi
+
+cat <<EOF
 ## Machine
 - date: $DATE (took ${ELAPSED} s)
-- commit: $COMMIT; $("$BIN" --version)
+- commit: $COMMIT; $("$BIN" --version)$([ "$DO_OCPP" = 1 ] && echo "; reference: ${RPC_VERSION:-ocpp-rpc} (strict mode, ocpp2.0.1) on node $(node --version)")
 - CPU: $CPU, nproc $(nproc)
 - RAM: $RAM
 - kernel: $(uname -srm)
@@ -341,8 +646,12 @@ cat <<EOF
 - CPU used by other processes (not this script or its children), % of all
   cores: $OTHER_PCT % over the whole bench, $IDLE_OTHER_PCT % during the idle-RSS windows;
   processes at >= 5 % CPU at the end (ps, lifetime average): $OTHER_TOP
+- exits: $EXITS
 
 ## Commands
+EOF
+if [ "$DO_HTTP" = 1 ]; then
+    cat <<EOF
 - gateway: \`$BIN --demo --data-dir FRESH_TMP_DIR --listen 127.0.0.1:FREE_PORT\`
 - idle RSS: wait for 200 on /api/v1/health, \`sleep $IDLE_S\`, read VmRSS/VmHWM from /proc/PID/status
 - start-up: python3 subprocess.Popen of the gateway, then raw HTTP GET /api/v1/health every 0.5 ms until a 200; time from just before fork/exec to the 200
@@ -351,5 +660,19 @@ cat <<EOF
   measured \`wrk -t$THREADS -c$CONNS -d${WRK_S}s --latency http://127.0.0.1:PORT/api/v1/site\`
 - stop: SIGTERM, expect exit status 0
 EOF
+fi
+if [ "$DO_OCPP" = 1 ]; then
+    cat <<EOF
+- OCPP, flexgw: \`$BIN --config CONF --listen 127.0.0.1:FREE_PORT\` where CONF has
+  \`"ocpp": {"enabled": true, "listen": "127.0.0.1:PORT", "allow_unknown_stations": true}\`,
+  \`"storage": {"path": FRESH_TMP_DIR}\` (sync_full default: true), \`"log": {"level": "warn"}\`, no assets
+- OCPP, ocpp-rpc: \`node --max-old-space-size=$NODE_HEAP_MB tests/bench/ocpp_rpc_server.js PORT\`
+- load, per server and N, 2 s after the server is up:
+  \`ocpp_load --port PORT --stations N --src-addrs 4 --connect-rate 2000 --max-pending 200 --connect-timeout 240 --hold $OCPP_HOLD --load b2b[,paced] --warmup $OCPP_WARM --duration $OCPP_S --rate $OCPP_RATE --server-pid PID\`
+  (paced only at 10,000 stations); MeterValues with evseId 1, one Power.Active.Import and one Energy.Active.Import.Register sample
+- server CPU: utime + stime from /proc/PID/stat over the measured window / round trips; RSS per station: (VmRSS - VmRSS before the first connection) / stations, idle after the hold, under load the highest of the once-a-second samples in the window
+EOF
+fi
 
 [ -z "$FAILED_EXITS" ] || exit 1
+[ "$OCPP_RC" = 0 ] || exit 1
