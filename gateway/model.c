@@ -108,18 +108,69 @@ void fg_model_init(struct fg_model *m)
 
 void fg_model_clear(struct fg_model *m)
 {
+    free(m->idx);
     free(m->assets);
     free(m->signals);
     fg_plan_clear(&m->plan);
     fg_model_init(m);
 }
 
+/* Assets are found by id on every OCPP message: a hash index keeps that O(1)
+ * with 20,000 assets. FNV-1a. */
+static size_t id_hash(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h;
+}
+
 static size_t asset_index(const struct fg_model *m, const char *id)
 {
+    if (m->idx && m->idx_n == m->n_assets) {
+        size_t mask = m->idx_cap - 1;
+        for (size_t k = id_hash(id) & mask;; k = (k + 1) & mask) {
+            uint32_t v = m->idx[k];
+            if (!v)
+                return SIZE_MAX;
+            if (strcmp(m->assets[v - 1].id, id) == 0)
+                return v - 1;
+        }
+    }
     for (size_t i = 0; i < m->n_assets; i++)
         if (strcmp(m->assets[i].id, id) == 0)
             return i;
     return SIZE_MAX;
+}
+
+static void index_put(struct fg_model *m, size_t i)
+{
+    size_t mask = m->idx_cap - 1;
+    size_t k = id_hash(m->assets[i].id) & mask;
+    while (m->idx[k])
+        k = (k + 1) & mask;
+    m->idx[k] = (uint32_t)(i + 1);
+}
+
+/* Rebuild the index for n_assets, at most half full. Without memory the
+ * index is dropped and lookups scan. */
+static void index_rebuild(struct fg_model *m)
+{
+    size_t cap = 64;
+    while (cap < m->n_assets * 2)
+        cap *= 2;
+    if (cap != m->idx_cap) {
+        free(m->idx);
+        m->idx = malloc(cap * sizeof(*m->idx));
+        m->idx_cap = m->idx ? cap : 0;
+    }
+    m->idx_n = 0;
+    if (!m->idx)
+        return;
+    memset(m->idx, 0, cap * sizeof(*m->idx));
+    for (size_t i = 0; i < m->n_assets; i++)
+        index_put(m, i);
+    m->idx_n = m->n_assets;
 }
 
 /* Grows by realloc: pointers returned by fg_model_find_asset() stay valid only
@@ -151,6 +202,12 @@ int fg_model_add_asset(struct fg_model *m, const struct fg_asset *a, struct fg_e
     if (grow((void **)&m->assets, &m->cap_assets, m->n_assets, sizeof(*m->assets)))
         return fg_error_set(err, FG_ENOMEM, "/id", "out of memory");
     m->assets[m->n_assets++] = *a;
+    if (m->idx && m->idx_n == m->n_assets - 1 && m->n_assets * 2 <= m->idx_cap) {
+        index_put(m, m->n_assets - 1);
+        m->idx_n = m->n_assets;
+    } else {
+        index_rebuild(m);
+    }
     m->version++;
     return 0;
 }
@@ -174,6 +231,7 @@ int fg_model_remove_asset(struct fg_model *m, const char *id)
         return FG_ENOTFOUND;
     memmove(&m->assets[i], &m->assets[i + 1], (m->n_assets - i - 1) * sizeof(*m->assets));
     m->n_assets--;
+    index_rebuild(m);
     m->version++;
     return 0;
 }

@@ -30,7 +30,7 @@
 #define FG_NAME_MAX 64
 #define FG_SIGNAL_ID_MAX 64
 #define FG_SIGNAL_MAX_INTERVALS 192 /* 48 h of 15-minute ISPs */
-#define FG_MODEL_MAX_ASSETS 1024
+#define FG_MODEL_MAX_ASSETS 20000   /* 10,000 two-EVSE stations */
 #define FG_MODEL_MAX_SIGNALS 256
 #define FG_FORECAST_MAX 192
 
@@ -291,6 +291,10 @@ struct fg_model {
     struct fg_site site;
     struct fg_asset *assets;
     size_t n_assets, cap_assets;
+    /* id -> index + 1 (0 = empty), open addressing over a power of two; valid
+     * while idx_n == n_assets (a model built by hand falls back to a scan). */
+    uint32_t *idx;
+    size_t idx_cap, idx_n;
     struct fg_signal *signals;
     size_t n_signals, cap_signals;
     struct fg_plan plan;

@@ -140,6 +140,41 @@ static void put(struct fg_model *m, struct fg_signal *s, int64_t now)
 
 /* ---- names ---- */
 
+/* Assets are found through a hash index: every one of many, after removals
+ * too, and never one that is gone; the limit holds. */
+static void test_many_assets_found_by_id(void **state)
+{
+    (void)state;
+    struct fg_model m;
+    fg_model_init(&m);
+    char id[FG_ID_MAX];
+    for (int i = 0; i < FG_MODEL_MAX_ASSETS; i++) {
+        snprintf(id, sizeof(id), "st%d-%d", i / 2, i % 2 + 1);
+        struct fg_asset a = evse(id);
+        assert_int_equal(fg_model_add_asset(&m, &a, NULL), 0);
+    }
+    struct fg_asset extra = evse("one-too-many");
+    assert_int_equal(fg_model_add_asset(&m, &extra, NULL), FG_EFULL);
+    for (int i = 0; i < FG_MODEL_MAX_ASSETS; i += 7) {
+        snprintf(id, sizeof(id), "st%d-%d", i / 2, i % 2 + 1);
+        struct fg_asset *a = fg_model_find_asset(&m, id);
+        assert_non_null(a);
+        assert_string_equal(a->id, id);
+    }
+    assert_int_equal(fg_model_remove_asset(&m, "st0-1"), 0);
+    assert_int_equal(fg_model_remove_asset(&m, "st500-2"), 0);
+    assert_null(fg_model_find_asset(&m, "st0-1"));
+    assert_null(fg_model_find_asset(&m, "st500-2"));
+    assert_null(fg_model_find_asset(&m, "nobody"));
+    assert_string_equal(fg_model_find_asset(&m, "st9999-2")->id, "st9999-2");
+    assert_string_equal(fg_model_find_asset_c(&m, "st0-2")->id, "st0-2");
+    struct fg_asset again = evse("st0-1");
+    assert_int_equal(fg_model_add_asset(&m, &again, NULL), 0);
+    assert_int_equal(fg_model_add_asset(&m, &again, NULL), FG_EEXISTS);
+    assert_ptr_equal(fg_model_find_asset(&m, "st0-1"), &m.assets[m.n_assets - 1]);
+    fg_model_clear(&m);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -1368,6 +1403,7 @@ static void test_rfc3339(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_many_assets_found_by_id),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_envelope_battery),
         cmocka_unit_test(test_envelope_evse),
