@@ -59,6 +59,7 @@ struct tx {
 
 struct station;
 struct ocpp;
+struct cfg_evse;
 struct out_call;
 
 /* Called once per CALL of ours: with the validated CALLRESULT payload, or
@@ -110,6 +111,11 @@ struct evse_ctl {
     bool dirty;           /* the wish changed while busy, or was held back */
 };
 
+struct st_evse {
+    int evse_id;
+    char asset[FG_ID_MAX];
+};
+
 struct station {
     char id[STATION_ID_MAX + 1];
     struct tx tx[TX_MAX];
@@ -126,6 +132,8 @@ struct station {
     bool asked_boot;      /* TriggerMessage(BootNotification) sent on this connection */
     struct evse_ctl *ctl; /* EVSEs we control */
     size_t n_ctl;
+    struct st_evse *evses; /* its EVSEs and their assets (station_fill) */
+    size_t n_evses;
 };
 
 struct pss {
@@ -165,6 +173,8 @@ struct ocpp {
     const struct fg_cfg_id_token **tokens; /* ocpp.id_tokens sorted, for bsearch */
     struct op_result ops[OPS_KEPT];
     unsigned op_seq;
+    struct cfg_evse *by_station, *by_asset; /* index_cfg() */
+    size_t n_cfg_evses;
 };
 
 #define ALIVE_EVERY_MS 15000
@@ -187,15 +197,133 @@ static bool station_id_ok(const char *s, size_t n)
     return true;
 }
 
+/* ---- the configured EVSEs, indexed ----------------------------------------------------
+ */
+
+/* Looked up on every connection and message, so sorted once per config:
+ * by (station, evseId) and by asset id. Pointers into o->cfg. */
+struct cfg_evse {
+    const char *station, *asset;
+    int evse_id;
+};
+
+static int cmp_by_station(const void *a, const void *b)
+{
+    const struct cfg_evse *x = a, *y = b;
+    int c = strcmp(x->station, y->station);
+    return c ? c : (x->evse_id > y->evse_id) - (x->evse_id < y->evse_id);
+}
+
+static int cmp_by_asset(const void *a, const void *b)
+{
+    return strcmp(((const struct cfg_evse *)a)->asset,
+                  ((const struct cfg_evse *)b)->asset);
+}
+
+static int index_cfg(struct ocpp *o, const struct fg_config *cfg)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->site.n_assets; i++) {
+        const struct fg_cfg_asset *a = &cfg->site.assets[i];
+        n += a->kind == FG_ASSET_EVSE && !strcmp(a->adapter, "ocpp");
+    }
+    struct cfg_evse *s = n ? malloc(n * sizeof(*s)) : NULL;
+    struct cfg_evse *b = n ? malloc(n * sizeof(*b)) : NULL;
+    if (n && (!s || !b)) {
+        free(s);
+        free(b);
+        return FG_ENOMEM;
+    }
+    n = 0;
+    for (size_t i = 0; i < cfg->site.n_assets; i++) {
+        const struct fg_cfg_asset *a = &cfg->site.assets[i];
+        if (a->kind == FG_ASSET_EVSE && !strcmp(a->adapter, "ocpp"))
+            s[n++] = (struct cfg_evse){a->station, a->id, a->evse_id};
+    }
+    if (n) {
+        memcpy(b, s, n * sizeof(*s));
+        qsort(s, n, sizeof(*s), cmp_by_station);
+        qsort(b, n, sizeof(*b), cmp_by_asset);
+    }
+    free(o->by_station);
+    free(o->by_asset);
+    o->by_station = s;
+    o->by_asset = b;
+    o->n_cfg_evses = n;
+    return 0;
+}
+
+/* The first configured EVSE of a station, or NULL; the station's others
+ * follow it in by_station. */
+static const struct cfg_evse *cfg_station(const struct ocpp *o, const char *id)
+{
+    size_t lo = 0, hi = o->n_cfg_evses;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (strcmp(o->by_station[mid].station, id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < o->n_cfg_evses && !strcmp(o->by_station[lo].station, id)
+               ? &o->by_station[lo]
+               : NULL;
+}
+
 static bool station_configured(const struct ocpp *o, const char *id)
 {
-    for (size_t i = 0; i < o->cfg->site.n_assets; i++) {
-        const struct fg_cfg_asset *a = &o->cfg->site.assets[i];
-        if (a->kind == FG_ASSET_EVSE && !strcmp(a->adapter, "ocpp") &&
-            !strcmp(a->station, id))
-            return true;
+    return cfg_station(o, id) != NULL;
+}
+
+static const struct cfg_evse *cfg_asset(const struct ocpp *o, const char *asset)
+{
+    struct cfg_evse key = {.asset = asset};
+    return o->n_cfg_evses
+               ? bsearch(&key, o->by_asset, o->n_cfg_evses, sizeof(key), cmp_by_asset)
+               : NULL;
+}
+
+/* ---- stations and their EVSEs ---------------------------------------------------------
+ */
+
+static struct st_evse *st_evse_find(struct station *st, int evse_id)
+{
+    for (size_t i = 0; i < st->n_evses; i++)
+        if (st->evses[i].evse_id == evse_id)
+            return &st->evses[i];
+    return NULL;
+}
+
+static int st_evse_add(struct station *st, int evse_id, const char *asset)
+{
+    struct st_evse *v = realloc(st->evses, (st->n_evses + 1) * sizeof(*v));
+    if (!v)
+        return FG_ENOMEM;
+    st->evses = v;
+    v[st->n_evses].evse_id = evse_id;
+    snprintf(v[st->n_evses].asset, sizeof(v->asset), "%s", asset);
+    st->n_evses++;
+    return 0;
+}
+
+/* A station's EVSEs: the configured ones, and those discovered before that
+ * are still assets and not configured now. After every config change. */
+static void station_fill(struct ocpp *o, struct station *st)
+{
+    struct st_evse *old = st->evses;
+    size_t n_old = st->n_evses;
+    st->evses = NULL;
+    st->n_evses = 0;
+    const struct cfg_evse *c = cfg_station(o, st->id);
+    const struct cfg_evse *end = o->by_station + o->n_cfg_evses;
+    for (; c && c < end && !strcmp(c->station, st->id); c++)
+        st_evse_add(st, c->evse_id, c->asset);
+    for (size_t i = 0; i < n_old; i++) {
+        if (!cfg_asset(o, old[i].asset) && !st_evse_find(st, old[i].evse_id) &&
+            fg_model_find_asset(o->host.model, old[i].asset))
+            st_evse_add(st, old[i].evse_id, old[i].asset);
     }
-    return false;
+    free(old);
 }
 
 static struct station *station_find(struct ocpp *o, const char *id)
@@ -226,6 +354,7 @@ static struct station *station_get(struct ocpp *o, const char *id)
     if (!st)
         return NULL;
     snprintf(st->id, sizeof(st->id), "%s", id);
+    station_fill(o, st);
     o->stations[o->n_stations++] = st;
     return st;
 }
@@ -233,36 +362,39 @@ static struct station *station_get(struct ocpp *o, const char *id)
 /* The asset of EVSE evse_id of a station: the configured one, or (for
  * stations we accept without configuration) one made now, named
  * "<station>-<evseId>", with no power until the station tells us more. */
-static struct fg_asset *evse_asset(struct ocpp *o, const struct station *st, int evse_id)
+static struct fg_asset *evse_asset(struct ocpp *o, struct station *st, int evse_id)
 {
     struct fg_model *m = o->host.model;
-    for (size_t i = 0; i < o->cfg->site.n_assets; i++) {
-        const struct fg_cfg_asset *a = &o->cfg->site.assets[i];
-        if (a->kind == FG_ASSET_EVSE && !strcmp(a->adapter, "ocpp") &&
-            !strcmp(a->station, st->id) && a->evse_id == evse_id)
-            return fg_model_find_asset(m, a->id);
-    }
+    const struct st_evse *e = st_evse_find(st, evse_id);
+    if (e)
+        return fg_model_find_asset(m, e->asset);
     if (!o->allow_unknown)
         return NULL;
     char id[FG_ID_MAX];
     snprintf(id, sizeof(id), "%s-%d", st->id, evse_id);
     struct fg_asset *a = fg_model_find_asset(m, id);
-    if (a)
-        return a;
-    struct fg_asset n;
-    memset(&n, 0, sizeof(n));
-    snprintf(n.id, sizeof(n.id), "%s", id);
-    snprintf(n.name, sizeof(n.name), "%s EVSE %d", st->id, evse_id);
-    snprintf(n.adapter, sizeof(n.adapter), "ocpp");
-    n.kind = FG_ASSET_EVSE;
-    n.power_w = NAN;
-    n.reactive_var = NAN;
-    n.evse.ev_soc = NAN;
-    n.evse.state = FG_CONN_AVAILABLE;
-    if (fg_model_add_asset(m, &n, NULL))
+    if (!a) {
+        struct fg_asset n;
+        memset(&n, 0, sizeof(n));
+        snprintf(n.id, sizeof(n.id), "%s", id);
+        snprintf(n.name, sizeof(n.name), "%s EVSE %d", st->id, evse_id);
+        snprintf(n.adapter, sizeof(n.adapter), "ocpp");
+        n.kind = FG_ASSET_EVSE;
+        n.power_w = NAN;
+        n.reactive_var = NAN;
+        n.evse.ev_soc = NAN;
+        n.evse.state = FG_CONN_AVAILABLE;
+        struct fg_error err = {0};
+        if (fg_model_add_asset(m, &n, &err)) {
+            fg_warn("ocpp", "%s: EVSE %d not added: %s", st->id, evse_id, err.msg);
+            return NULL;
+        }
+        fg_info("ocpp", "%s: new EVSE %d added as asset %s", st->id, evse_id, id);
+        a = fg_model_find_asset(m, id);
+    }
+    if (st_evse_add(st, evse_id, id))
         return NULL;
-    fg_info("ocpp", "%s: new EVSE %d added as asset %s", st->id, evse_id, id);
-    return fg_model_find_asset(m, id);
+    return a;
 }
 
 /* Mark every EVSE asset of a station online or offline. */
@@ -270,20 +402,9 @@ static void station_assets_online(struct ocpp *o, const struct station *st, bool
 {
     struct fg_model *m = o->host.model;
     int64_t now = fg_clock_now_s(o->host.clock);
-    char prefix[STATION_ID_MAX + 2];
-    snprintf(prefix, sizeof(prefix), "%s-", st->id);
-    for (size_t i = 0; i < m->n_assets; i++) {
-        struct fg_asset *a = &m->assets[i];
-        if (a->kind != FG_ASSET_EVSE || strcmp(a->adapter, "ocpp"))
-            continue;
-        const struct fg_cfg_asset *c = NULL;
-        for (size_t j = 0; j < o->cfg->site.n_assets && !c; j++) {
-            if (!strcmp(o->cfg->site.assets[j].id, a->id))
-                c = &o->cfg->site.assets[j];
-        }
-        bool mine =
-            c ? !strcmp(c->station, st->id) : !strncmp(a->id, prefix, strlen(prefix));
-        if (!mine)
+    for (size_t i = 0; i < st->n_evses; i++) {
+        struct fg_asset *a = fg_model_find_asset(m, st->evses[i].asset);
+        if (!a)
             continue;
         a->online = online;
         if (online)
@@ -1513,12 +1634,10 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
 static struct station *asset_station(struct ocpp *o, const struct fg_asset *a,
                                      int *evse_id)
 {
-    for (size_t i = 0; i < o->cfg->site.n_assets; i++) {
-        const struct fg_cfg_asset *c = &o->cfg->site.assets[i];
-        if (!strcmp(c->id, a->id)) {
-            *evse_id = c->evse_id;
-            return station_find(o, c->station);
-        }
+    const struct cfg_evse *c = cfg_asset(o, a->id);
+    if (c) {
+        *evse_id = c->evse_id;
+        return station_find(o, c->station);
     }
     /* Discovered: "<station>-<evseId>". */
     const char *dash = strrchr(a->id, '-');
@@ -1976,7 +2095,8 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
         return fg_error_set(err, FG_EIO, "/ocpp/listen", "cannot listen on %s:%u",
                             cfg->ocpp.listen.host, cfg->ocpp.listen.port);
     }
-    if (index_tokens(o, cfg)) {
+    if (index_tokens(o, cfg) || index_cfg(o, cfg)) {
+        free(o->tokens);
         lws_vhost_destroy(o->vh);
         fg_buf_clear(&o->out);
         free(o);
@@ -2005,6 +2125,7 @@ static void ocpp_stop(void *state)
         while ((c = call_pop(st)))
             out_call_free(c); /* no callbacks: the adapter is going */
         free(st->ctl);
+        free(st->evses);
         if (st->wsi) {
             struct pss *p = lws_wsi_user(st->wsi);
             if (p) {
@@ -2017,6 +2138,8 @@ static void ocpp_stop(void *state)
     }
     free(o->stations);
     free(o->tokens);
+    free(o->by_station);
+    free(o->by_asset);
     for (size_t i = 0; i < OPS_KEPT; i++)
         cJSON_Delete(o->ops[i].result);
     /* Connections close as the vhost goes; their callbacks find no adapter
@@ -2035,9 +2158,11 @@ static int ocpp_reconfigure(void *state, const struct fg_config *cfg)
         return o || cfg->ocpp.enabled ? FG_ESTATE : 0;
     if (memcmp(&cfg->ocpp.listen, &o->cfg->ocpp.listen, sizeof(cfg->ocpp.listen)))
         return FG_ESTATE; /* restart on the new address */
-    if (index_tokens(o, cfg))
+    if (index_tokens(o, cfg) || index_cfg(o, cfg))
         return FG_ENOMEM;
     o->cfg = cfg;
+    for (size_t i = 0; i < o->n_stations; i++)
+        station_fill(o, o->stations[i]);
     o->allow_unknown = cfg->ocpp.allow_unknown_stations;
     o->heartbeat_s = cfg->ocpp.heartbeat_s;
     o->max_frame = (size_t)cfg->ocpp.max_frame_bytes;
