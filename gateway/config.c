@@ -1799,7 +1799,7 @@ static void check_profile_tls(struct ctx *x, const struct fg_config *c, int prof
 static void check_ocpp_station(struct ctx *x, const struct fg_config *c, size_t i)
 {
     const struct fg_cfg_ocpp_station *e = &c->ocpp.stations[i];
-    int prof = fg_config_ocpp_profile(c, e->id, NULL);
+    int prof = e->security_profile >= 0 ? e->security_profile : c->ocpp.security_profile;
     char p[PATHBUF];
     path_index(p, sizeof(p), "/ocpp/stations", i);
     size_t len = strlen(p);
