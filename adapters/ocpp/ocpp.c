@@ -586,9 +586,14 @@ static const struct handler {
     const char *action;
     handler_fn fn;
 } handlers[] = {
-    {"BootNotification", h_boot},     {"Heartbeat", h_heartbeat},
-    {"MeterValues", h_meter_values},  {"SecurityEventNotification", h_security_event},
-    {"StatusNotification", h_status}, {"TransactionEvent", h_transaction_event},
+    // clang-format off
+    {"BootNotification", h_boot},
+    {"Heartbeat", h_heartbeat},
+    {"MeterValues", h_meter_values},
+    {"SecurityEventNotification", h_security_event},
+    {"StatusNotification", h_status},
+    {"TransactionEvent", h_transaction_event},
+    // clang-format on
 };
 
 static int cmp_handler(const void *k, const void *e)
@@ -921,8 +926,8 @@ static void ocpp_stop(void *state)
         free(st);
     }
     free(o->stations);
-    /* Connections close as the vhost goes; their callbacks find no adapter
-     * (vhost user cleared) and no station. */
+    /* Connections close as the vhosts go (lws does it lazily); their
+     * callbacks find no adapter (p->o cleared) and no station. */
     fg_ocpp_sec_free(o->sec);
     fg_buf_clear(&o->out);
     free(o);
