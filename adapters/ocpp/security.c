@@ -33,6 +33,7 @@
 #define INLINE_BUDGET_US 100000 /* loop time per second for verifications */
 #define WORKER_QUEUE_MAX 32     /* verifications waiting for the worker */
 #define RETRY_AFTER_S 1         /* told with 503 while the worker verifies */
+#define EVENTS_PER_MIN 120      /* refusals stored as events per minute */
 
 /* Password state of one station. */
 struct pw_state {
@@ -80,6 +81,8 @@ struct fg_ocpp_sec {
     size_t n_pw, cap_pw;
     struct peer peers[PEERS];
     int64_t budget_window_us; /* monotonic start of the current second */
+    int64_t events_window_ms; /* monotonic start of the current minute */
+    unsigned events_n, events_dropped;
     int64_t budget_spent_us;
     struct fg_worker *worker;
     unsigned jobs; /* submitted, done() not yet run */
@@ -550,8 +553,22 @@ static struct peer *peer_get(struct fg_ocpp_sec *s, const char *addr, bool creat
     return p;
 }
 
+/* Refusals are logged and stored, at most EVENTS_PER_MIN a minute: the peer
+ * table bounds them per address, this bounds them when addresses rotate. */
 static void security_event(struct fg_ocpp_sec *s, const char *msg)
 {
+    int64_t now = fg_mono_ms();
+    if (now - s->events_window_ms >= 60000) {
+        if (s->events_dropped)
+            fg_warn("ocpp", "%u more refusals in the last minute not logged or stored",
+                    s->events_dropped);
+        s->events_window_ms = now;
+        s->events_n = s->events_dropped = 0;
+    }
+    if (++s->events_n > EVENTS_PER_MIN) {
+        s->events_dropped++;
+        return;
+    }
     fg_warn("ocpp", "%s", msg);
     if (fg_store_event_add(s->host.store, fg_clock_now_ms(s->host.clock), "warn", "ocpp",
                            "security", msg, NULL))
