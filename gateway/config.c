@@ -54,10 +54,10 @@ enum ty {
 
 enum fmt { FMT_NONE, FMT_ID, FMT_CURRENCY, FMT_URL, FMT_TOKEN };
 
-#define F_NULL 0x1u    /* null accepted: NAN (number), none (HH:MM), unset (secret) */
-#define F_XMIN 0x2u    /* the minimum is exclusive */
-#define F_HAS 0x4u     /* object: sets the bool at aux_off when present */
-#define F_INLINE 0x8u  /* array: a fixed array inside the struct, not a heap one */
+#define F_NULL 0x1u   /* null: NAN (number), -1 (integer), none (HH:MM), unset (secret) */
+#define F_XMIN 0x2u   /* the minimum is exclusive */
+#define F_HAS 0x4u    /* object: sets the bool at aux_off when present */
+#define F_INLINE 0x8u /* array: a fixed array inside the struct, not a heap one */
 #define F_EXPAND 0x10u /* string: "{siteId}" is replaced by site.id */
 
 #define K_EVSE (1u << FG_ASSET_EVSE)
@@ -66,7 +66,14 @@ enum fmt { FMT_NONE, FMT_ID, FMT_CURRENCY, FMT_URL, FMT_TOKEN };
 #define K_LOAD (1u << FG_ASSET_LOAD)
 #define REQ_ALL (~0u)
 
-enum slot { SLOT_TARIFF, SLOT_ASSETS, SLOT_SIGNALS, SLOT_ID_TOKENS, SLOT_COUNT };
+enum slot {
+    SLOT_TARIFF,
+    SLOT_ASSETS,
+    SLOT_SIGNALS,
+    SLOT_ID_TOKENS,
+    SLOT_STATIONS,
+    SLOT_COUNT
+};
 
 struct table;
 
@@ -151,6 +158,9 @@ _Static_assert(sizeof(enum fg_log_level) == sizeof(int), "enums stored as int");
 #define IF(m)                                                                            \
     .off = offsetof(struct fg_cfg_id_token, m),                                          \
     .size = sizeof(((struct fg_cfg_id_token *)0)->m)
+#define OF(m)                                                                            \
+    .off = offsetof(struct fg_cfg_ocpp_station, m),                                      \
+    .size = sizeof(((struct fg_cfg_ocpp_station *)0)->m)
 #define TF(m)                                                                            \
     .off = offsetof(struct fg_tariff_period, m),                                         \
     .size = sizeof(((struct fg_tariff_period *)0)->m)
@@ -297,6 +307,18 @@ static const struct row id_token_rows[] = {
      .doc = "groupIdToken sent with it, \"\" = none."},
 };
 static const struct table id_token_table = TABLE("ocpp.id_tokens[]", id_token_rows, NULL);
+static const struct row ocpp_station_rows[] = {
+    {.key = "id", .type = T_STR, OF(id), .fmt = FMT_ID, .req = REQ_ALL,
+     .doc = "Station id (the last part of its URL /ocpp/{stationId})."},
+    {.key = "security_profile", .type = T_INT, OF(security_profile), .max = 3, .dnum = -1,
+     .flags = F_NULL,
+     .doc = "Security profile of this station; null: ocpp.security_profile."},
+    {.key = "password_hash", .type = T_SECRET, OF(password_hash), .flags = F_NULL,
+     .doc = "argon2id hash of its HTTP Basic password (flexgw --hash-password); "
+            "required for profiles 1 and 2."},
+};
+static const struct table ocpp_station_table =
+    TABLE("ocpp.stations[]", ocpp_station_rows, NULL);
 
 static const struct row ocpp_rows[] = {
     {.key = "enabled", .type = T_BOOL, CF(ocpp.enabled), .doc = "Run the OCPP CSMS."},
@@ -332,6 +354,20 @@ static const struct row ocpp_rows[] = {
      .max = 86400, .dnum = 900,
      .doc = "A profile ends at most this long after it was sent (renewed while wanted), "
             "so a station falls back by itself when the gateway goes silent, s."},
+    {.key = "security_profile", .type = T_INT, CF(ocpp.security_profile), .max = 3,
+     .doc = "Security profile of stations without their own in stations: 0 none, "
+            "1 Basic auth, 2 TLS + Basic auth, 3 TLS client certificate."},
+    {.key = "tls_cert", .type = T_FILE, CF(ocpp.tls_cert), .dstr = "",
+     .doc = "PEM certificate (chain) of the wss:// listener; empty: no wss://."},
+    {.key = "tls_key", .type = T_FILE, CF(ocpp.tls_key), .dstr = "",
+     .doc = "PEM private key of tls_cert."},
+    {.key = "tls_ca", .type = T_FILE, CF(ocpp.tls_ca), .dstr = "",
+     .doc = "PEM CA certificate(s) that issue station certificates (profile 3)."},
+    {.key = "stations", .type = T_ARR, .off = offsetof(struct fg_config, ocpp.stations),
+     .size = sizeof(struct fg_cfg_ocpp_station),
+     .aux_off = offsetof(struct fg_config, ocpp.n_stations), .max = FG_OCPP_STATIONS_MAX,
+     .slot = SLOT_STATIONS, .child = &ocpp_station_table,
+     .doc = "Per-station security: profile and password hash."},
 };
 
 static const struct row modbus_rows[] = {
@@ -851,7 +887,9 @@ static void p_int(struct ctx *x, const struct row *r, const cJSON *j, void *base
                   const char *path)
 {
     long long v;
-    if (get_int(x, r, j, path, &v))
+    if (cJSON_IsNull(j))
+        *(int *)at(base, r->off) = -1; /* F_NULL rows have min >= 0 */
+    else if (get_int(x, r, j, path, &v))
         *(int *)at(base, r->off) = (int)v;
 }
 
@@ -1091,8 +1129,11 @@ static cJSON *e_bool(const struct row *r, const void *base, bool redact)
 
 static cJSON *e_int(const struct row *r, const void *base, bool redact)
 {
+    int v = *(const int *)cat(base, r->off);
     (void)redact;
-    return cJSON_CreateNumber(*(const int *)cat(base, r->off));
+    if ((r->flags & F_NULL) && v < 0)
+        return cJSON_CreateNull();
+    return cJSON_CreateNumber(v);
 }
 
 static cJSON *e_size(const struct row *r, const void *base, bool redact)
@@ -1776,6 +1817,174 @@ static void check_id_tokens(struct ctx *x, struct fg_config *c)
     free(v);
 }
 
+/* ---- OCPP security ---- */
+
+static const struct fg_cfg_ocpp_station *station_entry(const struct fg_config *c,
+                                                       const char *id)
+{
+    for (size_t i = 0; i < c->ocpp.n_stations; i++)
+        if (!strcmp(c->ocpp.stations[i].id, id))
+            return &c->ocpp.stations[i];
+    return NULL;
+}
+
+int fg_config_ocpp_profile(const struct fg_config *c, const char *station,
+                           const struct fg_cfg_ocpp_station **entry)
+{
+    const struct fg_cfg_ocpp_station *e = station_entry(c, station);
+    if (entry)
+        *entry = e;
+    return e && e->security_profile >= 0 ? e->security_profile : c->ocpp.security_profile;
+}
+
+static bool ocpp_station_named(const struct fg_config *c, const char *id, size_t before)
+{
+    for (size_t i = 0; i < before && i < c->site.n_assets; i++) {
+        const struct fg_cfg_asset *a = &c->site.assets[i];
+        if (a->kind == FG_ASSET_EVSE && !strcmp(a->adapter, "ocpp") &&
+            !strcmp(a->station, id))
+            return true;
+    }
+    return false;
+}
+
+/* A decimal number in [lo, hi] followed by `next` (a string it must start). */
+static bool hash_param(const char **s, unsigned long lo, unsigned long hi,
+                       const char *next)
+{
+    unsigned long v = 0;
+    const char *p = *s;
+    if (*p < '0' || *p > '9')
+        return false;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (unsigned long)(*p - '0');
+        if (v > hi)
+            return false;
+    }
+    if (v < lo || strncmp(p, next, strlen(next)))
+        return false;
+    *s = p + strlen(next);
+    return true;
+}
+
+/* Why these bounds: m (KiB) and t decide how much memory and time one
+ * verification takes when a station connects; a hash asking for more than
+ * 1 GiB or 32 passes would let a config entry stall or exhaust the gateway.
+ * p = 1 is what libsodium writes. */
+bool fg_config_argon2id_ok(const char *s)
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char pre[] = "$argon2id$v=19$m=";
+    if (strncmp(s, pre, sizeof(pre) - 1))
+        return false;
+    s += sizeof(pre) - 1;
+    if (!hash_param(&s, 8, 1048576, ",t=") || !hash_param(&s, 1, 32, ",p=") ||
+        !hash_param(&s, 1, 1, "$"))
+        return false;
+    size_t n = strspn(s, b64); /* salt: 8..48 bytes */
+    if (n < 11 || n > 64 || s[n] != '$')
+        return false;
+    s += n + 1;
+    n = strspn(s, b64); /* tag: 16..96 bytes */
+    return n >= 22 && n <= 128 && s[n] == '\0';
+}
+
+/* What a security profile needs from the TLS settings, reported at path. */
+static void check_profile_tls(struct ctx *x, const struct fg_config *c, int profile,
+                              const char *path)
+{
+    if (profile >= 2 && !c->ocpp.tls_cert[0])
+        fg_errlist_add(x->errs, FG_EMISSING, path,
+                       "security profile %d needs TLS: set /ocpp/tls_cert and "
+                       "/ocpp/tls_key",
+                       profile);
+    if (profile == 3 && !c->ocpp.tls_ca[0])
+        fg_errlist_add(x->errs, FG_EMISSING, path,
+                       "security profile 3 needs /ocpp/tls_ca, the CA that issues "
+                       "station certificates");
+}
+
+static void check_ocpp_station(struct ctx *x, const struct fg_config *c, size_t i)
+{
+    const struct fg_cfg_ocpp_station *e = &c->ocpp.stations[i];
+    int prof = e->security_profile >= 0 ? e->security_profile : c->ocpp.security_profile;
+    char p[PATHBUF];
+    path_index(p, sizeof(p), "/ocpp/stations", i);
+    size_t len = strlen(p);
+    if (e->security_profile >= 0) {
+        snprintf(p + len, sizeof(p) - len, "/security_profile");
+        check_profile_tls(x, c, prof, p);
+    }
+    snprintf(p + len, sizeof(p) - len, "/password_hash");
+    const char *h = e->password_hash.value;
+    if (!h && (prof == 1 || prof == 2))
+        fg_errlist_add(x->errs, FG_EMISSING, p,
+                       "required for security profile %d (make one with flexgw "
+                       "--hash-password)",
+                       prof);
+    else if (h && !fg_config_argon2id_ok(h))
+        fg_errlist_add(x->errs, FG_EINVAL, p,
+                       "not an argon2id hash as flexgw --hash-password writes "
+                       "($argon2id$v=19$m=...,t=...,p=1$salt$hash, m <= 1048576, "
+                       "t <= 32)");
+    else if (h && prof == 0)
+        fg_errlist_add(x->errs, FG_EINVAL, p,
+                       "security profile 0 would ignore it: set security_profile to 1 "
+                       "or 2");
+    if (!c->ocpp.allow_unknown_stations &&
+        !ocpp_station_named(c, e->id, c->site.n_assets)) {
+        snprintf(p + len, sizeof(p) - len, "/id");
+        fg_errlist_add(x->errs, FG_EINVAL, p,
+                       "no evse asset with adapter \"ocpp\" names station \"%s\" "
+                       "(and allow_unknown_stations is off)",
+                       e->id);
+    }
+}
+
+/* Why so strict: a mistake here would let a station connect with less
+ * security than intended (a typo in a station id leaves the real station on
+ * the site default; a hash with profile 0 is silently unused), so each such
+ * mistake is an error, not a warning. */
+static void check_ocpp_security(struct ctx *x, struct fg_config *c)
+{
+    const int def = c->ocpp.security_profile;
+    if (!c->ocpp.tls_cert[0] && c->ocpp.tls_key[0])
+        fg_errlist_add(x->errs, FG_EMISSING, "/ocpp/tls_cert",
+                       "required when /ocpp/tls_key is set");
+    if (c->ocpp.tls_cert[0] && !c->ocpp.tls_key[0])
+        fg_errlist_add(x->errs, FG_EMISSING, "/ocpp/tls_key",
+                       "required when /ocpp/tls_cert is set");
+    if (c->ocpp.tls_ca[0] && !c->ocpp.tls_cert[0])
+        fg_errlist_add(x->errs, FG_EMISSING, "/ocpp/tls_cert",
+                       "required when /ocpp/tls_ca is set (client certificates come "
+                       "over wss://)");
+    check_profile_tls(x, c, def, "/ocpp/security_profile");
+    if (c->ocpp.allow_unknown_stations && (def == 1 || def == 2))
+        fg_errlist_add(x->errs, FG_EINVAL, "/ocpp/allow_unknown_stations",
+                       "unknown stations have no password_hash, so security profile "
+                       "%d (/ocpp/security_profile) would refuse them all: use 0 or 3",
+                       def);
+    for (size_t i = 0; i < c->ocpp.n_stations; i++)
+        if (ok_elem(x, SLOT_STATIONS, i))
+            check_ocpp_station(x, c, i);
+    check_unique(x, SLOT_STATIONS, "station",
+                 c->ocpp.stations ? c->ocpp.stations[0].id : NULL, c->ocpp.n_stations,
+                 sizeof(struct fg_cfg_ocpp_station), "/ocpp/stations");
+    if (def != 1 && def != 2)
+        return;
+    for (size_t i = 0; i < c->site.n_assets; i++) {
+        const struct fg_cfg_asset *a = &c->site.assets[i];
+        if (a->kind != FG_ASSET_EVSE || strcmp(a->adapter, "ocpp") ||
+            station_entry(c, a->station) || ocpp_station_named(c, a->station, i))
+            continue;
+        fg_errlist_add(x->errs, FG_EMISSING, "/ocpp/security_profile",
+                       "security profile %d needs a password: station \"%s\" has no "
+                       "password_hash in /ocpp/stations",
+                       def, a->station);
+    }
+}
+
 static void check_web_tls(struct ctx *x, struct fg_config *c)
 {
     if (!c->web.tls_cert[0] && c->web.tls_key[0])
@@ -1793,9 +2002,9 @@ static void check_openadr(struct ctx *x, struct fg_config *c)
                        "required when openadr is enabled");
 }
 
-static check_fn *const checks[] = {check_isp,     check_tariff, check_assets,
-                                   check_signals, check_ocpp,   check_id_tokens,
-                                   check_web_tls, check_openadr};
+static check_fn *const checks[] = {check_isp,           check_tariff,  check_assets,
+                                   check_signals,       check_ocpp,    check_id_tokens,
+                                   check_ocpp_security, check_web_tls, check_openadr};
 
 /* Replace "{siteId}" in every F_EXPAND string of the sections. */
 static int expand(char *buf, size_t size, const char *id)
@@ -1857,6 +2066,9 @@ void fg_config_clear(struct fg_config *c)
     free(c->site.assets);
     free(c->site.signals);
     free(c->ocpp.id_tokens);
+    for (size_t i = 0; i < c->ocpp.n_stations; i++)
+        secret_clear(&c->ocpp.stations[i].password_hash);
+    free(c->ocpp.stations);
     secret_clear(&c->mqtt.password);
     secret_clear(&c->web.token);
     secret_clear(&c->web.admin_password);
@@ -1990,6 +2202,35 @@ cJSON *fg_config_to_json(const struct fg_config *c, bool redact)
     return emit_object(&root_table, c, redact);
 }
 
+static int unredact(cJSON *json, const struct table *t, const void *cur);
+
+/* Array elements are matched to the current ones by "id" (an element without
+ * a current match gets none of the current secrets). */
+static int unredact_array(cJSON *arr, const struct row *r, const void *cur)
+{
+    const struct row *idr = find_row(r->child, "id", NULL);
+    const char *elems = (r->flags & F_INLINE) ? (const char *)cat(cur, r->off)
+                                              : *(char *const *)cat(cur, r->off);
+    size_t n = *(const size_t *)cat(cur, r->aux_off);
+    void *blank = calloc(1, r->size);
+    int rc = blank ? 0 : FG_ENOMEM;
+    if (blank)
+        set_defaults(r->child, blank);
+    cJSON *e;
+    cJSON_ArrayForEach(e, arr)
+    {
+        const cJSON *id = idr ? cJSON_GetObjectItemCaseSensitive(e, "id") : NULL;
+        const void *match = blank;
+        for (size_t i = 0; cJSON_IsString(id) && i < n && match == blank; i++)
+            if (!strcmp(cat(elems + i * r->size, idr->off), id->valuestring))
+                match = elems + i * r->size;
+        if (!rc && cJSON_IsObject(e))
+            rc = unredact(e, r->child, match);
+    }
+    free(blank);
+    return rc;
+}
+
 static int unredact(cJSON *json, const struct table *t, const void *cur)
 {
     for (size_t i = 0; i < t->n; i++) {
@@ -1997,6 +2238,8 @@ static int unredact(cJSON *json, const struct table *t, const void *cur)
         cJSON *v = cJSON_GetObjectItemCaseSensitive(json, r->key);
         if (r->type == T_OBJ && cJSON_IsObject(v) &&
             unredact(v, r->child, cat(cur, r->off)))
+            return FG_ENOMEM;
+        if (r->type == T_ARR && cJSON_IsArray(v) && unredact_array(v, r, cur))
             return FG_ENOMEM;
         if (r->type != T_SECRET || !cJSON_IsString(v) || strcmp(v->valuestring, REDACTED))
             continue;
@@ -2241,7 +2484,8 @@ static const char ref_intro[] =
     "`flexgw --check-config FILE` prints all of them at once, each with its JSON\n"
     "path, e.g. `/ocpp/listen: \"0.0.0.0:99999\" is not a valid host:port`.\n"
     "\n"
-    "Secrets (`web.token`, `web.admin_password`, `mqtt.password`) are given\n"
+    "Secrets (`web.token`, `web.admin_password`, `mqtt.password`,\n"
+    "`ocpp.stations[].password_hash`) are given\n"
     "inline (`\"s3cret\"`) or as `{\"file\": \"/etc/flexgw/api-token\"}`: the\n"
     "file's content without trailing newlines, at most 4096 bytes. Relative\n"
     "paths are resolved against the directory of the configuration file. The\n"

@@ -8,9 +8,9 @@
  * host:port`. Unknown keys, wrong types, out-of-range numbers, bad addresses
  * and missing files are errors.
  *
- * Secrets (web.token, web.admin_password, mqtt.password, ...) may be given
- * inline ("s3cret") or as {"file": "/path"}; the file's content with trailing
- * newlines removed is the secret. */
+ * Secrets (web.token, web.admin_password, mqtt.password, the OCPP stations'
+ * password hashes) may be given inline ("s3cret") or as {"file": "/path"};
+ * the file's content with trailing newlines removed is the secret. */
 #ifndef FG_CONFIG_H
 #define FG_CONFIG_H
 
@@ -104,6 +104,18 @@ struct fg_cfg_id_token {
 };
 const char *fg_cfg_id_token_type_name(int type);
 const char *fg_cfg_id_token_status_name(int status);
+/* OCPP security profiles (OCPP 2.0.1 part 2, A00): 0 none (no
+ * authentication: legacy and lab set-ups only), 1 HTTP Basic over ws, 2 TLS +
+ * HTTP Basic, 3 TLS with a client certificate whose CN is the station id. */
+#define FG_OCPP_PROFILE_MAX 3
+#define FG_OCPP_STATIONS_MAX 20000
+
+/* Security settings of one OCPP station (ocpp.stations[]). */
+struct fg_cfg_ocpp_station {
+    char id[FG_ID_MAX];
+    int security_profile;           /* -1: ocpp.security_profile */
+    struct fg_secret password_hash; /* argon2id, from flexgw --hash-password */
+};
 
 struct fg_config {
     struct {
@@ -136,6 +148,12 @@ struct fg_config {
         int profile_min_interval_s;
         double profile_threshold_w;
         int profile_fallback_s;
+        int security_profile;           /* for stations without their own */
+        char tls_cert[FG_CFG_PATH_MAX]; /* "" = no wss:// listener */
+        char tls_key[FG_CFG_PATH_MAX];
+        char tls_ca[FG_CFG_PATH_MAX]; /* CA of client certificates (profile 3) */
+        size_t n_stations;
+        struct fg_cfg_ocpp_station *stations; /* owned */
     } ocpp;
     struct {
         bool enabled;
@@ -217,6 +235,17 @@ char *fg_config_schema(void);
 /* Markdown reference of every key (type, default, bounds, meaning),
  * generated from the table. Caller frees. */
 char *fg_config_reference(void);
+
+/* The security profile that applies to an OCPP station: its ocpp.stations
+ * entry's, else ocpp.security_profile. *entry (may be NULL) gets the entry or
+ * NULL. */
+int fg_config_ocpp_profile(const struct fg_config *c, const char *station,
+                           const struct fg_cfg_ocpp_station **entry);
+
+/* True if s has the shape of an argon2id hash string as libsodium's
+ * crypto_pwhash_str() writes it ("$argon2id$v=19$m=..,t=..,p=1$salt$hash"),
+ * with a memory cost of at most 1 GiB. */
+bool fg_config_argon2id_ok(const char *s);
 
 /* Parse "host:port" / "[v6]:port"; FG_EINVAL if not valid. */
 int fg_hostport_parse(const char *s, struct fg_hostport *out);

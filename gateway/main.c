@@ -9,11 +9,13 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "gateway.h"
 #include "log.h"
+#include "ocpp/security.h"
 
 static void usage(FILE *f)
 {
@@ -30,6 +32,8 @@ static void usage(FILE *f)
         "  --log-level LEVEL      error | warn | info | debug (overrides log.level)\n"
         "  --config-schema        print the configuration's JSON Schema\n"
         "  --config-reference     print the configuration reference (Markdown)\n"
+        "  --hash-password        read a password from stdin (one line), print its\n"
+        "                         argon2id hash for ocpp.stations[].password_hash\n"
         "  --version              print the version\n"
         "  --help                 this text\n");
 }
@@ -54,6 +58,47 @@ static int check_config(const char *file)
     fg_errlist_clear(&errs);
     fg_config_clear(&c);
     return rc ? 2 : 0;
+}
+
+/* One line from stdin (no echo on a terminal), its hash on stdout. */
+static int hash_password(void)
+{
+    char pw[1026];
+    struct termios t, quiet;
+    bool tty = isatty(STDIN_FILENO) && !tcgetattr(STDIN_FILENO, &t);
+    if (tty) {
+        fprintf(stderr, "password: ");
+        quiet = t;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    bool got = fgets(pw, sizeof(pw), stdin) != NULL;
+    if (tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &t);
+        fputc('\n', stderr);
+    }
+    size_t n = got ? strlen(pw) : 0;
+    bool whole = n && (pw[n - 1] == '\n' || feof(stdin));
+    while (n && (pw[n - 1] == '\n' || pw[n - 1] == '\r'))
+        n--;
+    char hash[FG_OCPP_PWHASH_MAX];
+    int rc = 2;
+    if (!n || !whole)
+        fprintf(stderr, "flexgw: --hash-password: %s\n",
+                !n ? "no password on stdin" : "longer than 1024 bytes");
+    else if (fg_ocpp_sec_hash_password(pw, n, hash))
+        fprintf(stderr, "flexgw: --hash-password: cannot hash (out of memory?)\n");
+    else
+        rc = 0;
+    if (!rc && (n < 16 || n > 40))
+        fprintf(stderr,
+                "flexgw: warning: OCPP 2.0.1 stations take Basic auth passwords of 16 to "
+                "40 characters; this one has %zu\n",
+                n);
+    if (!rc)
+        printf("%s\n", hash);
+    explicit_bzero(pw, sizeof(pw));
+    return rc;
 }
 
 static int print_generated(char *(*gen)(void))
@@ -184,7 +229,16 @@ static void raise_nofile(void)
                 strerror(errno));
 }
 
-enum { OPT_CHECK = 256, OPT_SPEED, OPT_DATA, OPT_LISTEN, OPT_LOG, OPT_SCHEMA, OPT_REF };
+enum {
+    OPT_CHECK = 256,
+    OPT_SPEED,
+    OPT_DATA,
+    OPT_LISTEN,
+    OPT_LOG,
+    OPT_SCHEMA,
+    OPT_REF,
+    OPT_HASH
+};
 
 int main(int argc, char **argv)
 {
@@ -198,6 +252,7 @@ int main(int argc, char **argv)
         {"log-level", required_argument, NULL, OPT_LOG},
         {"config-schema", no_argument, NULL, OPT_SCHEMA},
         {"config-reference", no_argument, NULL, OPT_REF},
+        {"hash-password", no_argument, NULL, OPT_HASH},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -243,6 +298,8 @@ int main(int argc, char **argv)
             return print_generated(fg_config_schema);
         case OPT_REF:
             return print_generated(fg_config_reference);
+        case OPT_HASH:
+            return hash_password();
         case 'V':
             printf("flexgw %s\n", FG_VERSION);
             return 0;

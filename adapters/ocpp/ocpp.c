@@ -1,12 +1,14 @@
 /* The OCPP CSMS adapter: charging stations connect to us over OCPP-J.
  *
- * Transport: a libwebsockets vhost on ocpp.listen serving
- * ws://HOST:PORT/ocpp/{stationId} with the subprotocols "ocpp2.1" and
- * "ocpp2.0.1"; of those a station offers, the first in its list wins (RFC
- * 6455: the client lists them by preference). A connection that
- * offers neither, whose path is not /ocpp/{id}, or whose station no evse
- * asset names (unless ocpp.allow_unknown_stations) is refused before the
- * upgrade. A station that connects again replaces its old connection.
+ * Transport: libwebsockets vhosts (made by security.c) on ocpp.listen and,
+ * with TLS, ocpp.tls_listen serving ws(s)://HOST:PORT/ocpp/{stationId} with
+ * the subprotocols "ocpp2.1" and "ocpp2.0.1"; of those a station offers, the
+ * first in its list wins (RFC 6455: the client lists them by preference). A
+ * connection that offers neither, whose path is not /ocpp/{id}, whose
+ * station no evse asset names (unless ocpp.allow_unknown_stations), or that
+ * does not meet the station's security profile (security.c) is refused
+ * before the upgrade. A station that connects again replaces its old
+ * connection.
  *
  * Every inbound frame is decoded (protocols/ocpp/fg_ocppj.h) and every CALL
  * validated against its official schema (fg_ocpp_schema.h) before a handler
@@ -36,6 +38,7 @@
 #include "fg_ocppj.h"
 #include "log.h"
 #include "model_json.h"
+#include "security.h"
 
 #define STATION_ID_MAX 44 /* leaves room for "-NN" in an asset id */
 #define MAX_STATIONS 10000
@@ -160,7 +163,7 @@ struct op_result {
 
 struct ocpp {
     struct fg_adapter_host host;
-    struct lws_vhost *vh;
+    struct fg_ocpp_sec *sec; /* listeners and security profiles (security.c) */
     bool allow_unknown;
     int heartbeat_s;
     size_t max_frame;
@@ -873,6 +876,11 @@ static int h_transaction_event(struct call *c)
     return 0;
 }
 
+static int h_security_event(struct call *c)
+{
+    return fg_ocpp_sec_event(c->o->sec, c->st->id, c->msg->payload);
+}
+
 static int h_meter_values(struct call *c)
 {
     const cJSON *p = c->msg->payload;
@@ -1043,6 +1051,7 @@ static const struct handler {
     const char *action;
     handler_fn fn;
 } handlers[] = {
+    // clang-format off
     {"Authorize", h_authorize},
     {"BootNotification", h_boot},
     {"FirmwareStatusNotification", h_firmware_status},
@@ -1054,8 +1063,10 @@ static const struct handler {
     {"NotifyEvent", h_notify_event},
     {"NotifyReport", h_notify_report},
     {"ReportChargingProfiles", h_report_profiles},
+    {"SecurityEventNotification", h_security_event},
     {"StatusNotification", h_status},
     {"TransactionEvent", h_transaction_event},
+    // clang-format on
 };
 
 static int cmp_handler(const void *k, const void *e)
@@ -1718,11 +1729,8 @@ static int on_filter(struct ocpp *o, struct lws *wsi)
                 offer);
         return 1;
     }
-    if (!o->allow_unknown && !station_configured(o, id)) {
-        fg_warn("ocpp", "%s: refused, not a configured station", id);
-        return 1;
-    }
-    return 0;
+    bool known = o->allow_unknown || station_configured(o, id);
+    return fg_ocpp_sec_admit(o->sec, wsi, id, known) ? 1 : 0;
 }
 
 static void detach(struct pss *p)
@@ -1829,6 +1837,10 @@ static int ocpp_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user
     struct lws_vhost *vh = lws_get_vhost(wsi);
     struct ocpp *o = vh ? lws_get_vhost_user(vh) : NULL;
     switch (reason) {
+    case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+        return o ? fg_ocpp_sec_tls_ctx(o->sec, user) : -1;
+    case LWS_CALLBACK_OPENSSL_PERFORM_CLIENT_CERT_VERIFICATION:
+        return 0; /* decided per station when it is admitted (security.c) */
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         return o ? on_filter(o, wsi) : 1;
     case LWS_CALLBACK_ESTABLISHED:
@@ -2077,27 +2089,16 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
     o->max_frame = (size_t)cfg->ocpp.max_frame_bytes;
     fg_buf_init(&o->out, o->max_frame + 1024);
 
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = cfg->ocpp.listen.port;
-    int any =
-        !strcmp(cfg->ocpp.listen.host, "0.0.0.0") || !strcmp(cfg->ocpp.listen.host, "::");
-    info.iface = any ? NULL : cfg->ocpp.listen.host;
-    info.protocols = protocols;
-    info.vhost_name = "fg-ocpp";
-    info.user = o;
-    info.retry_and_idle_policy = &keepalive;
-    info.timeout_secs = 30;
-    o->vh = lws_create_vhost(fg_loop_context(host->loop), &info);
-    if (!o->vh) {
+    const struct fg_ocpp_listen l = {protocols, &keepalive, o};
+    int rc = fg_ocpp_sec_new(host, cfg, &l, &o->sec, err);
+    if (rc) {
         fg_buf_clear(&o->out);
         free(o);
-        return fg_error_set(err, FG_EIO, "/ocpp/listen", "cannot listen on %s:%u",
-                            cfg->ocpp.listen.host, cfg->ocpp.listen.port);
+        return rc;
     }
     if (index_tokens(o, cfg) || index_cfg(o, cfg)) {
         free(o->tokens);
-        lws_vhost_destroy(o->vh);
+        fg_ocpp_sec_free(o->sec);
         fg_buf_clear(&o->out);
         free(o);
         return fg_error_set(err, FG_ENOMEM, NULL, "out of memory");
@@ -2106,8 +2107,6 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
     fg_timer_start(&o->alive, ALIVE_EVERY_MS);
     fg_timer_init(&o->tick, host->loop, tick, o);
     fg_timer_start(&o->tick, TICK_MS);
-    fg_info("ocpp", "CSMS on ws://%s:%u/ocpp/{stationId}", cfg->ocpp.listen.host,
-            cfg->ocpp.listen.port);
     *state = o;
     return 0;
 }
@@ -2142,22 +2141,34 @@ static void ocpp_stop(void *state)
     free(o->by_asset);
     for (size_t i = 0; i < OPS_KEPT; i++)
         cJSON_Delete(o->ops[i].result);
-    /* Connections close as the vhost goes; their callbacks find no adapter
-     * (vhost user cleared) and no station. */
-    lws_vhost_destroy(o->vh);
+    /* Connections close as the vhosts go (lws does it lazily); their
+     * callbacks find no adapter (p->o cleared) and no station. */
+    fg_ocpp_sec_free(o->sec);
     fg_buf_clear(&o->out);
     free(o);
 }
 
-/* A reload keeps the stations connected when the listen address stays; the
- * new config replaces the old one, which the gateway frees after this. */
+/* A reload keeps the stations connected, except those on a listener whose
+ * address or TLS files changed (security.c replaces it) and those whose
+ * security settings changed; the new config replaces the old one, which the
+ * gateway frees after this. */
 static int ocpp_reconfigure(void *state, const struct fg_config *cfg)
 {
     struct ocpp *o = state;
     if (!o || !cfg->ocpp.enabled)
         return o || cfg->ocpp.enabled ? FG_ESTATE : 0;
-    if (memcmp(&cfg->ocpp.listen, &o->cfg->ocpp.listen, sizeof(cfg->ocpp.listen)))
-        return FG_ESTATE; /* restart on the new address */
+    for (size_t i = 0; i < o->n_stations; i++) {
+        struct station *st = o->stations[i];
+        if (st->wsi && fg_ocpp_sec_station_changed(o->sec, cfg, st->id)) {
+            fg_info("ocpp", "%s: security settings changed, disconnecting", st->id);
+            lws_set_timeout(st->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+        }
+    }
+    struct fg_error err;
+    if (fg_ocpp_sec_reconfigure(o->sec, cfg, &err)) {
+        fg_err("ocpp", "%s: %s; restarting the CSMS", err.path, err.msg);
+        return FG_ESTATE;
+    }
     if (index_tokens(o, cfg) || index_cfg(o, cfg))
         return FG_ENOMEM;
     o->cfg = cfg;

@@ -2,14 +2,16 @@
 OCPP-J helper (call). Standard library only.
 
     ws = connect("127.0.0.1", port, "/ocpp/CP1", subprotocols=["ocpp2.0.1"])
+    ws = connect(..., tls=ssl_context, basic_auth=("CP1", "password"))  # wss://
     ws.subprotocol                   # what the server picked, or None
     ws.call("Heartbeat", {})         # -> [3, "<id>", {...}] or [4, ...]
     ws.recv()                        # ("text", str) | ("binary", bytes) |
                                      # ("close", code, reason) | ("ping", bytes)
     ws.close()
 
-A refused handshake raises HandshakeRefused(status_code, body), status_code
-None when the server closed without an answer; end of stream in recv()
+A refused handshake raises HandshakeRefused(status_code, body, headers),
+status_code None when the server closed without an answer or the TLS
+handshake failed (body then says why); end of stream in recv()
 raises ConnectionClosed. Timeouts raise TimeoutError (socket.timeout)."""
 
 import base64
@@ -25,10 +27,11 @@ OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x
 
 
 class HandshakeRefused(Exception):
-    def __init__(self, status_code, body=b""):
+    def __init__(self, status_code, body=b"", headers=None):
         super().__init__(f"WebSocket handshake refused: status {status_code}, body {body[:200]!r}")
         self.status_code = status_code
         self.body = body
+        self.headers = headers or {}
 
 
 class ConnectionClosed(EOFError):
@@ -39,13 +42,26 @@ class ProtocolError(Exception):
     """The server sent something a WebSocket client must not accept."""
 
 
-def connect(host, port, path, subprotocols=(), headers=None, timeout=5.0):
+def connect(host, port, path, subprotocols=(), headers=None, timeout=5.0, tls=None,
+            basic_auth=None):
     """Open a WebSocket; returns a WebSocket whose .subprotocol is the one the
-    server selected (None if it sent none)."""
+    server selected (None if it sent none). tls: an ssl.SSLContext for wss://
+    (its certificates, CA and versions are the caller's); basic_auth: (user,
+    password) sent as an HTTP Basic Authorization header."""
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
     except OSError as e:
         raise HandshakeRefused(None, str(e).encode()) from e
+    if tls is not None:
+        try:
+            sock = tls.wrap_socket(sock, server_hostname=host)
+        except OSError as e:  # ssl.SSLError included: alert, version, reset
+            sock.close()
+            raise HandshakeRefused(None, f"TLS: {e}".encode()) from e
+    headers = dict(headers or {})
+    if basic_auth is not None:
+        cred = base64.b64encode(f"{basic_auth[0]}:{basic_auth[1]}".encode()).decode()
+        headers["Authorization"] = "Basic " + cred
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [f"GET {path} HTTP/1.1", f"Host: {host}:{port}", "Upgrade: websocket",
              "Connection: Upgrade", f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
@@ -85,7 +101,7 @@ def connect(host, port, path, subprotocols=(), headers=None, timeout=5.0):
         except OSError:
             pass
         sock.close()
-        raise HandshakeRefused(status, rest)
+        raise HandshakeRefused(status, rest, hdrs)
     want = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
     proto = hdrs.get("sec-websocket-protocol")
     problem = None

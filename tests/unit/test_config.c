@@ -767,6 +767,178 @@ static void test_unredact(void **state)
     res_clear(&next);
 }
 
+/* ---- OCPP security ---- */
+
+#define H1                                                                               \
+    "$argon2id$v=19$m=65536,t=2,p=1$NuJFz6xSeZFiZKtdGZTqDg$"                             \
+    "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I"
+#define EVSE(st)                                                                         \
+    "{\"id\":\"" st "-1\",\"kind\":\"evse\",\"adapter\":\"ocpp\",\"station\":\"" st      \
+    "\",\"rated_w\":11000}"
+#define SITE "\"site\":{\"assets\":[" EVSE("CP1") "," EVSE("CP2") "]}"
+
+static void test_argon2id_shape(void **state)
+{
+    (void)state;
+    assert_true(fg_config_argon2id_ok(H1));
+    assert_true(fg_config_argon2id_ok("$argon2id$v=19$m=8,t=1,p=1$AAAAAAAAAAAAAAA$"
+                                      "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    static const char *const bad[] = {
+        "",
+        "hunter2",
+        "$argon2i$v=19$m=65536,t=2,p=1$NuJFz6xSeZFiZKtdGZTqDg$"
+        "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I",
+        "$argon2id$v=16$m=65536,t=2,p=1$NuJFz6xSeZFiZKtdGZTqDg$"
+        "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I",
+        "$argon2id$v=19$m=2097152,t=2,p=1$NuJFz6xSeZFiZKtdGZTqDg$"
+        "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I",
+        "$argon2id$v=19$m=65536,t=33,p=1$NuJFz6xSeZFiZKtdGZTqDg$"
+        "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I",
+        "$argon2id$v=19$m=65536,t=0,p=1$NuJFz6xSeZFiZKtdGZTqDg$"
+        "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I",
+        "$argon2id$v=19$m=65536,t=2,p=4$NuJFz6xSeZFiZKtdGZTqDg$"
+        "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I",
+        "$argon2id$v=19$m=65536,t=2,p=1$short$ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+"
+        "I",
+        "$argon2id$v=19$m=65536,t=2,p=1$NuJFz6xSeZFiZKtdGZTqDg$tooshort",
+        "$argon2id$v=19$m=65536,t=2,p=1$NuJFz6xSeZFiZKtdGZTqDg$"
+        "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I=",
+        "$argon2id$v=19$m=65536,t=2,p=1$NuJFz6xSeZFiZKtdGZTqDg$"
+        "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I$",
+        "$argon2id$v=19$m=99999999999999999999,t=2,p=1$NuJFz6xSeZFiZKtdGZTqDg$"
+        "ENDmvo4xsJTKghXzTzVFEKeHObGGb7TNzU3gCljle+I",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (fg_config_argon2id_ok(bad[i]))
+            fail_msg("accepted: %s", bad[i]);
+}
+
+static void test_ocpp_security_ok(void **state)
+{
+    (void)state;
+    struct res r;
+    char tmpl[] = "/tmp/fgcfg-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    close(fd);
+    char json[2048];
+    snprintf(json, sizeof(json),
+             "{" SITE ",\"ocpp\":{\"security_profile\":3,\"tls_cert\":\"%s\","
+             "\"tls_key\":\"%s\",\"tls_ca\":\"%s\",\"stations\":["
+             "{\"id\":\"CP1\",\"security_profile\":2,\"password_hash\":\"" H1 "\"},"
+             "{\"id\":\"CP2\",\"security_profile\":null}]}}",
+             tmpl, tmpl, tmpl);
+    parse(&r, json);
+    print_errs(&r.e);
+    assert_int_equal(r.rc, 0);
+    const struct fg_cfg_ocpp_station *e = NULL;
+    assert_int_equal(fg_config_ocpp_profile(&r.c, "CP1", &e), 2);
+    assert_string_equal(e->password_hash.value, H1);
+    assert_int_equal(fg_config_ocpp_profile(&r.c, "CP2", &e), 3);
+    assert_int_equal(e->security_profile, -1);
+    assert_int_equal(fg_config_ocpp_profile(&r.c, "CPX", &e), 3);
+    assert_null(e);
+    /* the hash is a secret: redacted, and null profiles stay null */
+    char *text = to_text(&r.c, true);
+    assert_non_null(strstr(text, "\"password_hash\":\"********\""));
+    assert_non_null(strstr(text, "{\"id\":\"CP2\",\"security_profile\":null"));
+    assert_null(strstr(text, "argon2id"));
+    free(text);
+    res_clear(&r);
+    unlink(tmpl);
+}
+
+static void test_ocpp_security_errors(void **state)
+{
+    (void)state;
+    struct res r;
+    parse(&r, "{" SITE ",\"ocpp\":{\"security_profile\":1,\"tls_key\":\"\",\"stations\":["
+              "{\"id\":\"CP1\",\"security_profile\":2,\"password_hash\":\"$argon2id$x\"},"
+              "{\"id\":\"CP9\",\"security_profile\":3},"
+              "{\"id\":\"CP9\",\"security_profile\":0,\"password_hash\":\"" H1 "\"},"
+              "{\"id\":\"CP2\",\"security_profile\":7}]}}");
+    print_errs(&r.e);
+    assert_int_equal(r.rc, FG_ECONFIG);
+    const struct fg_errlist *e = &r.e;
+    assert_true(has_err(e, "/ocpp/stations/0/security_profile",
+                        "security profile 2 needs TLS: set /ocpp/tls_cert and "
+                        "/ocpp/tls_key"));
+    assert_true(has_err(e, "/ocpp/stations/0/password_hash", NULL));
+    assert_true(has_err(e, "/ocpp/stations/1/security_profile",
+                        "security profile 3 needs /ocpp/tls_ca, the CA that issues "
+                        "station certificates"));
+    assert_true(has_err(e, "/ocpp/stations/1/id",
+                        "no evse asset with adapter \"ocpp\" names station \"CP9\" (and "
+                        "allow_unknown_stations is off)"));
+    assert_true(has_err(e, "/ocpp/stations/2/password_hash",
+                        "security profile 0 would ignore it: set security_profile to 1 "
+                        "or 2"));
+    assert_true(has_err(e, "/ocpp/stations/2/id",
+                        "duplicate station id \"CP9\" (also "
+                        "/ocpp/stations/1)"));
+    assert_true(has_err(e, "/ocpp/stations/3/security_profile", "7 not in [0, 3]"));
+    /* CP2's entry had an error: its station is not reported again below */
+    assert_false(has_err(e, "/ocpp/security_profile", NULL));
+    res_clear(&r);
+
+    expect_one("{" SITE ",\"ocpp\":{\"security_profile\":1,\"stations\":["
+               "{\"id\":\"CP1\",\"password_hash\":\"" H1 "\"}]}}",
+               "/ocpp/security_profile",
+               "security profile 1 needs a password: station \"CP2\" has no "
+               "password_hash in /ocpp/stations");
+    expect_one("{" SITE
+               ",\"ocpp\":{\"stations\":[{\"id\":\"CP1\",\"security_profile\":1}]}}",
+               "/ocpp/stations/0/password_hash",
+               "required for security profile 1 (make one with flexgw --hash-password)");
+    expect_one("{\"ocpp\":{\"allow_unknown_stations\":true,\"security_profile\":1}}",
+               "/ocpp/allow_unknown_stations",
+               "unknown stations have no password_hash, so security profile 1 "
+               "(/ocpp/security_profile) would refuse them all: use 0 or 3");
+    expect_one("{\"ocpp\":{\"tls_key\":\"" FG_SOURCE_DIR "/CMakeLists.txt\"}}",
+               "/ocpp/tls_cert", "required when /ocpp/tls_key is set");
+    expect_one("{\"ocpp\":{\"tls_ca\":\"" FG_SOURCE_DIR "/CMakeLists.txt\"}}",
+               "/ocpp/tls_cert",
+               "required when /ocpp/tls_ca is set (client certificates come over "
+               "wss://)");
+    expect_one("{\"ocpp\":{\"tls_cert\":\"/nonexistent.pem\",\"tls_key\":\"" FG_SOURCE_DIR
+               "/CMakeLists.txt\"}}",
+               "/ocpp/tls_cert", "\"/nonexistent.pem\": No such file or directory");
+    /* unknown stations may be listed when they are allowed */
+    parse(&r, "{\"ocpp\":{\"allow_unknown_stations\":true,\"stations\":["
+              "{\"id\":\"CP9\",\"security_profile\":1,\"password_hash\":\"" H1 "\"}]}}");
+    print_errs(&r.e);
+    assert_int_equal(r.rc, 0);
+    res_clear(&r);
+}
+
+/* A redacted GET of the stations, edited and PUT back, keeps each station's
+ * hash by id (not by position). */
+static void test_unredact_stations(void **state)
+{
+    (void)state;
+    struct res cur, next;
+    parse(&cur,
+          "{" SITE ",\"ocpp\":{\"stations\":["
+          "{\"id\":\"CP1\",\"security_profile\":1,\"password_hash\":\"" H1 "\"}]}}");
+    assert_int_equal(cur.rc, 0);
+    cJSON *j = fg_config_to_json(&cur.c, true);
+    cJSON *st = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "ocpp"), "stations");
+    cJSON *added = cJSON_Parse("{\"id\":\"CP2\",\"password_hash\":\"********\"}");
+    cJSON_InsertItemInArray(st, 0, added); /* now first: CP1 moves to index 1 */
+    assert_int_equal(fg_config_unredact(j, &cur.c), 0);
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    parse(&next, text);
+    free(text);
+    print_errs(&next.e);
+    assert_int_equal(next.rc, 0);
+    assert_string_equal(next.c.ocpp.stations[1].id, "CP1");
+    assert_string_equal(next.c.ocpp.stations[1].password_hash.value, H1);
+    assert_null(next.c.ocpp.stations[0].password_hash.value); /* not CP1's */
+    res_clear(&cur);
+    res_clear(&next);
+}
+
 /* ---- generated files ---- */
 
 static void strip_nl(char *s)
@@ -841,6 +1013,10 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_to_json_redaction),
         cmocka_unit_test(test_unredact),
+        cmocka_unit_test(test_argon2id_shape),
+        cmocka_unit_test(test_ocpp_security_ok),
+        cmocka_unit_test(test_ocpp_security_errors),
+        cmocka_unit_test(test_unredact_stations),
         cmocka_unit_test(test_schema_drift),
         cmocka_unit_test(test_reference_drift),
     };
