@@ -857,6 +857,27 @@ static int prune_all(struct fg_store *s, int64_t before_ms)
     return 0;
 }
 
+int fg_store_batch_begin(struct fg_store *s)
+{
+    int rc = usable(s);
+    return rc ? rc : run(s, ST_BEGIN);
+}
+
+int fg_store_batch_end(struct fg_store *s, int rc)
+{
+    if (!s || !s->db)
+        return FG_ESTORE;
+    if (!rc)
+        rc = run(s, ST_COMMIT);
+    if (rc && !sqlite3_get_autocommit(s->db)) {
+        char msg[sizeof(s->errmsg)];
+        memcpy(msg, s->errmsg, sizeof(msg));
+        run(s, ST_ROLLBACK);
+        memcpy(s->errmsg, msg, sizeof(msg));
+    }
+    return rc;
+}
+
 /* Three deletes, one transaction: a prune is all or nothing. */
 int fg_store_prune(struct fg_store *s, int64_t before_ms)
 {

@@ -90,6 +90,16 @@ int fg_store_tx_put(struct fg_store *s, const char *tx_id, const char *station, 
                     const char *state, const char *json, int64_t updated_ms);
 int fg_store_tx_get(struct fg_store *s, const char *tx_id, char **json_out);
 
+/* Group commit. Between fg_store_batch_begin() and fg_store_batch_end() the
+ * writes of this store join one transaction, so that many rows cost one
+ * commit (one fsync with sync_full). end commits; if that fails, or rc (the
+ * caller's verdict on its writes) is non-zero, the whole batch is rolled
+ * back and nothing of it is stored. Returns 0 when the batch is durable.
+ * The caller holds every acknowledgement of the batch until then, and must
+ * not interleave writes that are acknowledged on their own. No nesting. */
+int fg_store_batch_begin(struct fg_store *s);
+int fg_store_batch_end(struct fg_store *s, int rc);
+
 /* Meter values: one measurement of one asset. NAN fields are stored NULL. */
 int fg_store_meter_add(struct fg_store *s, const char *asset_id, int64_t ts_ms,
                        double power_w, double energy_wh, double soc);

@@ -63,6 +63,8 @@ struct tx {
 struct station;
 struct ocpp;
 struct cfg_evse;
+struct write;
+struct held;
 struct out_call;
 
 /* Called once per CALL of ours: with the validated CALLRESULT payload, or
@@ -178,6 +180,10 @@ struct ocpp {
     unsigned op_seq;
     struct cfg_evse *by_station, *by_asset; /* index_cfg() */
     size_t n_cfg_evses;
+    struct write *w_head, *w_tail; /* group commit: writes to store ... */
+    struct held *h_head, *h_tail;  /* ... and the answers waiting for them */
+    struct fg_timer flush;
+    bool flush_due;
 };
 
 #define ALIVE_EVERY_MS 15000
@@ -479,6 +485,131 @@ static void send_result(struct ocpp *o, struct station *st, const char *id,
         queue_frame(o, st, o->out.s, o->out.len);
 }
 
+/* ---- group commit -------------------------------------------------------------------
+ */
+
+/* What a station is told we have must be stored first, but one SQLite commit
+ * (an fsync) per MeterValues caps the gateway at a few thousand messages a
+ * second. So writes are queued while the loop reads what the stations sent,
+ * and stored together in one transaction right after (a zero-delay timer);
+ * the answers that depend on them are held until that commit and then sent,
+ * or replaced by InternalError if it failed (the station keeps the data and
+ * retries). Nothing else writes to the store in between: the flush is one
+ * synchronous step on the loop thread. */
+
+enum { W_METER, W_TX };
+
+struct write {
+    struct write *next;
+    int kind;
+    int evse;
+    int64_t ts_ms;
+    double power_w, energy_wh, soc;
+    char *json;          /* W_TX: the event, owned */
+    char key[FG_ID_MAX]; /* W_METER: asset id; W_TX: transaction id */
+    char station[STATION_ID_MAX + 1];
+    char event[16];
+};
+
+struct held {
+    struct held *next;
+    struct station *st; /* stations outlive their connections */
+    struct lws *wsi;    /* the connection the answer is for */
+    char id[FG_OCPPJ_ID_MAX + 1];
+    char action[FG_OCPPJ_ACTION_MAX + 1];
+    size_t len;
+    char frame[];
+};
+
+static void queue_write(struct ocpp *o, struct write *w)
+{
+    if (o->w_tail)
+        o->w_tail->next = w;
+    else
+        o->w_head = w;
+    o->w_tail = w;
+    if (!o->flush_due) {
+        o->flush_due = true;
+        fg_timer_start(&o->flush, 0);
+    }
+}
+
+static int store_write(struct ocpp *o, const struct write *w)
+{
+    if (w->kind == W_METER)
+        return fg_store_meter_add(o->host.store, w->key, w->ts_ms, w->power_w,
+                                  w->energy_wh, w->soc);
+    return fg_store_tx_put(o->host.store, w->key, w->station, w->evse, w->event, w->json,
+                           w->ts_ms);
+}
+
+static void flush_writes(struct ocpp *o)
+{
+    struct write *w = o->w_head;
+    struct held *h = o->h_head;
+    o->w_head = o->w_tail = NULL;
+    o->h_head = o->h_tail = NULL;
+    o->flush_due = false;
+    int rc = 0;
+    size_t n = 0;
+    if (w) {
+        rc = fg_store_batch_begin(o->host.store);
+        for (struct write *x = w; x && !rc; x = x->next, n++)
+            rc = store_write(o, x);
+        rc = fg_store_batch_end(o->host.store, rc);
+        if (rc)
+            fg_err("ocpp", "%zu station messages not stored: %s; answering InternalError",
+                   n, fg_store_errmsg(o->host.store));
+    }
+    while (w) {
+        struct write *next = w->next;
+        free(w->json);
+        free(w);
+        w = next;
+    }
+    while (h) {
+        struct held *next = h->next;
+        if (h->st->wsi && h->st->wsi == h->wsi) {
+            if (!rc) {
+                queue_frame(o, h->st, h->frame, h->len);
+            } else {
+                struct fg_ocpp_verror e = {.code = FG_OCPP_INTERNAL_ERROR};
+                snprintf(e.desc, sizeof(e.desc), "%s not stored, send it again",
+                         h->action);
+                send_error(o, h->st, FG_OCPPJ_CALLERROR, h->id, &e);
+            }
+        }
+        free(h);
+        h = next;
+    }
+}
+
+static void on_flush(struct fg_timer *t)
+{
+    flush_writes(t->arg);
+}
+
+/* Hold an encoded answer (o->out) until the writes before it are stored. */
+static int hold_answer(struct ocpp *o, struct station *st, const struct fg_ocppj_msg *msg)
+{
+    struct held *h = malloc(sizeof(*h) + o->out.len);
+    if (!h)
+        return FG_ENOMEM;
+    h->next = NULL;
+    h->st = st;
+    h->wsi = st->wsi;
+    snprintf(h->id, sizeof(h->id), "%s", msg->id);
+    snprintf(h->action, sizeof(h->action), "%s", msg->action);
+    h->len = o->out.len;
+    memcpy(h->frame, o->out.s, o->out.len);
+    if (o->h_tail)
+        o->h_tail->next = h;
+    else
+        o->h_head = h;
+    o->h_tail = h;
+    return 0;
+}
+
 /* ---- handlers ------------------------------------------------------------------ */
 
 struct call {
@@ -487,6 +618,7 @@ struct call {
     const struct fg_ocppj_msg *msg;
     cJSON *reply;              /* the CALLRESULT payload to build */
     struct fg_ocpp_verror err; /* or the CALLERROR to answer */
+    bool wrote;                /* the answer waits for queued writes */
 };
 
 static void now_rfc3339(struct ocpp *o, char *buf, size_t n)
@@ -776,10 +908,19 @@ static void apply_meter(struct call *c, struct fg_asset *a, struct tx *t, struct
     a->last_seen = now;
     c->o->host.model->version++;
     check_deviation(c->o, a);
-    if (fg_store_meter_add(c->o->host.store, a->id, fg_clock_now_ms(c->o->host.clock),
-                           m.power_w, m.energy_wh, m.soc))
-        fg_warn("ocpp", "%s: meter values not stored: %s", a->id,
-                fg_store_errmsg(c->o->host.store));
+    struct write *w = calloc(1, sizeof(*w));
+    if (!w) {
+        fg_warn("ocpp", "%s: meter values not stored: out of memory", a->id);
+        return;
+    }
+    w->kind = W_METER;
+    w->ts_ms = fg_clock_now_ms(c->o->host.clock);
+    w->power_w = m.power_w;
+    w->energy_wh = m.energy_wh;
+    w->soc = m.soc;
+    snprintf(w->key, sizeof(w->key), "%s", a->id);
+    queue_write(c->o, w);
+    c->wrote = true;
 }
 
 static const struct state_name charging_states[] = {
@@ -827,12 +968,22 @@ static void apply_tx_event(struct call *c, struct fg_asset *a, struct tx *t,
 static int store_tx_event(struct call *c, const char *tx_id, int evse_id,
                           const char *event)
 {
-    char *json = cJSON_PrintUnformatted(c->msg->payload);
-    int rc = json ? fg_store_tx_put(c->o->host.store, tx_id, c->st->id, evse_id, event,
-                                    json, fg_clock_now_ms(c->o->host.clock))
-                  : FG_ENOMEM;
-    free(json);
-    return rc;
+    struct write *w = calloc(1, sizeof(*w));
+    char *json = w ? cJSON_PrintUnformatted(c->msg->payload) : NULL;
+    if (!json) {
+        free(w);
+        return FG_ENOMEM;
+    }
+    w->kind = W_TX;
+    w->json = json;
+    w->evse = evse_id;
+    w->ts_ms = fg_clock_now_ms(c->o->host.clock);
+    snprintf(w->key, sizeof(w->key), "%s", tx_id);
+    snprintf(w->station, sizeof(w->station), "%s", c->st->id);
+    snprintf(w->event, sizeof(w->event), "%s", event);
+    queue_write(c->o, w);
+    c->wrote = true;
+    return 0;
 }
 
 static int h_transaction_event(struct call *c)
@@ -846,8 +997,7 @@ static int h_transaction_event(struct call *c)
     int evse_id = evse ? cJSON_GetObjectItemCaseSensitive(evse, "id")->valueint
                        : (t ? t->evse_id : 0);
     if (store_tx_event(c, tx_id, evse_id, event)) {
-        fg_err("ocpp", "%s: transaction %s not stored: %s", c->st->id, tx_id,
-               fg_store_errmsg(c->o->host.store));
+        fg_err("ocpp", "%s: transaction %s not stored: out of memory", c->st->id, tx_id);
         return -1; /* InternalError: the station keeps it and retries */
     }
     if (!t)
@@ -1148,8 +1298,16 @@ static void on_call(struct ocpp *o, struct station *st, const struct fg_ocppj_ms
                    self.path, self.desc);
         set_err(&c.err, FG_OCPP_INTERNAL_ERROR, "could not answer %s", msg->action);
         send_error(o, st, FG_OCPPJ_CALLERROR, msg->id, &c.err);
-    } else {
+    } else if (!c.wrote) {
         send_result(o, st, msg->id, c.reply);
+    } else {
+        /* after the queued writes are stored (flush_writes) */
+        fg_buf_clear(&o->out);
+        if (fg_ocppj_encode_result(&o->out, msg->id, c.reply) ||
+            hold_answer(o, st, msg)) {
+            set_err(&c.err, FG_OCPP_INTERNAL_ERROR, "could not answer %s", msg->action);
+            send_error(o, st, FG_OCPPJ_CALLERROR, msg->id, &c.err);
+        }
     }
     cJSON_Delete(c.reply);
 }
@@ -2107,6 +2265,7 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
     fg_timer_start(&o->alive, ALIVE_EVERY_MS);
     fg_timer_init(&o->tick, host->loop, tick, o);
     fg_timer_start(&o->tick, TICK_MS);
+    fg_timer_init(&o->flush, host->loop, on_flush, o);
     *state = o;
     return 0;
 }
@@ -2118,6 +2277,8 @@ static void ocpp_stop(void *state)
         return;
     fg_timer_stop(&o->alive);
     fg_timer_stop(&o->tick);
+    fg_timer_stop(&o->flush);
+    flush_writes(o); /* what stations sent is stored; the answers go nowhere */
     for (size_t i = 0; i < o->n_stations; i++) {
         struct station *st = o->stations[i];
         struct out_call *c;
