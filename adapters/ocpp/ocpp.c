@@ -36,6 +36,7 @@
 #include "fg_buf.h"
 #include "fg_ocpp_schema.h"
 #include "fg_ocppj.h"
+#include "fg_utf8.h"
 #include "log.h"
 #include "model_json.h"
 #include "security.h"
@@ -1443,6 +1444,10 @@ static void on_answer(struct ocpp *o, struct station *st, const struct fg_ocppj_
     if (res && fg_ocpp_validate(res, msg->payload, &e)) {
         snprintf(why, sizeof(why), "invalid %sResponse: %s %s", c->action, e.path,
                  e.desc);
+        /* OCPP 2.1 (FR.06): a CALLRESULT that breaks its schema is answered
+         * with a CALLRESULTERROR; 2.0.1 has no way to say so. */
+        if (st->dialect == FG_OCPPJ_21)
+            send_error(o, st, FG_OCPPJ_CALLRESULTERROR, msg->id, &e);
         call_finish(o, st, NULL, why);
         return;
     }
@@ -1933,6 +1938,21 @@ static int on_established(struct ocpp *o, struct lws *wsi, struct pss *p)
     return 0;
 }
 
+static bool utf8_ok(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k = fg_utf8_len(s + i, n - i);
+        if (!k)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
 static int on_receive(struct lws *wsi, struct pss *p, const void *in, size_t len)
 {
     struct ocpp *o = p->o;
@@ -1966,6 +1986,13 @@ static int on_receive(struct lws *wsi, struct pss *p, const void *in, size_t len
         return 0;
     size_t n = p->rx_len;
     p->rx_len = 0;
+    if (!utf8_ok((const unsigned char *)p->rx, n)) {
+        /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection. */
+        fg_warn("ocpp", "%s: text message is not UTF-8, closing", p->st->id);
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
+                         (unsigned char *)"not UTF-8", 9);
+        return -1;
+    }
     on_message(o, p->st, p->rx, n);
     return 0;
 }

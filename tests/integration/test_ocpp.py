@@ -338,6 +338,9 @@ RPC, MTNS, NIMPL, NSUP = ("RpcFrameworkError", "MessageTypeNotSupported", "NotIm
                           "NotSupported")
 
 
+CLOSED_1007 = ("close", 1007)  # the gateway closes the connection with this code
+
+
 def E(code, id):
     return (4, id, code)
 
@@ -475,17 +478,16 @@ def callerror_table():
         ("fr: NUL byte after the frame", '[2,"nul","Heartbeat",{}]\x00', E(RPC, "nul"), SAME),
         ("fr: \\u0000 in a string", dt("u0", '"a\\u0000b"'), E(RPC, "u0"), SAME),
         ("fr: lone surrogate escape", dt("sur", '"\\ud800"'), E(RPC, "sur"), SAME),
-        # RFC 6455 8.1 has a text frame that is not UTF-8 fail the connection
-        # (close 1007); flexgw answers it as a broken frame and stays connected
+        # RFC 6455 8.1: a text frame that is not UTF-8 fails the connection
         ("fr: invalid UTF-8 byte in a string",
-         b'[2,"u8a","Heartbeat",{"customData":{"vendorId":"\xff"}}]', E(RPC, "u8a"), SAME),
+         b'[2,"u8a","Heartbeat",{"customData":{"vendorId":"\xff"}}]', CLOSED_1007, SAME),
         ("fr: overlong UTF-8 '/'", b'[2,"u8b","DataTransfer",{"vendorId":"\xc0\xaf"}]',
-         E(RPC, "u8b"), SAME),
+         CLOSED_1007, SAME),
         ("fr: UTF-8 encoded surrogate",
-         b'[2,"u8c","DataTransfer",{"vendorId":"\xed\xa0\x80"}]', E(RPC, "u8c"), SAME),
+         b'[2,"u8c","DataTransfer",{"vendorId":"\xed\xa0\x80"}]', CLOSED_1007, SAME),
         ("fr: truncated UTF-8 sequence",
-         b'[2,"u8d","DataTransfer",{"vendorId":"\xe2\x82"}]', E(RPC, "u8d"), SAME),
-        ("fr: Latin-1 byte outside strings", b'[2,"u8e","Heartbeat",{}]\xe9', E(RPC, "u8e"),
+         b'[2,"u8d","DataTransfer",{"vendorId":"\xe2\x82"}]', CLOSED_1007, SAME),
+        ("fr: Latin-1 byte outside strings", b'[2,"u8e","Heartbeat",{}]\xe9', CLOSED_1007,
          SAME),
         ("fr: lax number 01", dt("ln1", "01"), E(RPC, "ln1"), SAME),
         ("fr: lax number 1.", dt("ln2", "1."), E(RPC, "ln2"), SAME),
@@ -959,6 +961,16 @@ def run_table(gw, station, protocols, cases):
             continue
         shown = frame[:100] if isinstance(frame, (str, bytes)) else frame
         probe = f"probe-{n}"
+        if want == CLOSED_1007:
+            try:
+                ws.send_text(frame)
+                expect_closed(ws, 1007)
+            except AssertionError as e:
+                bad.append(f"[{dialect}] {name}: sent {shown!r}: {e}")
+            ws.close()
+            ws = ws_open(gw, station, protocols)
+            boot(ws, f"reboot-{n}")
+            continue
         try:
             ws.send_text(frame)
             ws.send_text(json.dumps([2, probe, "Heartbeat", {}]))

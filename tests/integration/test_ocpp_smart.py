@@ -437,6 +437,32 @@ def test_operator_calls_through_the_api():
         assert st == 409 and "not connected" in e["error"], (st, e)
 
 
+def test_invalid_answer_gets_callresulterror_over_ocpp21():
+    """OCPP 2.1 FR.06: a CALLRESULT that breaks its schema is answered with a
+    CALLRESULTERROR; over 2.0.1 nothing can be said, the call just fails."""
+    for protocols, want in ((V21, [5]), (["ocpp2.0.1"], [])):
+        with ocpp_gateway() as gw:
+            ws = ws_open(gw, protocols=protocols)
+            boot(ws)
+            st, h, j = gw.request("POST", "/api/v1/ocpp/stations/CP1/calls", auth="token",
+                                  body={"action": "Reset", "payload": {"type": "OnIdle"}})
+            assert st == 202, j
+            c = next_call(ws, "Reset")
+            reply(ws, c, {"status": "Bogus"})
+            got = []
+            try:
+                while True:
+                    got.append(ws.recv_json(timeout=1))
+            except TimeoutError:
+                pass
+            assert [g[0] for g in got] == want, (protocols, got)
+            if want:
+                assert got[0][1] == c[1] and got[0][2] == "PropertyConstraintViolation", got
+            _, _, r = gw.get(h["location"])
+            assert r["state"] == "failed" and "invalid ResetResponse" in r["error"], r
+            ws.close()
+
+
 if __name__ == "__main__":
     run([test_setpoint_becomes_a_verified_tx_profile,
          test_default_profile_without_transaction_and_watts,
@@ -446,4 +472,5 @@ if __name__ == "__main__":
          test_v2x_discharge_only_over_ocpp21,
          test_authorize_against_the_local_list,
          test_station_reports_become_events,
-         test_operator_calls_through_the_api])
+         test_operator_calls_through_the_api,
+         test_invalid_answer_gets_callresulterror_over_ocpp21])
