@@ -62,6 +62,7 @@ enum fg_ocppj_answer {
 };
 
 #define FG_OCPPJ_ID_MAX 36
+#define FG_OCPPJ_ID_UNREAD "-1" /* the id of a CALLERROR about an unreadable id */
 #define FG_OCPPJ_ACTION_MAX 64
 #define FG_OCPPJ_DESC_MAX 255
 #define FG_OCPPJ_DEPTH_MAX 32
@@ -101,13 +102,16 @@ void fg_ocppj_msg_clear(struct fg_ocppj_msg *m);
  * message id is in out->id whenever it could be read, also from a frame that
  * is otherwise not valid JSON; out->type is set when the type is supported.
  * out->answer says what to do:
- *   CALLERROR        the frame was a CALL, or its type number is unknown
- *                    (MessageTypeNotSupported, e.g. 9, or 5/6 in 2.0.1), and
- *                    the id was read;
+ *   CALLERROR        the frame was a CALL, its type number is unknown
+ *                    (MessageTypeNotSupported, e.g. 9, or 5/6 in 2.0.1), or
+ *                    what it was cannot be told (not an array, type not an
+ *                    integer). When its id could not be read or is not a
+ *                    valid id (empty, too long, control characters), out->id
+ *                    is FG_OCPPJ_ID_UNREAD, "-1" (OCPP-J 4.2.3);
  *   CALLRESULTERROR  2.1 only: a CALLRESULT whose id was read (OCPP 2.1 FR.06);
- *   NONE             otherwise: no id, the type is not an integer, or it is a
- *                    CALLRESULT (2.0.1), CALLERROR, CALLRESULTERROR or SEND.
- *                    Never answer those with a CALLERROR; drop and log.
+ *   NONE             otherwise: a CALLRESULT (2.0.1, or any without a
+ *                    readable id), CALLERROR, CALLRESULTERROR or SEND. Never
+ *                    answer those with a CALLERROR; drop and log.
  * Error codes: RpcFrameworkError for anything wrong with the frame itself
  * (not JSON/UTF-8, not an array, wrong element count or element type, bad id,
  * trailing data); MessageTypeNotSupported for an integer type outside the

@@ -254,11 +254,20 @@ static const enum fg_ocppj_answer answers[2][5] = {
                      FG_OCPPJ_ANSWER_NONE, FG_OCPPJ_ANSWER_NONE, FG_OCPPJ_ANSWER_NONE},
 };
 
+/* OCPP-J 4.2.3: when the message id cannot be read, a CALLERROR says "-1".
+ * Never for what is (recognisably) a CALLRESULT, CALLERROR or SEND: those
+ * are never answered with a CALLERROR, and an error about an error could
+ * bounce between two peers for ever. */
 static enum fg_ocppj_answer answer_for(const struct dec *x)
 {
-    if (!x->out->id[0] || x->type < 0)
-        return FG_OCPPJ_ANSWER_NONE;
-    if (x->type < FG_OCPPJ_CALL || x->type > FG_OCPPJ_SEND)
+    bool known = x->type >= FG_OCPPJ_CALL && x->type <= FG_OCPPJ_SEND;
+    if (!x->out->id[0]) {
+        if (known && x->type != FG_OCPPJ_CALL)
+            return FG_OCPPJ_ANSWER_NONE;
+        memcpy(x->out->id, FG_OCPPJ_ID_UNREAD, sizeof(FG_OCPPJ_ID_UNREAD));
+        return FG_OCPPJ_ANSWER_CALLERROR;
+    }
+    if (!known)
         return FG_OCPPJ_ANSWER_CALLERROR;
     return answers[x->d][x->type - FG_OCPPJ_CALL];
 }

@@ -2,7 +2,7 @@
  * both dialects; whatever decodes must re-encode with the matching encoder
  * and decode again to the same type, id, action, error fields and payload.
  * A failed decode must name a CALLERROR code and a description, and may only
- * ask for an answer when it recovered the id. Crashes, leaks and mismatches
+ * ask for an answer only with an id (recovered, or "-1"). Crashes, leaks and mismatches
  * are findings. */
 #include <float.h>
 #include <math.h>

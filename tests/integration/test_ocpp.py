@@ -450,13 +450,13 @@ def callerror_table():
     m_sv = ("meterValue", 0, "sampledValue")
     return [
         # ---- framing: not JSON, or not RFC 8259 JSON -----------------------
-        # A frame whose id cannot be read gets no answer. OCPP-J 4.2.3 (2.0.1
-        # and 2.1) says a CALLERROR for it carries the id "-1", and also that
-        # a system "is allowed to drop the message"; flexgw drops it.
-        ("fr: not JSON", "hello", None, SAME),
-        ("fr: empty text frame", "", None, SAME),
-        ("fr: whitespace only", " \r\n\t", None, SAME),
-        ("fr: truncated before the id ends", '[2, "f8', None, SAME),
+        # A frame whose id cannot be read (or is no valid id) is answered with
+        # a CALLERROR whose id is "-1" (OCPP-J 4.2.3), unless it is
+        # recognisably a CALLRESULT, CALLERROR or SEND.
+        ("fr: not JSON", "hello", E(RPC, "-1"), SAME),
+        ("fr: empty text frame", "", E(RPC, "-1"), SAME),
+        ("fr: whitespace only", " \r\n\t", E(RPC, "-1"), SAME),
+        ("fr: truncated before the id ends", '[2, "f8', E(RPC, "-1"), SAME),
         ("fr: truncated after the id", '[2, "f5", "Heartbeat", {', E(RPC, "f5"), SAME),
         ("fr: trailing garbage", '[2,"f6","Heartbeat",{}] x', E(RPC, "f6"), SAME),
         ("fr: two frames in one message", '[2,"f6b","Heartbeat",{}][2,"f6c","Heartbeat",{}]',
@@ -464,10 +464,10 @@ def callerror_table():
         ("fr: trailing comma in the frame", '[2,"tc1","Heartbeat",{},]', E(RPC, "tc1"), SAME),
         ("fr: trailing comma in the payload",
          '[2,"tc2","Heartbeat",{"customData":{"vendorId":"x"},}]', E(RPC, "tc2"), SAME),
-        ("fr: single quotes", "[2,'sq1','Heartbeat',{}]", None, SAME),
+        ("fr: single quotes", "[2,'sq1','Heartbeat',{}]", E(RPC, "-1"), SAME),
         ("fr: unquoted key", '[2,"uq1","Heartbeat",{customData:{"vendorId":"x"}}]',
          E(RPC, "uq1"), SAME),
-        ("fr: byte-order mark", '\ufeff[2,"bom","Heartbeat",{}]', None, SAME),
+        ("fr: byte-order mark", '\ufeff[2,"bom","Heartbeat",{}]', E(RPC, "-1"), SAME),
         ("fr: raw tab in a string",
          '[2,"cc1","Heartbeat",{"customData":{"vendorId":"a\tb"}}]', E(RPC, "cc1"), SAME),
         ("fr: raw newline in a string",
@@ -501,22 +501,22 @@ def callerror_table():
         ("fr: payload nests 33 deep", dt("p3", nest(32)), E(FV, "p3"), SAME),
         ("ok: payload nests 32 deep (DataTransfer)", dt("p3ok", nest(31)), E(NSUP, "p3ok"),
          SAME),
-        ("fr: frame nests too deep before the id", nest(40), None, SAME),
+        ("fr: frame nests too deep before the id", nest(40), E(RPC, "-1"), SAME),
         # ---- framing: the array and its elements -----------------------------
-        ("fr: frame is an object", '{"a":1}', None, SAME),
-        ("fr: frame is a string", '"[2,\\"js\\",\\"Heartbeat\\",{}]"', None, SAME),
-        ("fr: frame is a number", "42", None, SAME),
-        ("fr: frame is null", "null", None, SAME),
-        ("fr: empty array", "[]", None, SAME),
-        ("fr: only a message type", "[2]", None, SAME),
-        ("fr: frame inside an array", '[[2,"na","Heartbeat",{}]]', None, SAME),
+        ("fr: frame is an object", '{"a":1}', E(RPC, "-1"), SAME),
+        ("fr: frame is a string", '"[2,\\"js\\",\\"Heartbeat\\",{}]"', E(RPC, "-1"), SAME),
+        ("fr: frame is a number", "42", E(RPC, "-1"), SAME),
+        ("fr: frame is null", "null", E(RPC, "-1"), SAME),
+        ("fr: empty array", "[]", E(RPC, "-1"), SAME),
+        ("fr: only a message type", "[2]", E(RPC, "-1"), SAME),
+        ("fr: frame inside an array", '[[2,"na","Heartbeat",{}]]', E(RPC, "-1"), SAME),
         ("fr: CALL of 2 elements", '[2,"two"]', E(RPC, "two"), SAME),
         ("fr: CALL of 3 elements", '[2,"7","Heartbeat"]', E(RPC, "7"), SAME),
         ("fr: CALL of 5 elements", '[2,"f1","Heartbeat",{},{}]', E(RPC, "f1"), SAME),
-        ("fr: type is a string", '["2","f9","Heartbeat",{}]', None, SAME),
-        ("fr: type is null", '[null,"tn","Heartbeat",{}]', None, SAME),
-        ("fr: type is true", '[true,"tt","Heartbeat",{}]', None, SAME),
-        ("fr: type 2.5", '[2.5,"t25","Heartbeat",{}]', None, SAME),
+        ("fr: type is a string", '["2","f9","Heartbeat",{}]', E(RPC, "f9"), SAME),
+        ("fr: type is null", '[null,"tn","Heartbeat",{}]', E(RPC, "tn"), SAME),
+        ("fr: type is true", '[true,"tt","Heartbeat",{}]', E(RPC, "tt"), SAME),
+        ("fr: type 2.5", '[2.5,"t25","Heartbeat",{}]', E(RPC, "t25"), SAME),
         ("ok: type 2.0 is the integer 2", '[2.0,"t20","Heartbeat",{}]', OK("t20"), SAME),
         ("fr: type 0", '[0,"t0","Heartbeat",{}]', E(MTNS, "t0"), SAME),
         ("fr: type 1", '[1,"t1","Heartbeat",{}]', E(MTNS, "t1"), SAME),
@@ -529,15 +529,15 @@ def callerror_table():
         ("fr: type 5 (CALLRESULTERROR)", '[5,"f3","GenericError","",{}]', E(MTNS, "f3"), None),
         ("fr: type 6 (SEND)", '[6,"f4","Heartbeat",{}]', E(MTNS, "f4"), None),
         # ids (string[36], OCPP-J 4.1.4). flexgw takes 1-36 printable ASCII
-        # characters and drops a frame with any other id unanswered (see "-1"
-        # above; 4.2.3 names "unique identifier too long" as a CALLERROR case)
-        ("id: not a string", '[2,8,"Heartbeat",{}]', None, SAME),
-        ("id: null", '[2,null,"Heartbeat",{}]', None, SAME),
-        ("id: an object", '[2,{"id":"x"},"Heartbeat",{}]', None, SAME),
-        ("id: empty", '[2,"","Heartbeat",{}]', None, SAME),
-        ("id: 37 characters", '[2,"%s","Heartbeat",{}]' % ("i" * 37), None, SAME),
-        ("id: control character", '[2,"a\\u0001b","Heartbeat",{}]', None, SAME),
-        ("id: non-ASCII", '[2,"idé","Heartbeat",{}]', None, SAME),
+        # characters and answers a frame with any other id with "-1" (4.2.3
+        # names "unique identifier too long" as a CALLERROR case)
+        ("id: not a string", '[2,8,"Heartbeat",{}]', E(RPC, "-1"), SAME),
+        ("id: null", '[2,null,"Heartbeat",{}]', E(RPC, "-1"), SAME),
+        ("id: an object", '[2,{"id":"x"},"Heartbeat",{}]', E(RPC, "-1"), SAME),
+        ("id: empty", '[2,"","Heartbeat",{}]', E(RPC, "-1"), SAME),
+        ("id: 37 characters", '[2,"%s","Heartbeat",{}]' % ("i" * 37), E(RPC, "-1"), SAME),
+        ("id: control character", '[2,"a\\u0001b","Heartbeat",{}]', E(RPC, "-1"), SAME),
+        ("id: non-ASCII", '[2,"idé","Heartbeat",{}]', E(RPC, "-1"), SAME),
         ("ok: id of 36 characters", '[2,"%s","Heartbeat",{}]' % ("j" * 36), OK("j" * 36),
          SAME),
         ("id: 36 characters, bad frame", '[2,"%s","Heartbeat"]' % ("i" * 36),

@@ -261,24 +261,24 @@ static const struct bad bads[] = {
     /* frame structure */
     {"[2,\"1\",\"Heartbeat\"]", 0, D201, RPC, "1", A_CE},
     {"[2,\"1\",\"Heartbeat\",{},{}]", 0, D201, RPC, "1", A_CE},
-    {"[2,1,\"Heartbeat\",{}]", 0, D201, RPC, "", A_NO},
-    {"[2,[\"1\"],\"Heartbeat\",{}]", 0, D201, RPC, "", A_NO},
-    {"[2,\"0123456789012345678901234567890123456\",\"A\",{}]", 0, D201, RPC, "", A_NO},
-    {"[2,\"\",\"A\",{}]", 0, D201, RPC, "", A_NO},
-    {"[2,\"a\\u0001b\",\"A\",{}]", 0, D201, RPC, "", A_NO},
-    {"[2,\"a\\u007fb\",\"A\",{}]", 0, D201, RPC, "", A_NO},
-    {"[2,\"\xc3\xa9\",\"A\",{}]", 0, D201, RPC, "", A_NO},
-    {"[2]", 0, D201, RPC, "", A_NO},
-    {"{}", 0, D201, RPC, "", A_NO},
-    {"\"x\"", 0, D201, RPC, "", A_NO},
-    {"42", 0, D201, RPC, "", A_NO},
-    {"null", 0, D201, RPC, "", A_NO},
-    {"[]", 0, D201, RPC, "", A_NO},
-    {"", 0, D201, RPC, "", A_NO},
-    {"   ", 0, D201, RPC, "", A_NO},
-    {"[\"2\",\"1\",\"A\",{}]", 0, D201, RPC, "1", A_NO},
-    {"[2.5,\"1\",\"A\",{}]", 0, D201, RPC, "1", A_NO},
-    {"[true,\"1\",\"A\",{}]", 0, D201, RPC, "1", A_NO},
+    {"[2,1,\"Heartbeat\",{}]", 0, D201, RPC, "-1", A_CE},
+    {"[2,[\"1\"],\"Heartbeat\",{}]", 0, D201, RPC, "-1", A_CE},
+    {"[2,\"0123456789012345678901234567890123456\",\"A\",{}]", 0, D201, RPC, "-1", A_CE},
+    {"[2,\"\",\"A\",{}]", 0, D201, RPC, "-1", A_CE},
+    {"[2,\"a\\u0001b\",\"A\",{}]", 0, D201, RPC, "-1", A_CE},
+    {"[2,\"a\\u007fb\",\"A\",{}]", 0, D201, RPC, "-1", A_CE},
+    {"[2,\"\xc3\xa9\",\"A\",{}]", 0, D201, RPC, "-1", A_CE},
+    {"[2]", 0, D201, RPC, "-1", A_CE},
+    {"{}", 0, D201, RPC, "-1", A_CE},
+    {"\"x\"", 0, D201, RPC, "-1", A_CE},
+    {"42", 0, D201, RPC, "-1", A_CE},
+    {"null", 0, D201, RPC, "-1", A_CE},
+    {"[]", 0, D201, RPC, "-1", A_CE},
+    {"", 0, D201, RPC, "-1", A_CE},
+    {"   ", 0, D201, RPC, "-1", A_CE},
+    {"[\"2\",\"1\",\"A\",{}]", 0, D201, RPC, "1", A_CE},
+    {"[2.5,\"1\",\"A\",{}]", 0, D201, RPC, "1", A_CE},
+    {"[true,\"1\",\"A\",{}]", 0, D201, RPC, "1", A_CE},
     {"[2,\"1\",5,{}]", 0, D201, RPC, "1", A_CE},
     /* not JSON, not UTF-8 (the id is still salvaged where it precedes the damage) */
     {"[2,\"1\",\"Heartbeat\",{", 0, D201, RPC, "1", A_CE},
@@ -304,9 +304,9 @@ static const struct bad bads[] = {
     {"[2,\"1\",\"A\",{},]", 0, D201, RPC, "1", A_CE},
     {"[2,\"1\",\"A\",{\"a\":tru}]", 0, D201, RPC, "1", A_CE},
     {"[2,\"1\",\"A\",{\"a\":1\x0b}]", 0, D201, RPC, "1", A_CE},
-    {"\xef\xbb\xbf[2,\"1\",\"A\",{}]", 0, D201, RPC, "", A_NO},
-    {"[2 \"1\",\"A\",{}]", 0, D201, RPC, "", A_NO},
-    {"[2,\"1\\\"\",\"A\",{]", 0, D201, RPC, "", A_NO}, /* escaped id: not salvaged */
+    {"\xef\xbb\xbf[2,\"1\",\"A\",{}]", 0, D201, RPC, "-1", A_CE},
+    {"[2 \"1\",\"A\",{}]", 0, D201, RPC, "-1", A_CE},
+    {"[2,\"1\\\"\",\"A\",{]", 0, D201, RPC, "-1", A_CE}, /* escaped id: not salvaged */
     {"[3,\"7\",{]", 0, D201, RPC, "7", A_NO},
     /* message types */
     {"[9,\"1\",\"X\",{}]", 0, D201, MTNS, "1", A_CE},
@@ -454,7 +454,8 @@ static void test_depth(void **state)
     char *bare = nested(10000, 1);
     assert_true(decode_str(bare, &m, &err) < 0);
     assert_int_equal(err.code, FG_OCPP_RPC_FRAMEWORK_ERROR);
-    assert_string_equal(m.id, "");
+    assert_string_equal(m.id, "-1"); /* no id to read: OCPP-J 4.2.3 */
+    assert_int_equal(m.answer, FG_OCPPJ_ANSWER_CALLERROR);
     free(bare);
     fg_ocppj_msg_clear(&m);
 }
