@@ -114,7 +114,7 @@ def test_demo_chargers_are_ocpp_and_evs_arrive():
             for x in site["assets"]:
                 s = (x.get("evse") or {}).get("session")
                 if s and s.get("departure"):
-                    session, now = s, site["time"]
+                    session, now, evse = s, site["time"], x["id"]
                     break
             time.sleep(0.1)
         assert session, "no EV session within 20 s at 600x:\n" + gw.stderr()
@@ -124,6 +124,25 @@ def test_demo_chargers_are_ocpp_and_evs_arrive():
         # hours behind the demo's by now
         assert now - 3600 <= session["start"] <= now + 60, (session, now)
         assert 0 < session["departure"] - now <= 36000 + 60, (session, now)
+
+        # a set-point becomes a charging profile whose schedule starts at the
+        # gateway's "now": the station applies it at once (its composite
+        # schedule verifies it) and the EV stays under it
+        st, _, a = gw.request("PUT", f"/api/v1/assets/{evse}/setpoint",
+                              body={"w": 4000, "duration_s": 36000},
+                              headers={"Authorization": "Bearer demo-token"})
+        assert st == 200, a
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            _, _, a = gw.get(f"/api/v1/assets/{evse}")
+            if (a["setpoint"] or {}).get("state") == "verified":
+                break
+            time.sleep(0.1)
+        assert a["setpoint"]["state"] == "verified", a
+        time.sleep(1.5)  # 15 simulated minutes, a few meter values
+        _, _, a = gw.get(f"/api/v1/assets/{evse}")
+        assert a["setpoint"]["state"] == "verified", a
+        assert (a["power_w"] or 0) <= a["setpoint"]["w"] + 1, a
     finally:
         gw.stop()
         gw.tmp.cleanup()
