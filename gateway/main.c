@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "demo.h"
 #include "gateway.h"
 #include "log.h"
 #include "ocpp/security.h"
@@ -27,6 +28,7 @@ static void usage(FILE *f)
         "                         exit 0 if valid, 2 if not\n"
         "  --demo                 run the demo site (conf/demo.json, simulated assets)\n"
         "  --speed N              demo: run the simulated clock N times real time\n"
+        "  --ocpp-listen HOST:PORT  demo: serve OCPP there (default from demo.json)\n"
         "  --data-dir DIR         override storage.path\n"
         "  --listen HOST:PORT     override web.listen\n"
         "  --log-level LEVEL      error | warn | info | debug (overrides log.level)\n"
@@ -116,92 +118,6 @@ static int print_generated(char *(*gen)(void))
     return 0;
 }
 
-static int mkdir_p(const char *dir)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", dir);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0750) && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0750) && errno != EEXIST ? -1 : 0;
-}
-
-static int copy_file(const char *from, const char *to)
-{
-    FILE *in = fopen(from, "rb");
-    if (!in)
-        return -1;
-    FILE *out = fopen(to, "wb");
-    if (!out) {
-        fclose(in);
-        return -1;
-    }
-    char buf[8192];
-    size_t n;
-    int rc = 0;
-    while ((n = fread(buf, 1, sizeof(buf), in)) > 0) {
-        if (fwrite(buf, 1, n, out) != n)
-            rc = -1;
-    }
-    if (ferror(in))
-        rc = -1;
-    fclose(in);
-    if (fclose(out))
-        rc = -1;
-    return rc;
-}
-
-/* The demo runs on a copy of conf/demo.json in its data directory, so that
- * editing the config from the web page never touches the shipped file. */
-static int prepare_demo(const char *data_dir_opt, char *config_out, size_t n,
-                        char *data_out, size_t dn)
-{
-    static const char *const candidates[] = {FG_SOURCE_CONF_DIR "/demo.json",
-                                             FG_INSTALL_CONF_DIR "/demo.json"};
-    const char *src = NULL;
-    for (size_t i = 0; i < 2 && !src; i++) {
-        if (access(candidates[i], R_OK) == 0)
-            src = candidates[i];
-    }
-    if (!src) {
-        fprintf(stderr, "flexgw: demo.json not found in %s or %s\n", FG_SOURCE_CONF_DIR,
-                FG_INSTALL_CONF_DIR);
-        return 1;
-    }
-    struct fg_config c;
-    struct fg_errlist errs;
-    fg_config_defaults(&c);
-    fg_errlist_init(&errs);
-    int rc = fg_config_load(src, &c, &errs);
-    snprintf(data_out, dn, "%s", data_dir_opt ? data_dir_opt : c.storage.path);
-    fg_config_clear(&c);
-    fg_errlist_clear(&errs);
-    if (rc) {
-        fprintf(stderr, "flexgw: %s is not valid; run flexgw --check-config %s\n", src,
-                src);
-        return 2;
-    }
-    if (mkdir_p(data_out)) {
-        fprintf(stderr, "flexgw: cannot create %s: %s\n", data_out, strerror(errno));
-        return 1;
-    }
-    if (snprintf(config_out, n, "%s/demo.json", data_out) >= (int)n) {
-        fprintf(stderr, "flexgw: data directory path too long\n");
-        return 2;
-    }
-    if (copy_file(src, config_out)) {
-        fprintf(stderr, "flexgw: cannot copy %s to %s: %s\n", src, config_out,
-                strerror(errno));
-        return 1;
-    }
-    return 0;
-}
-
 static int parse_speed(const char *s, double *out)
 {
     char *end;
@@ -234,6 +150,7 @@ enum {
     OPT_SPEED,
     OPT_DATA,
     OPT_LISTEN,
+    OPT_OCPP_LISTEN,
     OPT_LOG,
     OPT_SCHEMA,
     OPT_REF,
@@ -249,6 +166,7 @@ int main(int argc, char **argv)
         {"speed", required_argument, NULL, OPT_SPEED},
         {"data-dir", required_argument, NULL, OPT_DATA},
         {"listen", required_argument, NULL, OPT_LISTEN},
+        {"ocpp-listen", required_argument, NULL, OPT_OCPP_LISTEN},
         {"log-level", required_argument, NULL, OPT_LOG},
         {"config-schema", no_argument, NULL, OPT_SCHEMA},
         {"config-reference", no_argument, NULL, OPT_REF},
@@ -259,6 +177,7 @@ int main(int argc, char **argv)
     };
     struct fg_gw_opts o = {
         .config_path = FG_DEFAULT_CONFIG, .speed = 1.0, .log_level = -1};
+    const char *ocpp_listen = NULL;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
         enum fg_log_level lvl;
@@ -285,6 +204,17 @@ int main(int argc, char **argv)
         case OPT_LISTEN:
             o.listen = optarg;
             break;
+        case OPT_OCPP_LISTEN: {
+            struct fg_hostport hp;
+            if (fg_hostport_parse(optarg, &hp)) {
+                fprintf(stderr,
+                        "flexgw: --ocpp-listen: \"%s\" is not a valid host:port\n",
+                        optarg);
+                return 2;
+            }
+            ocpp_listen = optarg;
+            break;
+        }
         case OPT_LOG:
             if (fg_log_level_parse(optarg, &lvl)) {
                 fprintf(stderr,
@@ -320,11 +250,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "flexgw: --speed only applies to --demo\n");
         return 2;
     }
+    if (ocpp_listen && !o.demo) {
+        fprintf(stderr, "flexgw: --ocpp-listen only applies to --demo\n");
+        return 2;
+    }
 
     char demo_config[PATH_MAX], demo_data[PATH_MAX];
     if (o.demo) {
-        int rc = prepare_demo(o.data_dir, demo_config, sizeof(demo_config), demo_data,
-                              sizeof(demo_data));
+        int rc = fg_demo_prepare(o.data_dir, ocpp_listen, demo_config,
+                                 sizeof(demo_config), demo_data, sizeof(demo_data));
         if (rc)
             return rc;
         o.config_path = demo_config;
@@ -342,7 +276,13 @@ int main(int argc, char **argv)
         fg_gw_clear(&gw);
         return rc == FG_ECONFIG || rc == FG_EUNSUPPORTED || rc == FG_EINVAL ? 2 : 1;
     }
+    /* the demo's chargers: started once the CSMS listens, stopped before the
+     * loop goes */
+    struct fg_demo *demo = NULL;
+    if (o.demo && fg_demo_start(&demo, &gw.cfg, gw.loop, o.speed))
+        fprintf(stderr, "flexgw: out of memory starting the charger simulator\n");
     rc = fg_gw_run(&gw);
+    fg_demo_stop(demo);
     fg_gw_clear(&gw);
     return rc;
 }

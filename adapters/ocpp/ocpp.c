@@ -109,7 +109,7 @@ struct evse_ctl {
     char tx_id[37];       /* TxProfile: its transaction */
     double sent_w;        /* what the installed profile carries */
     int64_t valid_to;     /* when it ends */
-    int64_t last_sent_ms; /* monotonic */
+    int64_t last_sent_ms; /* gateway clock */
     bool busy;            /* a call for this EVSE is queued or in flight */
     bool refused;         /* the station rejected the profile for this wish */
     int failures;         /* calls failed in a row (timeout, error): back off */
@@ -1742,6 +1742,9 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
     struct fg_asset *a = fg_model_find_asset(o->host.model, ctl->asset);
     int64_t now = fg_clock_now_s(o->host.clock);
     int64_t mono = fg_mono_ms();
+    /* Profile times (interval, validity) on the gateway's clock, which the
+     * demo runs faster; retries after failures on the real one. */
+    int64_t now_ms = fg_clock_now_ms(o->host.clock);
     const struct tx *t = tx_on(st, ctl->evse_id);
     if (ctl->installed == P_TX && (!t || strcmp(t->id, ctl->tx_id)))
         ctl->installed = P_NONE; /* a TxProfile ends with its transaction */
@@ -1778,7 +1781,7 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
         return; /* the state stays FAILED until the retry */
     }
     if (ctl->last_sent_ms &&
-        mono - ctl->last_sent_ms < o->cfg->ocpp.profile_min_interval_s * 1000LL) {
+        now_ms - ctl->last_sent_ms < o->cfg->ocpp.profile_min_interval_s * 1000LL) {
         ctl->dirty = true; /* the tick sends it when the interval has passed */
         sp_state(o, ctl, FG_SPS_PENDING, "held back by ocpp.profile_min_interval_s");
         return;
@@ -1799,7 +1802,7 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
     c->valid_to = until;
     c->purpose = purpose;
     ctl->busy = true;
-    ctl->last_sent_ms = mono;
+    ctl->last_sent_ms = now_ms;
     sp_state(o, ctl, FG_SPS_SENT, NULL);
     call_pump(o, st);
 }

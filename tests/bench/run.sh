@@ -108,7 +108,7 @@ start_gw() {
     GW_DIR="$WORK/$1"
     GW_PORT=$(free_port)
     "$BIN" --demo --data-dir "$GW_DIR" --listen "127.0.0.1:$GW_PORT" \
-        </dev/null >"$WORK/$1.log" 2>&1 &
+        --ocpp-listen "127.0.0.1:$(free_port)" </dev/null >"$WORK/$1.log" 2>&1 &
     GW_PID=$!
     N_GW=$((N_GW + 1))
     local i=0
@@ -230,10 +230,11 @@ for r in $(seq 1 "$START_RUNS"); do
     dir="$WORK/start$r"
     N_GW=$((N_GW + 1))
     set +e
-    ms=$("$PY" - "$BIN" "$dir" "$port" "$WORK/start$r.log" <<'EOF'
+    ms=$("$PY" - "$BIN" "$dir" "$port" "$WORK/start$r.log" "$(free_port)" <<'EOF'
 import socket, subprocess, sys, time
 
 binary, data_dir, port, log = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+ocpp_port = int(sys.argv[5])
 req = b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
 
 def healthy():
@@ -253,7 +254,8 @@ def healthy():
 with open(log, "wb") as out:
     t0 = time.monotonic_ns()
     p = subprocess.Popen([binary, "--demo", "--data-dir", data_dir,
-                          "--listen", "127.0.0.1:%d" % port],
+                          "--listen", "127.0.0.1:%d" % port,
+                          "--ocpp-listen", "127.0.0.1:%d" % ocpp_port],
                          stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     ok = False
     while time.monotonic_ns() - t0 < 30e9:
@@ -652,7 +654,7 @@ cat <<EOF
 EOF
 if [ "$DO_HTTP" = 1 ]; then
     cat <<EOF
-- gateway: \`$BIN --demo --data-dir FRESH_TMP_DIR --listen 127.0.0.1:FREE_PORT\`
+- gateway: \`$BIN --demo --data-dir FRESH_TMP_DIR --listen 127.0.0.1:FREE_PORT --ocpp-listen 127.0.0.1:FREE_PORT\`
 - idle RSS: wait for 200 on /api/v1/health, \`sleep $IDLE_S\`, read VmRSS/VmHWM from /proc/PID/status
 - start-up: python3 subprocess.Popen of the gateway, then raw HTTP GET /api/v1/health every 0.5 ms until a 200; time from just before fork/exec to the 200
 - throughput, for each of /api/v1/site and /api/v1/health on a fresh gateway:

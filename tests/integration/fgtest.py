@@ -64,6 +64,7 @@ class Gateway:
         self.tmp = tempfile.TemporaryDirectory(prefix="fgtest-")
         self.data_dir = data_dir or os.path.join(self.tmp.name, "data")
         self.port = free_port()
+        self.ocpp_port = free_port()
         self.config_path = config_path
         if config is not None:
             self.config_path = os.path.join(self.tmp.name, "flexgw.json")
@@ -77,7 +78,12 @@ class Gateway:
 
     def cmd(self):
         c = [FLEXGW, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
-        c += ["--demo"] if self.demo else ["--config", self.config_path]
+        if self.demo:
+            # the demo's CSMS for its simulated chargers, on a port of its own
+            # so that demos run side by side
+            c += ["--demo", "--ocpp-listen", f"127.0.0.1:{self.ocpp_port}"]
+        else:
+            c += ["--config", self.config_path]
         return c + self.args
 
     def start(self, wait=True, timeout=15):

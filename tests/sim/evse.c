@@ -268,7 +268,7 @@ static void start_tx(struct sim_station *st, struct sim_evse *e, const char *tri
     e->cstate = "EVConnected";
     e->tx_reg0_wh = e->reg_wh;
     e->power_w = 0;
-    e->last_phys_ms = e->tx_start_ms;
+    e->last_phys_ms = sim_mono_ms();
     e->last_tx_update_ms = e->tx_start_ms;
     cJSON *p = tx_event(st, e, "Started", trigger, "Transaction.Begin");
     cJSON *tok = cJSON_AddObjectToObject(p, "idToken");
@@ -492,12 +492,12 @@ static void report_limit(struct sim_station *st, struct sim_evse *e, double lim)
     sim_ev_emit(st->sim, ev);
 }
 
-/* Integrate energy over the time since the last tick at the power held;
- * returns that time in s. */
-static double accrue(struct sim_station *st, struct sim_evse *e, int64_t now)
+/* Integrate energy over the (monotonic) time since the last tick at the
+ * power held, times --speed; returns that real time in s (the ramp's). */
+static double accrue(struct sim_station *st, struct sim_evse *e, int64_t mono_ms)
 {
-    double dt = (double)(now - e->last_phys_ms) / 1000.0;
-    e->last_phys_ms = now;
+    double dt = (double)(mono_ms - e->last_phys_ms) / 1000.0;
+    e->last_phys_ms = mono_ms;
     if (dt > 60)
         dt = 60; /* a stalled loop does not make a jump */
     if (e->txp != SIM_TX_ACTIVE || dt <= 0)
@@ -524,14 +524,14 @@ void sim_evse_tick(struct sim_station *st)
         return; /* a transaction ended inside this tick */
     st->in_tick = true;
     const struct sim_opts *o = &st->sim->o;
-    int64_t now = sim_now_ms();
+    int64_t now = sim_now_ms(), mono = sim_mono_ms();
     double station = sim_limit_at(st, 0, now, false);
     double want[SIM_EVSE_MAX + 1] = {0}, dt[SIM_EVSE_MAX + 1] = {0}, sum = 0;
     for (int i = 1; i <= st->n_evse; i++) {
         struct sim_evse *e = &st->evse[i];
         double own = st->smart_enabled ? sim_limit_at(st, i, now, true) : NAN;
         report_limit(st, e, st->smart_enabled ? min_nan(station, own) : NAN);
-        dt[i] = accrue(st, e, now);
+        dt[i] = accrue(st, e, mono);
         if (e->txp != SIM_TX_ACTIVE)
             continue;
         if (e->ev.departure_ms && now >= e->ev.departure_ms) {

@@ -38,7 +38,16 @@ static int stdout_flags = -1; /* restored at exit */
 
 /* ---- clock and random ------------------------------------------------------------- */
 
-int64_t sim_now_ms(void)
+/* The stations' clock: `speed` times real time from (base_ms at
+ * base_mono_ms). It starts at the wall clock and follows the CSMS's
+ * currentTime (sim_clock_adopt), as a real station sets its clock from the
+ * BootNotification and Heartbeat answers. */
+static struct {
+    int64_t base_ms, base_mono_ms;
+    double speed;
+} sim_clock = {0, 0, 1.0};
+
+static int64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -50,6 +59,42 @@ int64_t sim_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sim_clock_init(double speed)
+{
+    sim_clock.base_ms = wall_ms();
+    sim_clock.base_mono_ms = sim_mono_ms();
+    sim_clock.speed = speed;
+}
+
+int64_t sim_now_ms(void)
+{
+    if (!sim_clock.base_mono_ms) /* before main() set it up */
+        return wall_ms();
+    double d = (double)(sim_mono_ms() - sim_clock.base_mono_ms) * sim_clock.speed;
+    return sim_clock.base_ms + (int64_t)d;
+}
+
+/* currentTime comes in whole seconds (flexgw) or finer: a clock within
+ * [csms, csms + 1 s + ADOPT_SLACK_MS] is left alone, so that the answers do
+ * not make it jitter; else it jumps to the middle of that second. */
+#define ADOPT_SLACK_MS 1000
+
+void sim_clock_adopt(struct sim_station *st, const char *current_time)
+{
+    int64_t csms;
+    if (!current_time[0] || sim_time_parse(current_time, &csms))
+        return;
+    int64_t now = sim_now_ms();
+    if (now >= csms && now <= csms + 1000 + ADOPT_SLACK_MS)
+        return;
+    sim_clock.base_ms = csms + 500;
+    sim_clock.base_mono_ms = sim_mono_ms();
+    cJSON *ev = sim_ev_station(st, "clock");
+    cJSON_AddStringToObject(ev, "time", current_time);
+    cJSON_AddNumberToObject(ev, "offset_ms", (double)(csms + 500 - now));
+    sim_ev_emit(st->sim, ev);
 }
 
 void sim_time_text(int64_t ms, char out[32])
@@ -492,7 +537,11 @@ static void read_stdin(struct sim *s)
         }
         ssize_t n = read(STDIN_FILENO, s->in + s->in_len, s->in_cap - s->in_len);
         if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
-            s->in_eof = true; /* keep running: stop with a signal or "quit" */
+            /* keep running (stop with a signal or "quit"), unless stdin is
+             * the parent's pipe: then its end means the parent is gone */
+            s->in_eof = true;
+            if (s->o.quit_on_eof)
+                s->quitting = true;
             return;
         }
         if (n < 0)
@@ -560,8 +609,10 @@ static void on_auto(lws_sorted_usec_list_t *sul)
             ev.max_w = ev_max[sim_rand(s) % 4];
             ev.soc0 = round(sim_rand_range(s, 10, 60));
             ev.capacity_wh = 60000;
-            ev.departure_ms = sim_now_ms() + (int64_t)(sim_rand_range(s, 3600, 36000) *
-                                                       1000 / s->o.speed);
+            ev.departure_ms =
+                sim_now_ms() + (int64_t)(sim_rand_range(s, 3600, 36000) * 1000);
+            ev.v2x = s->o.auto_v2x > 0 && s->o.dialect == FG_OCPPJ_21 &&
+                     sim_rand_range(s, 0, 1) < s->o.auto_v2x;
             char msg[128];
             if (sim_evse_plug(st, k, &ev, msg, sizeof(msg)) == 0) {
                 cJSON *o = sim_ev_station(st, "arrival");
@@ -598,7 +649,10 @@ static void usage(FILE *f)
           "  --meter-interval S    MeterValues period in s, 0.1 steps (default 10)\n"
           "  --ramp-w-per-s W      EV power ramp (default 2000)\n"
           "  --auto SEED           EVs arrive at random (needs, departures) from SEED\n"
-          "  --speed X             energy accrues X times faster (default 1)\n"
+          "  --auto-v2x P          share of --auto EVs offering V2X over ocpp2.1 "
+          "(0..1, default 0)\n"
+          "  --speed X             the clock (energy, departures) runs X times real "
+          "time\n"
           "  --reconnect-ms MS     delay before reconnecting (default 1000)\n"
           "  --call-timeout-ms MS  wait this long for an answer (default 30000)\n"
           "  --no-authorize        start transactions without Authorize\n"
@@ -607,6 +661,7 @@ static void usage(FILE *f)
           "  --cert FILE --key FILE  client certificate for wss:// (profile 3)\n"
           "  --insecure            wss:// without checking the server certificate\n"
           "  --quiet               no per-frame events (call_in, answer, power)\n"
+          "  --quit-on-eof         stop when stdin ends (run from a parent's pipe)\n"
           "  --help                this text\n",
           f);
 }
@@ -695,6 +750,7 @@ enum {
     O_METER,
     O_RAMP,
     O_AUTO,
+    O_AUTO_V2X,
     O_SPEED,
     O_RECONNECT,
     O_CALL_TIMEOUT,
@@ -705,6 +761,7 @@ enum {
     O_KEY,
     O_INSECURE,
     O_QUIET,
+    O_QUIT_EOF,
     O_HELP,
 };
 
@@ -721,6 +778,7 @@ static const struct option long_opts[] = {
     {"meter-interval", required_argument, NULL, O_METER},
     {"ramp-w-per-s", required_argument, NULL, O_RAMP},
     {"auto", required_argument, NULL, O_AUTO},
+    {"auto-v2x", required_argument, NULL, O_AUTO_V2X},
     {"speed", required_argument, NULL, O_SPEED},
     {"reconnect-ms", required_argument, NULL, O_RECONNECT},
     {"call-timeout-ms", required_argument, NULL, O_CALL_TIMEOUT},
@@ -731,6 +789,7 @@ static const struct option long_opts[] = {
     {"key", required_argument, NULL, O_KEY},
     {"insecure", no_argument, NULL, O_INSECURE},
     {"quiet", no_argument, NULL, O_QUIET},
+    {"quit-on-eof", no_argument, NULL, O_QUIT_EOF},
     {"help", no_argument, NULL, O_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -817,6 +876,8 @@ static int parse_opt(struct sim_opts *o, int c, const char *a, double *n_station
         o->auto_on = true;
         o->seed = (uint64_t)v;
         return rc;
+    case O_AUTO_V2X:
+        return parse_num("auto-v2x", a, 0, 1, false, &o->auto_v2x);
     case O_SPEED:
         return parse_num("speed", a, 0.001, 100000, false, &o->speed);
     case O_RECONNECT:
@@ -850,6 +911,9 @@ static int parse_opt(struct sim_opts *o, int c, const char *a, double *n_station
         return 0;
     case O_QUIET:
         o->quiet = true;
+        return 0;
+    case O_QUIT_EOF:
+        o->quit_on_eof = true;
         return 0;
     case O_HELP:
         return 1;
@@ -1039,9 +1103,10 @@ int main(int argc, char **argv)
     stdout_setup();
     fg_buf_init(&s.out, OUT_MAX);
     s.t0_mono_ms = sim_mono_ms();
+    sim_clock_init(s.o.speed);
     s.rng = s.o.auto_on
                 ? s.o.seed * 0x9E3779B97F4A7C15ULL + 1
-                : (uint64_t)sim_now_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+                : (uint64_t)wall_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
     if (!s.rng)
         s.rng = 1;
     s.n_st = s.o.n_stations;

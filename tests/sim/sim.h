@@ -57,10 +57,12 @@ struct sim_opts {
     double ramp_w_per_s;
     bool auto_on;
     uint64_t seed;
+    double auto_v2x; /* share of --auto EVs that offer V2X (2.1 only) */
     double speed;
     int reconnect_ms;
     int call_timeout_ms;
     bool quiet;
+    bool quit_on_eof; /* end of stdin stops the process (a parent's pipe) */
     bool no_authorize;
     const char *password;
     const char *ca, *cert, *key;
@@ -86,8 +88,13 @@ struct sim {
     lws_sorted_usec_list_t sul_io, sul_auto;
 };
 
-int64_t sim_now_ms(void);  /* wall clock, UTC epoch ms */
+/* The stations' clock, UTC epoch ms: the wall clock at start, then the
+ * CSMS's (sim_clock_adopt); it runs --speed times real time. */
+int64_t sim_now_ms(void);
 int64_t sim_mono_ms(void); /* monotonic ms */
+/* A CSMS's currentTime (BootNotification / Heartbeat answer): set the clock
+ * to it unless it already agrees (a "clock" event when it jumps). */
+void sim_clock_adopt(struct sim_station *st, const char *current_time);
 /* RFC 3339 UTC text with milliseconds for an epoch ms. */
 void sim_time_text(int64_t ms, char out[32]);
 /* Parse an RFC 3339 date-time (as the schema validator accepts it); 0 or
@@ -197,7 +204,8 @@ struct sim_evse {
     double power_w, reg_wh, tx_reg0_wh, soc;
     double limit_w; /* effective limit last reported (NAN: none) */
     bool limit_reported;
-    int64_t last_phys_ms, last_tx_update_ms;
+    int64_t last_phys_ms;      /* monotonic */
+    int64_t last_tx_update_ms; /* sim_now_ms */
 };
 
 /* A plug-in from a command or --auto; FG_ESTATE / FG_EINVAL with msg. */

@@ -274,6 +274,7 @@ static void r_boot(struct sim_station *st, const struct sim_call *c, const cJSON
                          (lws_usec_t)s * LWS_US_PER_SEC);
         return;
     }
+    sim_clock_adopt(st, sim_jstr(res, "currentTime"));
     st->boot_accepted = true;
     st->ever_booted = true;
     st->boot_reason = "PowerUp";
@@ -289,6 +290,13 @@ static void e_boot(struct sim_station *st, const struct sim_call *c)
     (void)c;
     lws_sul_schedule(st->sim->ctx, 0, &st->sul_hb, boot_retry,
                      (lws_usec_t)BOOT_RETRY_S * LWS_US_PER_SEC);
+}
+
+static void r_heartbeat(struct sim_station *st, const struct sim_call *c,
+                        const cJSON *res)
+{
+    (void)c;
+    sim_clock_adopt(st, sim_jstr(res, "currentTime"));
 }
 
 static void r_authorize(struct sim_station *st, const struct sim_call *c,
@@ -327,6 +335,7 @@ static const struct answer_handler {
 } answer_handlers[] = {
     {"Authorize", r_authorize, e_authorize},
     {"BootNotification", r_boot, e_boot},
+    {"Heartbeat", r_heartbeat, NULL},
     {"TransactionEvent", r_tx_event, NULL},
 };
 

@@ -649,10 +649,18 @@ static void test_demo_file(void **state)
     const struct fg_cfg_asset *ev4 = &c->site.assets[3];
     assert_string_equal(ev4->id, "ev4");
     assert_true(ev4->bidirectional && ev4->max_discharge_w == 10000);
-    assert_true(ev4->has_sim);
-    assert_int_equal(ev4->sim.arrival_min, 18 * 60 + 30);
-    assert_int_equal(ev4->sim.departure_min, 7 * 60);
-    assert_true(ev4->sim.energy_wh == 40000);
+    /* the chargers are OCPP stations (ocpp_sim plays them, gateway/demo.c) */
+    for (size_t i = 0; i < 4; i++) {
+        const struct fg_cfg_asset *ev = &c->site.assets[i];
+        assert_int_equal(ev->kind, FG_ASSET_EVSE);
+        assert_string_equal(ev->adapter, "ocpp");
+        assert_string_equal(ev->station, i < 2 ? "CP1" : "CP2");
+        assert_int_equal(ev->evse_id, (int)(i % 2) + 1);
+        assert_false(ev->has_sim);
+    }
+    assert_true(c->ocpp.enabled);
+    assert_string_equal(c->ocpp.listen.host, "127.0.0.1");
+    assert_int_equal(c->ocpp.listen.port, 9000);
     const struct fg_cfg_asset *bat = &c->site.assets[4];
     assert_int_equal(bat->kind, FG_ASSET_BATTERY);
     assert_true(bat->capacity_wh == 100000 && bat->sim.initial_soc == 55);
