@@ -30,7 +30,7 @@
 struct fg_store;
 
 /* Schema version this build creates and migrates to (added). */
-#define FG_STORE_SCHEMA_VERSION 2
+#define FG_STORE_SCHEMA_VERSION 3
 
 /* Open (creating dir and database as needed) <dir>/flexgw.db. */
 int fg_store_open(struct fg_store **out, const char *dir, int sync_full,

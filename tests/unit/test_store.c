@@ -199,17 +199,21 @@ static void test_upgrade_from_version_1(void **state)
     fg_store_close(s);
     sqlite3 *db = raw_open(*state);
     raw_exec(db, "DROP INDEX setpoints_ts; DROP INDEX meter_values_ts;"
+                 " CREATE INDEX meter_values_asset_ts ON meter_values(asset_id, ts_ms);"
                  " PRAGMA user_version = 1;");
     sqlite3_close(db);
 
     s = open_ok(*state, 1);
-    assert_int_equal(fg_store_schema_version(s), 2);
+    assert_int_equal(fg_store_schema_version(s), 3);
     fg_store_close(s);
     db = raw_open(*state);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='index'"
                                  " AND name IN ('setpoints_ts','meter_values_ts')"),
                      2);
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='index'"
+                                 " AND name = 'meter_values_asset_ts'"),
+                     0); /* version 3 */
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM events WHERE message='kept'"), 1);
     sqlite3_close(db);
 }
