@@ -427,16 +427,17 @@ static void station_assets_online(struct ocpp *o, const struct station *st, bool
 
 /* ---- sending ------------------------------------------------------------------ */
 
-/* Send a frame. Straight away when nothing waits before it and the socket
- * takes it (the usual case: one answer per CALL): no copy to the heap, no
- * extra pass of the loop and no epoll changes for POLLOUT, which the
- * benchmark showed cost more than the send. lws keeps what a short write
- * leaves over. Else queued, at most TX_QUEUE_MAX, for SERVER_WRITEABLE. */
+/* Send a frame. Straight away when nothing waits before it (the usual case:
+ * one answer per CALL): no copy to the heap, no extra pass of the loop and
+ * no epoll changes for POLLOUT, which the benchmark showed cost more than
+ * the send. lws keeps what a short write leaves over; while it holds such a
+ * rest, frames wait in our queue, at most TX_QUEUE_MAX, for
+ * SERVER_WRITEABLE, so a station that stops reading cannot grow memory. */
 static void queue_frame(struct ocpp *o, struct station *st, const char *data, size_t len)
 {
     if (!st->wsi)
         return;
-    if (!st->head && !lws_send_pipe_choked(st->wsi) && LWS_PRE + len <= o->tx_cap) {
+    if (!st->head && !lws_partial_buffered(st->wsi) && LWS_PRE + len <= o->tx_cap) {
         memcpy(o->tx + LWS_PRE, data, len);
         if (lws_write(st->wsi, o->tx + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len) {
             fg_warn("ocpp", "%s: send failed, closing", st->id);
