@@ -79,6 +79,7 @@ enum stmt_id {
     ST_SIG_ALL,
     ST_TX_PUT,
     ST_TX_GET,
+    ST_TX_OPEN,
     ST_METER_ADD,
     ST_METER_COUNT,
     ST_KV_PUT,
@@ -117,10 +118,15 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_TX_PUT] =
         "INSERT INTO transactions(tx_id, station, evse, state, json, updated_ms)"
         " VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(tx_id) DO UPDATE SET"
-        " station = excluded.station, evse = excluded.evse,"
+        " station = excluded.station,"
+        " evse = CASE WHEN excluded.evse > 0 THEN excluded.evse ELSE transactions.evse "
+        "END,"
         " state = excluded.state, json = excluded.json,"
         " updated_ms = excluded.updated_ms",
     [ST_TX_GET] = "SELECT json FROM transactions WHERE tx_id = ?",
+    [ST_TX_OPEN] =
+        "SELECT tx_id, station, evse, state, json, updated_ms FROM transactions"
+        " WHERE state <> 'Ended' AND updated_ms >= ? ORDER BY updated_ms",
     [ST_METER_ADD] = "INSERT INTO meter_values(asset_id, ts_ms, power_w, energy_wh, soc)"
                      " VALUES(?, ?, ?, ?, ?)",
     [ST_METER_COUNT] = "SELECT COUNT(*) FROM meter_values"
@@ -720,6 +726,44 @@ int fg_store_tx_get(struct fg_store *s, const char *tx_id, char **json_out)
     if (!rc)
         rc = one_row(s, ST_TX_GET);
     return rc ? rc : dup_col0(s, ST_TX_GET, json_out);
+}
+
+struct tx_ctx {
+    int (*cb)(void *arg, const struct fg_store_tx *t);
+    void *arg;
+};
+
+static int tx_row(struct fg_store *s, sqlite3_stmt *st, void *ctx)
+{
+    struct tx_ctx *c = ctx;
+    struct fg_store_tx t = {
+        .tx_id = col_text(st, 0),
+        .station = col_text(st, 1),
+        .evse = sqlite3_column_int(st, 2),
+        .state = col_text(st, 3),
+        .json = col_text(st, 4),
+        .updated_ms = sqlite3_column_int64(st, 5),
+    };
+    if (!t.tx_id || !t.json)
+        return fail(s, SQLITE_NOMEM);
+    if (!t.station)
+        t.station = "";
+    if (!t.state)
+        t.state = "";
+    return c->cb(c->arg, &t);
+}
+
+int fg_store_tx_open_foreach(struct fg_store *s, int64_t since_ms,
+                             int (*cb)(void *arg, const struct fg_store_tx *t), void *arg)
+{
+    int rc = usable(s);
+    if (rc)
+        return rc;
+    if (!cb)
+        return FG_EINVAL;
+    struct tx_ctx c = {cb, arg};
+    rc = bind(s, ST_TX_OPEN, "i", since_ms);
+    return rc ? rc : each_row(s, ST_TX_OPEN, tx_row, &c);
 }
 
 /* ---- meter values ------------------------------------------------------ */

@@ -89,6 +89,18 @@ int fg_store_signal_foreach(struct fg_store *s,
 int fg_store_tx_put(struct fg_store *s, const char *tx_id, const char *station, int evse,
                     const char *state, const char *json, int64_t updated_ms);
 int fg_store_tx_get(struct fg_store *s, const char *tx_id, char **json_out);
+/* An evse of 0 in a put keeps the one stored (events after the first may
+ * omit it). The transactions not Ended, last updated at or after since_ms,
+ * oldest first; what the gateway resumes after a restart. Pointers valid
+ * during the callback only; non-zero stops. */
+struct fg_store_tx {
+    const char *tx_id, *station, *state, *json;
+    int evse;
+    int64_t updated_ms;
+};
+int fg_store_tx_open_foreach(struct fg_store *s, int64_t since_ms,
+                             int (*cb)(void *arg, const struct fg_store_tx *t),
+                             void *arg);
 
 /* Group commit. Between fg_store_batch_begin() and fg_store_batch_end() the
  * writes of this store join one transaction, so that many rows cost one

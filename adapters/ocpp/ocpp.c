@@ -187,6 +187,7 @@ struct ocpp {
     struct held *h_head, *h_tail;  /* ... and the answers waiting for them */
     struct fg_timer flush;
     bool flush_due;
+    size_t resumed; /* transactions resumed at start */
 };
 
 #define ALIVE_EVERY_MS 15000
@@ -2276,6 +2277,65 @@ cJSON *fg_ocpp_stations_json(void *state)
     return arr;
 }
 
+/* ---- after a restart ------------------------------------------------------------------
+ */
+
+#define RESUME_DAYS 7 /* open transactions older than this are not resumed */
+
+/* The transactions stations had open when the gateway stopped come back from
+ * the store: their events are applied once (seqNo) and later events that
+ * leave out the EVSE still find it; the EVSE's session shows again, offline
+ * until its station reconnects. What is not stored is the first energy
+ * reading unless the last event was the Started one: energy counts again
+ * from the next reading. */
+static int resume_tx(void *arg, const struct fg_store_tx *r)
+{
+    struct ocpp *o = arg;
+    if (!station_id_ok(r->station, strlen(r->station)) || strlen(r->tx_id) > 36)
+        return 0;
+    struct station *st = station_get(o, r->station);
+    if (!st || tx_find(st, r->tx_id))
+        return 0;
+    cJSON *j = cJSON_Parse(r->json);
+    struct tx *t = tx_new(st, r->tx_id, r->evse);
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(j, "seqNo");
+    if (cJSON_IsNumber(seq))
+        t->seq_no = (long long)seq->valuedouble;
+    struct meter m = read_meter(cJSON_GetObjectItemCaseSensitive(j, "meterValue"));
+    if (!strcmp(r->state, "Started"))
+        t->energy_start_wh = m.energy_wh;
+    struct fg_asset *a = r->evse > 0 ? evse_asset(o, st, r->evse) : NULL;
+    if (a) {
+        struct fg_evse *e = &a->evse;
+        e->session_active = true;
+        snprintf(e->session_id, sizeof(e->session_id), "%s", r->tx_id);
+        const char *token = str_at(j, "idToken", "idToken");
+        if (token[0])
+            snprintf(e->id_token, sizeof(e->id_token), "%s", token);
+        map_state(charging_states, NSTATES(charging_states),
+                  str_at(j, "transactionInfo", "chargingState"), &e->state);
+        int64_t ts;
+        if (!strcmp(r->state, "Started") &&
+            !fg_time_parse_rfc3339(str_at(j, "timestamp", NULL), &ts))
+            e->session_start = ts;
+        o->host.model->version++;
+    }
+    cJSON_Delete(j);
+    o->resumed++;
+    return 0;
+}
+
+static void resume_transactions(struct ocpp *o)
+{
+    int64_t since = fg_clock_now_ms(o->host.clock) - RESUME_DAYS * 86400000LL;
+    o->resumed = 0;
+    if (fg_store_tx_open_foreach(o->host.store, since, resume_tx, o))
+        fg_warn("ocpp", "open transactions not resumed: %s",
+                fg_store_errmsg(o->host.store));
+    else if (o->resumed)
+        fg_info("ocpp", "%zu open transactions resumed from the store", o->resumed);
+}
+
 /* ---- adapter ops ------------------------------------------------------------------ */
 
 static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config *cfg,
@@ -2324,6 +2384,7 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
     fg_timer_init(&o->tick, host->loop, tick, o);
     fg_timer_start(&o->tick, TICK_MS);
     fg_timer_init(&o->flush, host->loop, on_flush, o);
+    resume_transactions(o);
     *state = o;
     return 0;
 }

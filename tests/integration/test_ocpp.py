@@ -311,6 +311,70 @@ def test_acknowledged_transaction_event_survives_kill9():
         gw.tmp.cleanup()
 
 
+def test_open_transaction_resumed_after_restart():
+    """A transaction open when the gateway died comes back from the store: its
+    session shows again, a retried event is not applied twice, and an
+    Updated event without the EVSE still finds it."""
+    gw = ocpp_gateway().start()
+    again = None
+    try:
+        ws = ws_open(gw)
+        boot(ws)
+        r = ws.call("TransactionEvent", tx_event("Started", 0, tx="TX-R", energy_wh=1000,
+                                                 token="TOK-R", state="Charging"), id="r0")
+        assert r[0] == 3, r
+        r = ws.call("TransactionEvent", tx_event("Updated", 1, tx="TX-R", energy_wh=3000,
+                                                 power_w=7000, evse=None), id="r1")
+        assert r[0] == 3, r
+        gw.kill9()
+        again = Gateway(config_path=gw.config_path, data_dir=gw.data_dir)
+        again.ocpp_port = gw.ocpp_port
+        again.start()
+        a = wait_asset(again, "cp1-1", lambda a: a["evse"]["session"] is not None,
+                       "the session resumed")
+        s = a["evse"]["session"]
+        # the store keeps the last event: Updated, which carries no id token
+        assert s["id"] == "TX-R", s
+        assert a["online"] is False, a  # until the station is back
+        ws = ws_open(again)
+        boot(ws)
+        # a retry of the last event before the restart: acknowledged, not applied
+        r = ws.call("TransactionEvent", tx_event("Updated", 1, tx="TX-R", energy_wh=9999,
+                                                 power_w=1, evse=None), id="r1b")
+        assert r[0] == 3, r
+        time.sleep(0.2)
+        _, _, a = again.get("/api/v1/assets/cp1-1")
+        assert a["power_w"] != 1, a
+        # the next one, without evse, lands on the EVSE of the transaction
+        r = ws.call("TransactionEvent", tx_event("Updated", 2, tx="TX-R", energy_wh=5000,
+                                                 power_w=6000, evse=None), id="r2")
+        assert r[0] == 3, r
+        a = wait_asset(again, "cp1-1", lambda a: a["power_w"] == 6000, "6 kW")
+        # the stored event was not the Started one: energy counts from the
+        # first reading after the restart
+        assert a["evse"]["session"]["energy_wh"] == 0, a["evse"]["session"]
+        r = ws.call("TransactionEvent", tx_event("Ended", 3, tx="TX-R", energy_wh=6000,
+                                                 evse=None), id="r3")
+        assert r[0] == 3, r
+        wait_asset(again, "cp1-1", lambda a: a["evse"]["session"] is None, "ended")
+        ws.close()
+        again.stop()
+        # an ended transaction is not resumed
+        third = Gateway(config_path=gw.config_path, data_dir=gw.data_dir)
+        third.ocpp_port = gw.ocpp_port
+        third.start()
+        time.sleep(0.3)
+        _, _, a = third.get("/api/v1/assets/cp1-1")
+        assert a["evse"]["session"] is None, a
+        third.stop()
+    finally:
+        if gw.proc.poll() is None:
+            gw.kill9()
+        if again and again.proc.poll() is None:
+            again.kill9()
+        gw.tmp.cleanup()
+
+
 def sized_call(id, n):
     """A valid DataTransfer CALL of exactly n bytes."""
     pad = n - len(json.dumps([2, id, "DataTransfer", {"vendorId": "x", "data": ""}]))
@@ -1240,6 +1304,7 @@ if __name__ == "__main__":
          test_status_notification_sets_the_model,
          test_transaction_session_reaches_the_model,
          test_acknowledged_transaction_event_survives_kill9,
+         test_open_transaction_resumed_after_restart,
          test_callerror_table,
          test_callerror_table_ocpp21,
          test_ocpp21_dialect,

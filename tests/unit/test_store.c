@@ -869,6 +869,43 @@ static void test_durability_many_sync_normal(void **state)
     durability_many(*state, 0);
 }
 
+struct open_seen {
+    char ids[8][16];
+    int evse[8];
+    int n;
+};
+
+static int collect_open(void *arg, const struct fg_store_tx *t)
+{
+    struct open_seen *o = arg;
+    if (o->n < 8) {
+        snprintf(o->ids[o->n], sizeof(o->ids[0]), "%s", t->tx_id);
+        o->evse[o->n++] = t->evse;
+    }
+    return 0;
+}
+
+/* Open transactions for resuming after a restart: not Ended, recent enough,
+ * oldest first; an event without an EVSE keeps the stored one. */
+static void test_tx_open(void **state)
+{
+    struct fg_store *s = open_ok(*state, 0);
+    assert_int_equal(fg_store_tx_put(s, "old", "cp1", 1, "Started", "{}", 100), 0);
+    assert_int_equal(fg_store_tx_put(s, "a", "cp1", 2, "Started", "{}", 2000), 0);
+    assert_int_equal(fg_store_tx_put(s, "b", "cp2", 1, "Started", "{}", 1000), 0);
+    assert_int_equal(fg_store_tx_put(s, "a", "cp1", 0, "Updated", "{}", 3000), 0);
+    assert_int_equal(fg_store_tx_put(s, "c", "cp3", 1, "Started", "{}", 1500), 0);
+    assert_int_equal(fg_store_tx_put(s, "c", "cp3", 0, "Ended", "{}", 2500), 0);
+    struct open_seen o = {0};
+    assert_int_equal(fg_store_tx_open_foreach(s, 500, collect_open, &o), 0);
+    assert_int_equal(o.n, 2);
+    assert_string_equal(o.ids[0], "b");
+    assert_string_equal(o.ids[1], "a");
+    assert_int_equal(o.evse[1], 2); /* kept through the Updated without one */
+    assert_int_equal(fg_store_tx_open_foreach(s, 0, NULL, NULL), FG_EINVAL);
+    fg_store_close(s);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int main(void)
@@ -876,6 +913,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_open_creates_dir_and_db),
         T(test_wal_mode),
+        T(test_tx_open),
         T(test_empty_file_migrates),
         T(test_upgrade_from_version_1),
         T(test_newer_schema_refused_untouched),
