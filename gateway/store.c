@@ -30,30 +30,30 @@
  * brings the database to user_version i + 1. */
 static const char *const migrations[] = {
     /* 1: initial schema */
-    "CREATE TABLE events(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,"
-    " level TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,"
-    " message TEXT NOT NULL, data_json TEXT);"
-    "CREATE INDEX events_ts ON events(ts_ms);"
-    "CREATE TABLE setpoints(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,"
-    " asset_id TEXT NOT NULL, requested_w REAL, applied_w REAL, source TEXT,"
-    " expires_at INTEGER NOT NULL, clamp INTEGER NOT NULL);"
-    "CREATE INDEX setpoints_asset_ts ON setpoints(asset_id, ts_ms);"
-    "CREATE TABLE signals(source TEXT NOT NULL, id TEXT NOT NULL,"
-    " json TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY(source, id));"
-    "CREATE TABLE transactions(tx_id TEXT PRIMARY KEY NOT NULL, station TEXT,"
-    " evse INTEGER NOT NULL, state TEXT, json TEXT NOT NULL,"
-    " updated_ms INTEGER NOT NULL);"
-    "CREATE TABLE meter_values(id INTEGER PRIMARY KEY, asset_id TEXT NOT NULL,"
-    " ts_ms INTEGER NOT NULL, power_w REAL, energy_wh REAL, soc REAL);"
-    "CREATE INDEX meter_values_asset_ts ON meter_values(asset_id, ts_ms);"
-    "CREATE TABLE kv(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
-    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,"
-    " topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL,"
-    " created_ms INTEGER NOT NULL);",
+    ("CREATE TABLE events(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,"
+     " level TEXT NOT NULL, source TEXT NOT NULL, kind TEXT NOT NULL,"
+     " message TEXT NOT NULL, data_json TEXT);"
+     "CREATE INDEX events_ts ON events(ts_ms);"
+     "CREATE TABLE setpoints(id INTEGER PRIMARY KEY, ts_ms INTEGER NOT NULL,"
+     " asset_id TEXT NOT NULL, requested_w REAL, applied_w REAL, source TEXT,"
+     " expires_at INTEGER NOT NULL, clamp INTEGER NOT NULL);"
+     "CREATE INDEX setpoints_asset_ts ON setpoints(asset_id, ts_ms);"
+     "CREATE TABLE signals(source TEXT NOT NULL, id TEXT NOT NULL,"
+     " json TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY(source, id));"
+     "CREATE TABLE transactions(tx_id TEXT PRIMARY KEY NOT NULL, station TEXT,"
+     " evse INTEGER NOT NULL, state TEXT, json TEXT NOT NULL,"
+     " updated_ms INTEGER NOT NULL);"
+     "CREATE TABLE meter_values(id INTEGER PRIMARY KEY, asset_id TEXT NOT NULL,"
+     " ts_ms INTEGER NOT NULL, power_w REAL, energy_wh REAL, soc REAL);"
+     "CREATE INDEX meter_values_asset_ts ON meter_values(asset_id, ts_ms);"
+     "CREATE TABLE kv(key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT,"
+     " topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL,"
+     " created_ms INTEGER NOT NULL);"),
     /* 2: retention pruning deletes by time across all assets; without these
      * it scanned the whole set-point and meter tables. */
-    "CREATE INDEX setpoints_ts ON setpoints(ts_ms);"
-    "CREATE INDEX meter_values_ts ON meter_values(ts_ms);",
+    ("CREATE INDEX setpoints_ts ON setpoints(ts_ms);"
+     "CREATE INDEX meter_values_ts ON meter_values(ts_ms);"),
     /* 3: meter values arrive from every EVSE at once; an (asset, time) index
      * puts each row on a different page, so every commit rewrote one index
      * page per row (4 page writes per MeterValues in the benchmark). Rows
