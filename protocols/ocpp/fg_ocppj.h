@@ -16,12 +16,13 @@
  * in strings, a byte-order mark, lax numbers ("01", "1.", "+1"), bytes other
  * than JSON whitespace between tokens and trailing data are rejected, even
  * where cJSON alone would accept them. "\u0000" is rejected too, since cJSON
- * strings are NUL-terminated and would silently truncate. Numbers longer than
- * 63 characters are rejected (cJSON's limit) and numbers beyond +-1e308 are a
- * FormatViolation (cJSON prints 15 significant digits where they read back
- * within DBL_EPSILON, so larger values could overflow after a round trip). Containers may
- * nest at most FG_OCPPJ_DEPTH_MAX levels inside a payload (the payload object being level
- * 1); deeper frames are refused by a linear scan before cJSON recurses.
+ * strings are NUL-terminated and would silently truncate. How long a number
+ * may be is cJSON's business (Debian's 1.7.15 reads 64 digits and more); a
+ * number beyond +-1e308 is a FormatViolation (cJSON prints 15 significant digits where
+ * they read back within DBL_EPSILON, so larger values could overflow after a round trip).
+ * Containers may nest at most FG_OCPPJ_DEPTH_MAX levels inside a payload (the payload
+ * object being level 1); deeper frames are refused by a linear scan before cJSON
+ * recurses.
  *
  * Duplicate keys. cJSON keeps every member of {"a":1,"a":2}, in order, and
  * cJSON_GetObjectItem finds the first; the codec passes the payload through
