@@ -198,6 +198,20 @@ class Gateway:
         return self.request("GET", path, **kw)
 
 
+def wait_asset(gw, asset_id, pred, what, timeout=3.0):
+    """Poll GET /api/v1/assets/{asset_id} until pred(asset); the asset, or an
+    AssertionError saying what was expected and what was there."""
+    deadline = time.monotonic() + timeout
+    while True:
+        st, _, a = gw.get(f"/api/v1/assets/{asset_id}")
+        if st == 200 and pred(a):
+            return a
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{asset_id}: expected {what} within {timeout} s, "
+                                 f"got {st} {a!r}")
+        time.sleep(0.05)
+
+
 def run(tests):
     """Run test functions in order, report, exit non-zero on failure."""
     failed = 0

@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 
-from fgtest import Gateway, base_config, free_port, run
+from fgtest import Gateway, base_config, free_port, run, wait_asset
 from wsclient import ConnectionClosed, HandshakeRefused, connect
 
 V201, V21 = ["ocpp2.0.1"], ["ocpp2.1"]
@@ -22,11 +22,12 @@ CP2_1 = dict(CP1_1, id="cp2-1", station="CP2")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
-def ocpp_gateway(extra_assets=(), **ocpp):
+def ocpp_gateway(extra_assets=(), cp1=None, **ocpp):
     """A Gateway with OCPP on a free loopback port (gw.ocpp_port) and the
-    configured station CP1 (asset cp1-1), plus extra_assets."""
+    configured station CP1 (asset cp1-1, with the keys of cp1 added), plus
+    extra_assets."""
     cfg = base_config()
-    cfg["site"]["assets"].append(dict(CP1_1))
+    cfg["site"]["assets"].append(dict(CP1_1, **(cp1 or {})))
     cfg["site"]["assets"] += [dict(a) for a in extra_assets]
     port = free_port()
     cfg["ocpp"] = {"enabled": True, "listen": f"127.0.0.1:{port}", "heartbeat_s": 60}
@@ -83,18 +84,6 @@ def status(ws, state, evse=1, id="st"):
     r = ws.call("StatusNotification", {"timestamp": now, "connectorStatus": state,
                                        "evseId": evse, "connectorId": 1}, id=id)
     assert r == [3, id, {}], f"StatusNotification {state}: {r!r}"
-
-
-def wait_asset(gw, asset_id, pred, what, timeout=2.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        st, _, a = gw.get(f"/api/v1/assets/{asset_id}")
-        if st == 200 and pred(a):
-            return a
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{asset_id}: expected {what} within {timeout} s, "
-                                 f"got {st} {a!r}")
-        time.sleep(0.05)
 
 
 def expect_closed(ws, code=None, timeout=3):

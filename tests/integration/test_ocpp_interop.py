@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 
-from fgtest import SRC, Gateway, base_config, free_port, run
+from fgtest import SRC, Gateway, base_config, free_port, run, wait_asset
 
 NODE_DIR = os.path.join(SRC, "tests", "node")
 STATION_JS = os.path.join(NODE_DIR, "interop_station.js")
@@ -172,18 +172,6 @@ class Station:
         self.kill()
         self.tmp.close()
         return False
-
-
-def wait_asset(gw, asset_id, pred, what, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        st, _, a = gw.get(f"/api/v1/assets/{asset_id}")
-        if st == 200 and pred(a):
-            return a
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{asset_id}: expected {what} within {timeout} s, "
-                                 f"got {st} {a!r}")
-        time.sleep(0.05)
 
 
 def started_transaction(st, tx="RPC-TX-1", power_w=11000):

@@ -11,21 +11,8 @@ import datetime
 import json
 import time
 
-from fgtest import Gateway, base_config, free_port, run
-from test_ocpp import (BOOT, CP1_1, V21, boot, ocpp_gateway, status, tx_event, wait_asset,
-                       ws_open)
-
-
-def gateway(asset_extra, **ocpp):
-    """ocpp_gateway() with more keys on the asset cp1-1."""
-    cfg = base_config()
-    cfg["site"]["assets"].append(dict(CP1_1, **asset_extra))
-    port = free_port()
-    cfg["ocpp"] = {"enabled": True, "listen": f"127.0.0.1:{port}", "heartbeat_s": 60}
-    cfg["ocpp"].update(ocpp)
-    gw = Gateway(cfg)
-    gw.ocpp_port = port
-    return gw
+from fgtest import run, wait_asset
+from test_ocpp import BOOT, V21, boot, ocpp_gateway, status, tx_event, ws_open
 
 
 def next_call(ws, action, timeout=5.0):
@@ -270,7 +257,7 @@ def test_v2x_discharge_only_over_ocpp21():
         "acChargingParameters": {"energyAmount": 20000, "evMinCurrent": 6,
                                  "evMaxCurrent": 16, "evMaxVoltage": 400},
         "v2xChargingParameters": {"maxChargePower": 11000, "maxDischargePower": 5000}}}
-    with gateway(bidir, profile_min_interval_s=0) as gw:
+    with ocpp_gateway(cp1=bidir, profile_min_interval_s=0) as gw:
         # OCPP 2.0.1: no V2X; the envelope keeps discharge out
         ws = ws_open(gw)
         session(ws, gw)
@@ -279,7 +266,7 @@ def test_v2x_discharge_only_over_ocpp21():
         st, _, a = put_sp(gw, -3000)
         assert st == 200 and a["setpoint"]["w"] == 0, (st, a)
         ws.close()
-    with gateway(bidir, profile_min_interval_s=0) as gw:
+    with ocpp_gateway(cp1=bidir, profile_min_interval_s=0) as gw:
         ws = ws_open(gw, protocols=V21)
         session(ws, gw)
         r = ws.call("NotifyEVChargingNeeds", dict(needs), id="n1")
