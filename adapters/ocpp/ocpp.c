@@ -328,8 +328,7 @@ static void station_fill(struct ocpp *o, struct station *st)
     st->evses = NULL;
     st->n_evses = 0;
     const struct cfg_evse *c = cfg_station(o, st->id);
-    const struct cfg_evse *end = o->by_station + o->n_cfg_evses;
-    for (; c && c < end && !strcmp(c->station, st->id); c++)
+    for (; c && c < o->by_station + o->n_cfg_evses && !strcmp(c->station, st->id); c++)
         st_evse_add(st, c->evse_id, c->asset);
     for (size_t i = 0; i < n_old; i++) {
         if (!cfg_asset(o, old[i].asset) && !st_evse_find(st, old[i].evse_id) &&
