@@ -221,21 +221,31 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
+/* /proc/<server pid>/<file> into buf, NUL-terminated; false without
+ * --server-pid or when it cannot be read. */
+static bool read_server_proc(const char *file, char *buf, size_t size)
+{
+    if (!opt.server_pid)
+        return false;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", opt.server_pid, file);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, size - 1);
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    return true;
+}
+
 /* utime + stime of the server, seconds; -1 without --server-pid. */
 static double server_cpu_s(void)
 {
-    if (!opt.server_pid)
+    char buf[1024];
+    if (!read_server_proc("stat", buf, sizeof(buf)))
         return -1;
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", opt.server_pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     const char *p = strrchr(buf, ')'); /* comm may contain spaces */
     if (!p)
         return -1;
@@ -250,18 +260,9 @@ static double server_cpu_s(void)
 /* A kB field of /proc/PID/status of the server; -1 without --server-pid. */
 static long server_kb(const char *field)
 {
-    if (!opt.server_pid)
+    char buf[4096];
+    if (!read_server_proc("status", buf, sizeof(buf)))
         return -1;
-    char path[64], buf[4096];
-    snprintf(path, sizeof(path), "/proc/%d/status", opt.server_pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
     size_t fl = strlen(field);
     for (char *p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
         if (!strncmp(p, field, fl) && p[fl] == ':')
