@@ -187,7 +187,6 @@ struct ocpp {
     struct held *h_head, *h_tail;  /* ... and the answers waiting for them */
     struct fg_timer flush;
     bool flush_due;
-    size_t resumed; /* transactions resumed at start */
 };
 
 #define ALIVE_EVERY_MS 15000
@@ -1355,8 +1354,6 @@ static struct out_call *call_pop(struct station *st)
     return c;
 }
 
-static void call_pump(struct ocpp *o, struct station *st);
-
 /* The head call is answered (result) or failed (why): run its callback, then
  * send the next one. */
 static void call_finish(struct ocpp *o, struct station *st, const cJSON *result,
@@ -1579,10 +1576,9 @@ static void sp_state(struct ocpp *o, const struct evse_ctl *ctl, enum fg_sp_stat
 /* SetChargingProfile for a set-point of w until `until`: a TxProfile for
  * the running transaction, else a TxDefaultProfile for the EVSE. Absolute,
  * with validTo and a schedule duration, so the station drops it by itself. */
-static cJSON *profile_request(struct ocpp *o, struct station *st,
-                              const struct fg_asset *a, int evse_id, double w,
-                              int64_t now, int64_t until, int purpose, const char *tx_id,
-                              double *limit)
+static cJSON *profile_request(struct ocpp *o, const struct fg_asset *a, int evse_id,
+                              double w, int64_t now, int64_t until, int purpose,
+                              const char *tx_id, double *limit)
 {
     char t0[32], t1[32];
     fmt_time(now, t0, sizeof(t0));
@@ -1623,7 +1619,6 @@ static cJSON *profile_request(struct ocpp *o, struct station *st,
     }
     if (o->cfg->ocpp.rate_unit == FG_OCPP_UNIT_A && a->evse.phases > 0)
         cJSON_AddNumberToObject(per, "numberPhases", a->evse.phases);
-    (void)st;
     return req;
 }
 
@@ -1804,7 +1799,7 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
         return;
     }
     double limit = 0;
-    cJSON *req = profile_request(o, st, a, ctl->evse_id, ctl->want_w, now, until, purpose,
+    cJSON *req = profile_request(o, a, ctl->evse_id, ctl->want_w, now, until, purpose,
                                  t ? t->id : NULL, &limit);
     struct out_call *c = NULL;
     int rc = call_send(st, "SetChargingProfile", req, on_set_profile, &c);
@@ -2287,9 +2282,15 @@ cJSON *fg_ocpp_stations_json(void *state)
  * until its station reconnects. What is not stored is the first energy
  * reading unless the last event was the Started one: energy counts again
  * from the next reading. */
+struct resume {
+    struct ocpp *o;
+    size_t n;
+};
+
 static int resume_tx(void *arg, const struct fg_store_tx *r)
 {
-    struct ocpp *o = arg;
+    struct resume *res = arg;
+    struct ocpp *o = res->o;
     if (!station_id_ok(r->station, strlen(r->station)) || strlen(r->tx_id) > 36)
         return 0;
     struct station *st = station_get(o, r->station);
@@ -2320,19 +2321,19 @@ static int resume_tx(void *arg, const struct fg_store_tx *r)
         o->host.model->version++;
     }
     cJSON_Delete(j);
-    o->resumed++;
+    res->n++;
     return 0;
 }
 
 static void resume_transactions(struct ocpp *o)
 {
     int64_t since = fg_clock_now_ms(o->host.clock) - RESUME_DAYS * 86400000LL;
-    o->resumed = 0;
-    if (fg_store_tx_open_foreach(o->host.store, since, resume_tx, o))
+    struct resume res = {o, 0};
+    if (fg_store_tx_open_foreach(o->host.store, since, resume_tx, &res))
         fg_warn("ocpp", "open transactions not resumed: %s",
                 fg_store_errmsg(o->host.store));
-    else if (o->resumed)
-        fg_info("ocpp", "%zu open transactions resumed from the store", o->resumed);
+    else if (res.n)
+        fg_info("ocpp", "%zu open transactions resumed from the store", res.n);
 }
 
 /* ---- adapter ops ------------------------------------------------------------------ */
