@@ -120,6 +120,7 @@ struct evse_ctl {
 struct st_evse {
     int evse_id;
     char asset[FG_ID_MAX];
+    int64_t meter_stored_ms; /* gateway clock; 0: nothing stored yet */
 };
 
 struct station {
@@ -909,7 +910,16 @@ static void check_deviation(struct ocpp *o, struct fg_asset *a)
     }
 }
 
-static void apply_meter(struct call *c, struct fg_asset *a, struct tx *t, struct meter m)
+/* Meter history keeps at most one reading per EVSE per METER_STORE_MIN_MS
+ * (the first of each window); every reading still updates the model. Why: a
+ * station may send MeterValues as often as it likes, and one row per message
+ * would let one busy (or broken) station grow the store without bound and hold
+ * every answer for a commit. What must not be lost, the transaction events
+ * with their meter values, is stored whole in any case. */
+#define METER_STORE_MIN_MS 1000
+
+static void apply_meter(struct call *c, struct fg_asset *a, int evse_id, struct tx *t,
+                        struct meter m)
 {
     if (!isnan(m.power_w))
         a->power_w = m.power_w;
@@ -925,13 +935,20 @@ static void apply_meter(struct call *c, struct fg_asset *a, struct tx *t, struct
     a->last_seen = now;
     c->o->host.model->version++;
     check_deviation(c->o, a);
+    int64_t now_ms = fg_clock_now_ms(c->o->host.clock);
+    struct st_evse *e = st_evse_find(c->st, evse_id);
+    if (e && e->meter_stored_ms && now_ms - e->meter_stored_ms < METER_STORE_MIN_MS &&
+        now_ms >= e->meter_stored_ms)
+        return;
     struct write *w = calloc(1, sizeof(*w));
     if (!w) {
         fg_warn("ocpp", "%s: meter values not stored: out of memory", a->id);
         return;
     }
+    if (e)
+        e->meter_stored_ms = now_ms;
     w->kind = W_METER;
-    w->ts_ms = fg_clock_now_ms(c->o->host.clock);
+    w->ts_ms = now_ms;
     w->power_w = m.power_w;
     w->energy_wh = m.energy_wh;
     w->soc = m.soc;
@@ -946,7 +963,7 @@ static const struct state_name charging_states[] = {
     {"Idle", FG_CONN_OCCUPIED},
 };
 
-static void apply_tx_event(struct call *c, struct fg_asset *a, struct tx *t,
+static void apply_tx_event(struct call *c, struct fg_asset *a, int evse_id, struct tx *t,
                            const char *event)
 {
     const cJSON *p = c->msg->payload;
@@ -971,7 +988,8 @@ static void apply_tx_event(struct call *c, struct fg_asset *a, struct tx *t,
     const char *token = str_at(p, "idToken", "idToken");
     if (token[0])
         snprintf(a->evse.id_token, sizeof(a->evse.id_token), "%s", token);
-    apply_meter(c, a, t, read_meter(cJSON_GetObjectItemCaseSensitive(p, "meterValue")));
+    apply_meter(c, a, evse_id, t,
+                read_meter(cJSON_GetObjectItemCaseSensitive(p, "meterValue")));
     if (!strcmp(event, "Ended")) {
         a->evse.session_active = false;
         a->power_w = 0;
@@ -1026,7 +1044,7 @@ static int h_transaction_event(struct call *c)
         t->seq_no = seq;
         struct fg_asset *a = evse_id > 0 ? evse_asset(c->o, c->st, evse_id) : NULL;
         if (a)
-            apply_tx_event(c, a, t, event);
+            apply_tx_event(c, a, evse_id, t, event);
         else
             fg_warn("ocpp", "%s: transaction %s on unknown EVSE %d", c->st->id, tx_id,
                     evse_id);
@@ -1062,7 +1080,8 @@ static int h_meter_values(struct call *c)
         if (c->st->tx[i].evse_id == evse_id)
             t = &c->st->tx[i];
     }
-    apply_meter(c, a, t, read_meter(cJSON_GetObjectItemCaseSensitive(p, "meterValue")));
+    apply_meter(c, a, evse_id, t,
+                read_meter(cJSON_GetObjectItemCaseSensitive(p, "meterValue")));
     return 0;
 }
 

@@ -300,6 +300,50 @@ def test_acknowledged_transaction_event_survives_kill9():
         gw.tmp.cleanup()
 
 
+def meter_rows(gw, asset):
+    import os
+    import sqlite3
+    db = sqlite3.connect(os.path.join(gw.data_dir, "flexgw.db"))
+    try:
+        return [r[0] for r in db.execute(
+            "SELECT power_w FROM meter_values WHERE asset_id=? ORDER BY ts_ms", (asset,))]
+    finally:
+        db.close()
+
+
+def test_meter_history_keeps_one_reading_per_second():
+    """Every MeterValues updates the model; the history stores the first
+    reading of each second per EVSE, so a flooding station cannot grow the
+    store without bound."""
+    def meter(ws, id, kw):
+        r = ws.call("MeterValues", {"evseId": 1, "meterValue": [
+            {"timestamp": utc(), "sampledValue": [{"value": kw, "measurand":
+                                                   "Power.Active.Import",
+                                                   "unitOfMeasure": {"unit": "kW"}}]}]},
+                    id=id)
+        assert r == [3, id, {}], r
+
+    with ocpp_gateway() as gw:
+        ws = ws_open(gw)
+        boot(ws)
+        t0 = time.monotonic()
+        for i in range(20):
+            meter(ws, f"m{i}", 1.0 + i)
+        burst_s = time.monotonic() - t0
+        wait_asset(gw, "cp1-1", lambda a: a["power_w"] == 20000, "the last reading")
+        rows = meter_rows(gw, "cp1-1")
+        # 20 readings within a fraction of a second: one row (two if the burst
+        # straddled the end of a window, which a slow machine may do)
+        assert rows[0] == 1000, rows
+        assert len(rows) <= 1 + int(burst_s) + 1, (rows, burst_s)
+        time.sleep(1.1)
+        meter(ws, "late", 7.5)
+        wait_asset(gw, "cp1-1", lambda a: a["power_w"] == 7500, "7.5 kW")
+        rows = meter_rows(gw, "cp1-1")
+        assert rows[-1] == 7500, rows
+        ws.close()
+
+
 def test_open_transaction_resumed_after_restart():
     """A transaction open when the gateway died comes back from the store: its
     session shows again, a retried event is not applied twice, and an
@@ -1293,6 +1337,7 @@ if __name__ == "__main__":
          test_status_notification_sets_the_model,
          test_transaction_session_reaches_the_model,
          test_acknowledged_transaction_event_survives_kill9,
+         test_meter_history_keeps_one_reading_per_second,
          test_open_transaction_resumed_after_restart,
          test_callerror_table,
          test_callerror_table_ocpp21,
