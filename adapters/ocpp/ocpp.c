@@ -174,8 +174,10 @@ struct ocpp {
     const struct fg_config *cfg; /* valid while started (the gateway restarts us) */
     struct station **stations;
     size_t n_stations, cap_stations;
-    struct fg_buf out; /* scratch for encoding one answer */
-    unsigned char *tx; /* LWS_PRE + a frame, for sending at once */
+    struct fg_buf out;       /* scratch for encoding one answer */
+    struct fg_ocppj_msg msg; /* the frame being handled; its arena is reused */
+    bool msg_busy;           /* (a frame handled inside another gets its own) */
+    unsigned char *tx;       /* LWS_PRE + a frame, for sending at once */
     size_t tx_cap;
     struct fg_timer alive;
     struct fg_timer tick; /* call timeouts, held-back and renewed profiles */
@@ -1324,8 +1326,10 @@ static void on_call(struct ocpp *o, struct station *st, const struct fg_ocppj_ms
             ask_boot(o, st);
         return;
     }
-    c.reply = cJSON_CreateObject();
-    int rc = c.reply ? h->fn(&c) : -1;
+    /* The answer's root lives here; handlers add (malloc'ed) members. */
+    cJSON reply = {.type = cJSON_Object};
+    c.reply = &reply;
+    int rc = h->fn(&c);
     const struct fg_ocpp_msg_schema *res = fg_ocpp_schema_find(v, msg->action, 1);
     struct fg_ocpp_verror self;
     if (rc || !res || fg_ocpp_validate(res, c.reply, &self)) {
@@ -1345,7 +1349,7 @@ static void on_call(struct ocpp *o, struct station *st, const struct fg_ocppj_ms
             send_error(o, st, FG_OCPPJ_CALLERROR, msg->id, &c.err);
         }
     }
-    cJSON_Delete(c.reply);
+    cJSON_Delete(reply.child); /* and every member after it */
 }
 
 /* ---- our CALLs -------------------------------------------------------------------- */
@@ -1862,33 +1866,48 @@ static struct station *asset_station(struct ocpp *o, const struct fg_asset *a,
     return station_find(o, sid);
 }
 
+static void handle_frame(struct ocpp *o, struct station *st, const char *buf, size_t len,
+                         struct fg_ocppj_msg *m);
+
 static void on_message(struct ocpp *o, struct station *st, const char *buf, size_t len)
 {
-    struct fg_ocppj_msg msg;
-    struct fg_ocpp_verror err = {0};
-    fg_ocppj_msg_init(&msg);
     fg_metrics_adapter(o->host.metrics, "ocpp", 1, 0);
-    if (fg_ocppj_decode(buf, len, st->dialect, &msg, &err)) {
-        if (msg.answer != FG_OCPPJ_ANSWER_NONE)
+    if (o->msg_busy) {
+        struct fg_ocppj_msg own;
+        fg_ocppj_msg_init(&own);
+        handle_frame(o, st, buf, len, &own);
+        fg_ocppj_msg_clear(&own);
+        return;
+    }
+    o->msg_busy = true;
+    handle_frame(o, st, buf, len, &o->msg);
+    o->msg_busy = false;
+}
+
+static void handle_frame(struct ocpp *o, struct station *st, const char *buf, size_t len,
+                         struct fg_ocppj_msg *m)
+{
+    struct fg_ocpp_verror err = {0};
+    if (fg_ocppj_decode(buf, len, st->dialect, m, &err)) {
+        if (m->answer != FG_OCPPJ_ANSWER_NONE)
             send_error(o, st,
-                       msg.answer == FG_OCPPJ_ANSWER_CALLRESULTERROR
+                       m->answer == FG_OCPPJ_ANSWER_CALLRESULTERROR
                            ? FG_OCPPJ_CALLRESULTERROR
                            : FG_OCPPJ_CALLERROR,
-                       msg.id, &err);
+                       m->id, &err);
         else
             fg_dbg("ocpp", "%s: unanswerable frame dropped: %s", st->id, err.desc);
-    } else if (msg.type == FG_OCPPJ_CALL) {
-        on_call(o, st, &msg);
-    } else if (msg.type == FG_OCPPJ_CALLRESULT || msg.type == FG_OCPPJ_CALLERROR) {
-        on_answer(o, st, &msg);
+    } else if (m->type == FG_OCPPJ_CALL) {
+        on_call(o, st, m);
+    } else if (m->type == FG_OCPPJ_CALLRESULT || m->type == FG_OCPPJ_CALLERROR) {
+        on_answer(o, st, m);
     } else {
         /* 2.1 SEND (none we act on yet) or a CALLRESULTERROR about one of
          * our answers: logged, never answered. */
         fg_info("ocpp", "%s: %s %s ignored", st->id,
-                msg.type == FG_OCPPJ_SEND ? "SEND" : "CALLRESULTERROR",
-                msg.type == FG_OCPPJ_SEND ? msg.action : msg.error_code_text);
+                m->type == FG_OCPPJ_SEND ? "SEND" : "CALLRESULTERROR",
+                m->type == FG_OCPPJ_SEND ? m->action : m->error_code_text);
     }
-    fg_ocppj_msg_clear(&msg);
 }
 
 /* ---- the websocket protocol --------------------------------------------------- */
@@ -1975,6 +1994,11 @@ static int on_established(struct ocpp *o, struct lws *wsi, struct pss *p)
 static bool utf8_ok(const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
+        uint64_t w; /* eight ASCII bytes at a time */
+        if (n - i >= 8 && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ull))) {
+            i += 8;
+            continue;
+        }
         if (s[i] < 0x80) {
             i++;
             continue;
@@ -2372,6 +2396,7 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
     o->heartbeat_s = cfg->ocpp.heartbeat_s;
     o->max_frame = (size_t)cfg->ocpp.max_frame_bytes;
     fg_buf_init(&o->out, o->max_frame + 1024);
+    fg_ocppj_msg_init(&o->msg);
     o->tx_cap = LWS_PRE + 16384; /* larger frames take the queue */
     o->tx = malloc(o->tx_cap);
     if (!o->tx) {
@@ -2444,6 +2469,7 @@ static void ocpp_stop(void *state)
      * callbacks find no adapter (p->o cleared) and no station. */
     fg_ocpp_sec_free(o->sec);
     fg_buf_clear(&o->out);
+    fg_ocppj_msg_clear(&o->msg);
     free(o->tx);
     free(o);
 }

@@ -14,24 +14,21 @@
  *
  * Strictness. A frame must be RFC 8259 JSON in UTF-8: raw control characters
  * in strings, a byte-order mark, lax numbers ("01", "1.", "+1"), bytes other
- * than JSON whitespace between tokens and trailing data are rejected, even
- * where cJSON alone would accept them. "\u0000" is rejected too, since cJSON
- * strings are NUL-terminated and would silently truncate. How long a number
- * may be is cJSON's business (Debian's 1.7.15 reads 64 digits and more); a
- * number beyond +-1e308 is a FormatViolation (cJSON prints 15 significant digits where
- * they read back within DBL_EPSILON, so larger values could overflow after a round trip).
- * Containers may nest at most FG_OCPPJ_DEPTH_MAX levels inside a payload (the payload
- * object being level 1); deeper frames are refused by a linear scan before cJSON
- * recurses.
+ * than JSON whitespace between tokens and trailing data are rejected. "\u0000"
+ * is rejected too, since cJSON strings are NUL-terminated and would silently
+ * truncate. Numbers may be of any length (read with strtod); a number beyond
+ * +-1e308 is a FormatViolation (cJSON prints 15 significant digits where they
+ * read back within DBL_EPSILON, so larger values could overflow after a round
+ * trip). Containers may nest at most FG_OCPPJ_DEPTH_MAX levels inside a payload
+ * (the payload object being level 1); deeper frames are refused by a linear
+ * scan before the tree is built (fg_json.h, in the message's arena).
  *
  * Duplicate keys. cJSON keeps every member of {"a":1,"a":2}, in order, and
  * cJSON_GetObjectItem finds the first; the codec passes the payload through
  * unchanged. The schema validator must reject duplicates (FormatViolation) so
  * that no two readers of one payload disagree about its content.
  *
- * Thread safety: none needed (no state), but cJSON records the position of a
- * parse error in a global of its own; decode from one thread, or accept that
- * cJSON_GetErrorPtr() is meaningless (this codec never reads it). */
+ * Thread safety: none needed (no state of its own). */
 #ifndef FG_OCPPJ_H
 #define FG_OCPPJ_H
 
@@ -41,6 +38,7 @@
 #include <cjson/cJSON.h>
 
 #include "fg_buf.h"
+#include "fg_json.h"
 #include "fg_ocpp_err.h"
 
 enum fg_ocppj_type {
@@ -72,7 +70,7 @@ struct fg_ocppj_msg {
     enum fg_ocppj_type type;
     char id[FG_OCPPJ_ID_MAX + 1];         /* "" if unreadable */
     char action[FG_OCPPJ_ACTION_MAX + 1]; /* CALL, SEND */
-    cJSON *payload;                       /* CALL, SEND, CALLRESULT: owned, an object */
+    cJSON *payload;                       /* CALL, SEND, CALLRESULT: an object */
     /* CALLERROR, CALLRESULTERROR. An errorCode this build does not know is
      * reported as GENERIC_ERROR; error_code_text always keeps the peer's text
      * (cut to 39 bytes on a UTF-8 boundary). error_desc is cut to 255 bytes on
@@ -80,25 +78,32 @@ struct fg_ocppj_msg {
     enum fg_ocpp_errcode error_code;
     char error_code_text[40];
     char error_desc[FG_OCPPJ_DESC_MAX + 1];
-    cJSON *error_details;        /* owned, an object */
+    cJSON *error_details;        /* an object */
     enum fg_ocppj_answer answer; /* set by a failed decode */
+    /* payload and error_details live here (fg_json.h): read them, copy what
+     * must outlive the message (cJSON_Duplicate), never cJSON_Delete them.
+     * They are valid until the next decode into the same struct, which
+     * reuses the memory, or fg_ocppj_msg_clear(). */
+    struct fg_arena arena;
 };
 
 /* Initialise *m to an empty message (no allocation). */
 void fg_ocppj_msg_init(struct fg_ocppj_msg *m);
-/* Free what *m owns (payload, error_details) and re-initialise it. */
+/* Free all *m holds and re-initialise it. Decoding into one struct again and
+ * again, clearing it once at the end, allocates nothing for small frames. */
 void fg_ocppj_msg_clear(struct fg_ocppj_msg *m);
 
 /* Decode one frame of len bytes (buf need not be NUL-terminated; a NUL byte
- * inside is an error). *out must have been initialised; it is cleared first,
- * so one struct can be reused; the caller clears it after use, also after a
- * failure. On success returns 0 and fills out (payload / error_details are
- * owned by out); err (may be NULL) gets code FG_OCPP_OK.
+ * inside is an error). *out must have been initialised; what it held is
+ * forgotten first (its memory is reused), so one struct can serve one frame
+ * after another; the caller clears it once at the end. On success returns 0 and fills out
+ * (payload / error_details are in out's arena); err (may be NULL) gets code FG_OCPP_OK.
  *
  * On failure returns a negative FG_E* code (FG_EPARSE: not JSON or not an
  * OCPP-J frame; FG_ETYPE: an element of the wrong JSON type; FG_ERANGE: id or
  * number out of range; FG_ETOOBIG: nested too deep; FG_EUNSUPPORTED: message
- * type not supported; FG_EUNKNOWN: impossible action name) and fills *err
+ * type not supported; FG_EUNKNOWN: impossible action name; FG_ENOMEM: out of
+ * memory, code InternalError) and fills *err
  * with the CALLERROR code and an errorDescription (path "" = the frame). The
  * message id is in out->id whenever it could be read, also from a frame that
  * is otherwise not valid JSON; out->type is set when the type is supported.

@@ -33,11 +33,10 @@ static void copy_utf8(char *out, size_t n, const char *s)
 
 /* ---- the pre-scan -------------------------------------------------------- */
 
-/* Why: cJSON accepts more than JSON (control bytes as whitespace, raw control
- * characters in strings, "01", any bytes inside strings) and recurses once per
- * nesting level. One linear pass over the bytes enforces RFC 8259 and UTF-8
- * and bounds the depth before cJSON runs, so the tree it builds never needs
- * another check except for numbers that overflowed. */
+/* Why a pre-scan: one linear pass over the bytes enforces UTF-8 (which the
+ * tree builder, fg_json_parse, takes on trust), finds the message id of a frame
+ * that is not JSON, and bounds the depth before anything recurses, so the
+ * tree never needs another check except for numbers that overflowed. */
 struct scan {
     const unsigned char *p;
     size_t len, i;
@@ -121,6 +120,8 @@ static bool scan_string(struct scan *s)
         } else if (c < 0x20) {
             s->why = "control character in a string";
             return false;
+        } else if (c < 0x80) {
+            s->i++;
         } else {
             size_t n = fg_utf8_len(s->p + s->i, s->len - s->i);
             if (!n) {
@@ -525,16 +526,17 @@ static int decode_frame(struct dec *x)
         return prescan_fail(x, &s);
     x->big_numbers = s.big_numbers;
     const char *end = x->buf;
-    cJSON *root = cJSON_ParseWithLengthOpts(x->buf, x->len, &end, 0);
+    cJSON *root = fg_json_parse(&x->out->arena, x->buf, x->len, FRAME_DEPTH_MAX, &end);
     if (!root) {
         salvage(x);
-        size_t at = end >= x->buf && end <= x->buf + x->len ? (size_t)(end - x->buf) : 0;
+        if (!end)
+            return fail(x, FG_ENOMEM, FG_OCPP_INTERNAL_ERROR, "out of memory");
+        size_t at = (size_t)(end - x->buf);
         return fail(x, FG_EPARSE, FG_OCPP_RPC_FRAMEWORK_ERROR,
-                    "frame is not valid JSON at byte %zu", at);
+                    "frame is not valid JSON at byte %zu%s", at,
+                    at == x->len ? ": it ends too early" : "");
     }
-    int rc = decode_tree(x, root, end);
-    cJSON_Delete(root);
-    return rc;
+    return decode_tree(x, root, end);
 }
 
 int fg_ocppj_decode(const char *buf, size_t len, enum fg_ocppj_dialect d,
@@ -543,11 +545,12 @@ int fg_ocppj_decode(const char *buf, size_t len, enum fg_ocppj_dialect d,
     struct fg_ocpp_verror scratch;
     struct dec x = {buf, len, d, out, err ? err : &scratch, -1, false};
     memset(x.err, 0, sizeof(*x.err));
-    fg_ocppj_msg_clear(out);
+    struct fg_arena keep = out->arena;
+    fg_arena_reset(&keep);
+    memset(out, 0, sizeof(*out));
+    out->arena = keep;
     int rc = decode_frame(&x);
     if (rc) {
-        cJSON_Delete(out->payload);
-        cJSON_Delete(out->error_details);
         out->payload = out->error_details = NULL;
         out->answer = answer_for(&x);
     }
@@ -557,12 +560,12 @@ int fg_ocppj_decode(const char *buf, size_t len, enum fg_ocppj_dialect d,
 void fg_ocppj_msg_init(struct fg_ocppj_msg *m)
 {
     memset(m, 0, sizeof(*m));
+    fg_arena_init(&m->arena);
 }
 
 void fg_ocppj_msg_clear(struct fg_ocppj_msg *m)
 {
-    cJSON_Delete(m->payload);
-    cJSON_Delete(m->error_details);
+    fg_arena_free(&m->arena);
     fg_ocppj_msg_init(m);
 }
 

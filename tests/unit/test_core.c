@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "fg_buf.h"
 #include "fg_err.h"
+#include "fg_json.h"
 #include "fg_utf8.h"
 #include "log.h"
 
@@ -198,6 +199,153 @@ static void test_log_formats(void **state)
     fg_log_set_journal(-1);
 }
 
+/* ---- the arena JSON parser ---------------------------------------------------- */
+
+/* Parse with fg_json_parse; the tree printed by cJSON, or NULL. */
+static char *arena_print(struct fg_arena *a, const char *in, int depth, size_t *stop)
+{
+    const char *end = NULL;
+    cJSON *t = fg_json_parse(a, in, strlen(in), depth, &end);
+    assert_non_null(end);
+    *stop = (size_t)(end - in);
+    return t ? cJSON_PrintUnformatted(t) : NULL;
+}
+
+static void test_json_parse_accepts_json(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } ok[] = {
+        {"{}", "{}"},
+        {" [ ] ", "[]"},
+        {"[1,-2,0,-0,3.25,1e3,2E-2,1.5e+1]", "[1,-2,0,-0,3.25,1000,0.02,15]"},
+        {"123456789012345", "123456789012345"},
+        {"12345678901234567", "12345678901234568"},
+        {"[true,false,null]", "[true,false,null]"},
+        {"\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\"", "\"a\\\"b\\\\c/d\\b\\f\\n\\r\\t\""},
+        {"\"\\u00e9\\u20AC\\ud83d\\ude00\"", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\""},
+        {"{\"a\":1,\"a\":2,\"b\":{\"c\":[{}]}}", "{\"a\":1,\"a\":2,\"b\":{\"c\":[{}]}}"},
+        {"\t\r\n{\"k\" : [ 1 , 2 ] }", "{\"k\":[1,2]}"},
+    };
+    struct fg_arena a;
+    fg_arena_init(&a);
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        size_t stop;
+        char *p = arena_print(&a, ok[i].in, 8, &stop);
+        assert_non_null(p);
+        assert_string_equal(p, ok[i].out);
+        /* the same as cJSON reads it */
+        cJSON *c = cJSON_Parse(ok[i].in);
+        char *q = cJSON_PrintUnformatted(c);
+        assert_string_equal(p, q);
+        free(p);
+        free(q);
+        cJSON_Delete(c);
+        fg_arena_reset(&a);
+    }
+    fg_arena_free(&a);
+}
+
+static void test_json_parse_tree_shape(void **state)
+{
+    (void)state;
+    struct fg_arena a;
+    fg_arena_init(&a);
+    const char *in =
+        "{\"n\":2147483648,\"m\":-3000000000,\"x\":7.9,\"l\":[1,2,3]} trailing";
+    const char *end;
+    cJSON *t = fg_json_parse(&a, in, strlen(in), 4, &end);
+    assert_non_null(t);
+    assert_string_equal(end, " trailing"); /* stops right after the value */
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(t, "n")->valueint, 2147483647);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(t, "m")->valueint, -2147483647 - 1);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(t, "x")->valueint, 7);
+    cJSON *l = cJSON_GetObjectItemCaseSensitive(t, "l");
+    assert_int_equal(cJSON_GetArraySize(l), 3);
+    assert_ptr_equal(l->child->prev, cJSON_GetArrayItem(l, 2)); /* as cJSON links */
+    /* detaching (what the OCPP codec does with the payload) keeps the links */
+    cJSON *x = cJSON_DetachItemFromObjectCaseSensitive(t, "x");
+    assert_non_null(x);
+    assert_null(cJSON_GetObjectItemCaseSensitive(t, "x"));
+    assert_ptr_equal(t->child->prev, l);
+    fg_arena_free(&a);
+}
+
+static void test_json_parse_refuses(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        size_t at;
+    } bad[] = {
+        {"", 0},
+        {"[1,2", 4},
+        {"[1,]", 3},
+        {"{\"a\" 1}", 5},
+        {"{\"a\":1,}", 7},
+        {"{1:2}", 1},
+        {"[01]", 2},
+        {"[1.]", 3},
+        {"[.5]", 1},
+        {"[1e]", 3},
+        {"[+1]", 1},
+        {"[tru]", 1},
+        {"\"abc", 4},
+        {"\"a\x01\"", 2},
+        {"\"\\x\"", 1},
+        {"\"\\u12\"", 1},
+        {"\"\\u0000\"", 1},
+        {"\"\\ud800\"", 1},
+        {"\"\\ud800\\u0041\"", 1},
+        {"\"\\udc00\"", 1},
+        {"[1 2]", 3},
+        {"[[[[[1]]]]]", 4}, /* deeper than 4 */
+    };
+    struct fg_arena a;
+    fg_arena_init(&a);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        size_t stop;
+        char *p = arena_print(&a, bad[i].in, 4, &stop);
+        if (p)
+            fail_msg("accepted %s as %s", bad[i].in, p);
+        if (stop != bad[i].at)
+            fail_msg("%s: stopped at %zu, not %zu", bad[i].in, stop, bad[i].at);
+        fg_arena_reset(&a);
+    }
+    fg_arena_free(&a);
+}
+
+static void test_json_arena_reuse(void **state)
+{
+    (void)state;
+    struct fg_arena a;
+    fg_arena_init(&a);
+    static char big[40000];
+    size_t n = 0;
+    big[n++] = '[';
+    for (int i = 0; i < 3000; i++)
+        n += (size_t)snprintf(big + n, sizeof(big) - n, "%s\"s%d\"", i ? "," : "", i);
+    big[n++] = ']';
+    big[n] = '\0';
+    const char *end;
+    cJSON *t = fg_json_parse(&a, big, n, 4, &end);
+    assert_non_null(t);
+    assert_int_equal(cJSON_GetArraySize(t), 3000);
+    assert_string_equal(cJSON_GetArrayItem(t, 2999)->valuestring, "s2999");
+    fg_arena_reset(&a); /* keeps one block of at most 16 KiB */
+    assert_non_null(a.head);
+    const void *kept = a.head;
+    for (int i = 0; i < 100; i++) {
+        t = fg_json_parse(&a, "{\"evseId\":1,\"v\":[1,2,3]}", 24, 4, &end);
+        assert_non_null(t);
+        fg_arena_reset(&a);
+        assert_ptr_equal(a.head, kept); /* small messages allocate nothing */
+    }
+    fg_arena_free(&a);
+    assert_null(a.head);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -210,6 +358,10 @@ int main(void)
         cmocka_unit_test(test_clock_accelerated),
         cmocka_unit_test(test_clock_real),
         cmocka_unit_test(test_log_formats),
+        cmocka_unit_test(test_json_parse_accepts_json),
+        cmocka_unit_test(test_json_parse_tree_shape),
+        cmocka_unit_test(test_json_parse_refuses),
+        cmocka_unit_test(test_json_arena_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,6 +181,7 @@ static void roundtrip_one(enum fg_ocppj_type t, const char *id, const char *acti
     }
     cJSON_Delete(empty);
     free(frame);
+    cJSON_Delete(p); /* a message's trees are not its to free */
     fg_ocppj_msg_clear(&in);
     fg_ocppj_msg_clear(&out);
 }
@@ -388,7 +389,9 @@ static void test_descriptions(void **state)
         {"[2,\"1\",\"A\",{}]x", "frame has trailing data at byte 14"},
         {"[2,\"1\",\"A\",{\"a\":\"\xff\"}]",
          "frame is not valid JSON at byte 17: not UTF-8"},
-        {"[2,\"1\",\"Heartbeat\",{", "frame is not valid JSON at byte 19"},
+        {"[2,\"1\",\"Heartbeat\",{",
+         "frame is not valid JSON at byte 20: it ends too early"},
+        {"[2,\"1\",\"Heartbeat\",{} 1]", "frame is not valid JSON at byte 22"},
         {"[9,\"1\",\"X\",{}]", "message type 9 is not supported"},
         {"[6,\"1\",\"X\",{}]", "message type 6 is not supported before OCPP 2.1"},
         {"[2,\"0123456789012345678901234567890123456\",\"A\",{}]",

@@ -1,0 +1,56 @@
+/* A JSON parser that builds cJSON trees in an arena: one bump allocation per
+ * node and string instead of two to three mallocs, and one reset instead of a
+ * free per node. Built for the OCPP message path, where a tree lives exactly
+ * as long as one message.
+ *
+ * The trees are ordinary cJSON to read (cJSON_GetObjectItemCaseSensitive,
+ * cJSON_Print*, cJSON_Duplicate, the schema validators), linked as cJSON
+ * 1.7.15 links them (a first child's prev is the last child). They are not
+ * cJSON's to free or to change: never cJSON_Delete an arena tree or a node of
+ * it, never move its nodes into a malloc'ed tree or set their strings, and
+ * copy (cJSON_Duplicate) whatever must outlive fg_arena_reset().
+ *
+ * What it accepts is RFC 8259 JSON and nothing else: no leading zeros, no
+ * lone surrogate escapes, no raw control characters in strings, only the four
+ * JSON whitespace bytes, at most max_depth nested containers. Two exceptions,
+ * both refused: "\u0000" (cJSON strings end at a NUL) and, by the caller's
+ * promise rather than a check, bytes that are not UTF-8 (fg_utf8_len() is the
+ * check; this parser copies string bytes as they are). Duplicate keys are
+ * kept in order, as cJSON keeps them. Numbers are read as strtod() reads them
+ * (with "." as the decimal point whatever the locale); valueint saturates as
+ * in cJSON. */
+#ifndef FG_JSON_H
+#define FG_JSON_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct fg_arena_block;
+
+struct fg_arena {
+    struct fg_arena_block *head; /* the block being filled; older ones behind it */
+    size_t used;                 /* bytes used in head */
+};
+
+/* An empty arena (no allocation). */
+void fg_arena_init(struct fg_arena *a);
+/* n bytes aligned for any cJSON field, valid until the next reset or free;
+ * NULL when out of memory. */
+void *fg_arena_alloc(struct fg_arena *a, size_t n);
+/* Forget everything allocated; keeps one modest block for the next use so a
+ * steady stream of small messages allocates nothing. */
+void fg_arena_reset(struct fg_arena *a);
+/* Release every block; the arena is empty (and usable) afterwards. */
+void fg_arena_free(struct fg_arena *a);
+
+/* Parse the one JSON value at the start of buf[0..len) (leading whitespace
+ * skipped) into a tree in a. Returns its root, with *end (if not NULL) just
+ * past the value: trailing bytes are the caller's business. On a syntax error,
+ * or a container nested deeper than max_depth returns NULL with *end at the
+ * byte where parsing stopped (len: the input ended early); out of memory
+ * returns NULL with *end NULL. */
+cJSON *fg_json_parse(struct fg_arena *a, const char *buf, size_t len, int max_depth,
+                     const char **end);
+
+#endif
