@@ -240,6 +240,13 @@ struct fg_sunspec_model {
 int fg_sunspec_model_bind(struct fg_sunspec_model *m, const uint16_t *regs, size_t nregs,
                           uint32_t addr, struct fg_error *e);
 
+/* The same with a definition from elsewhere (a vendor model, a test); def is
+ * borrowed and must outlive the binding. FG_EINVAL if regs[0] is not its id. */
+int fg_sunspec_model_bind_def(struct fg_sunspec_model *m,
+                              const struct fg_sunspec_model_def *def,
+                              const uint16_t *regs, size_t nregs, uint32_t addr,
+                              struct fg_error *e);
+
 enum fg_sunspec_status {
     FG_SUNSPEC_OK,
     FG_SUNSPEC_NOT_IMPL, /* the register(s) hold the type's sentinel */
