@@ -118,7 +118,7 @@ class Model:
             self.fail(where, "group type %r" % (g.get("type"),))
         if parent is not None:
             path = path + "." + name if path else name
-            where = path
+            where = "/" + path
         if depth > MAX_DEPTH:
             self.fail(where, "groups nested deeper than %d" % MAX_DEPTH)
         if len(self.groups) >= MAX_GROUPS:
@@ -139,7 +139,8 @@ class Model:
         off = 0
         seen = set()
         for i, p in enumerate(points):
-            pw = "%s/%s" % (where, p.get("name") if isinstance(p, dict) else i)
+            pname = p.get("name") if isinstance(p, dict) else i
+            pw = "%s/%s" % (where.rstrip("/"), pname)
             if not isinstance(p, dict):
                 self.fail(pw, "point is not an object")
             extra = set(p) - POINT_KEYS
@@ -345,7 +346,8 @@ def emit(directory, syms, models, nfiles):
     for m in models:
         w("")
         w("/* %d %s */" % (m.id, m.name))
-        w("/* name, path, units, offset, size, type, flags, group, sf, symbols, nsymbols */")
+        w("/* name, path, units, offset, size, type, flags, group, sf, symbols, "
+          "nsymbols */")
         w("static const struct fg_sunspec_point m%d_points[] = {" % m.id)
         for i, p in enumerate(m.points):
             flags = [f for f, on in (("FG_SUNSPEC_RW", p["rw"]),
