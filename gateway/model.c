@@ -117,7 +117,7 @@ void fg_model_clear(struct fg_model *m)
 
 /* Assets are found by id on every OCPP message: a hash index keeps that O(1)
  * with 20,000 assets. FNV-1a. */
-static size_t id_hash(const char *id)
+static uint32_t id_hash(const char *id)
 {
     uint32_t h = 2166136261u;
     for (; *id; id++)
@@ -129,12 +129,15 @@ static size_t asset_index(const struct fg_model *m, const char *id)
 {
     if (m->idx && m->idx_n == m->n_assets) {
         size_t mask = m->idx_cap - 1;
-        for (size_t k = id_hash(id) & mask;; k = (k + 1) & mask) {
-            uint32_t v = m->idx[k];
-            if (!v)
+        uint32_t h = id_hash(id);
+        for (size_t k = h & mask;; k = (k + 1) & mask) {
+            uint64_t e = m->idx[k];
+            if (!e)
                 return SIZE_MAX;
-            if (strcmp(m->assets[v - 1].id, id) == 0)
-                return v - 1;
+            size_t i = (uint32_t)e - 1;
+            /* the stored hash spares strcmp on ids that only share a slot */
+            if ((uint32_t)(e >> 32) == h && strcmp(m->assets[i].id, id) == 0)
+                return i;
         }
     }
     for (size_t i = 0; i < m->n_assets; i++)
@@ -146,10 +149,11 @@ static size_t asset_index(const struct fg_model *m, const char *id)
 static void index_put(struct fg_model *m, size_t i)
 {
     size_t mask = m->idx_cap - 1;
-    size_t k = id_hash(m->assets[i].id) & mask;
+    uint32_t h = id_hash(m->assets[i].id);
+    size_t k = h & mask;
     while (m->idx[k])
         k = (k + 1) & mask;
-    m->idx[k] = (uint32_t)(i + 1);
+    m->idx[k] = (uint64_t)h << 32 | (uint32_t)(i + 1);
 }
 
 /* Rebuild the index for n_assets, at most half full. Without memory the

@@ -293,7 +293,7 @@ struct fg_model {
     size_t n_assets, cap_assets;
     /* id -> index + 1 (0 = empty), open addressing over a power of two; valid
      * while idx_n == n_assets (a model built by hand falls back to a scan). */
-    uint32_t *idx;
+    uint64_t *idx; /* id hash << 32 | asset index + 1; 0 = empty */
     size_t idx_cap, idx_n;
     struct fg_signal *signals;
     size_t n_signals, cap_signals;

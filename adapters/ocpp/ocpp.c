@@ -1866,29 +1866,37 @@ static struct station *asset_station(struct ocpp *o, const struct fg_asset *a,
     return station_find(o, sid);
 }
 
-static void handle_frame(struct ocpp *o, struct station *st, const char *buf, size_t len,
-                         struct fg_ocppj_msg *m);
+static int handle_frame(struct ocpp *o, struct station *st, const char *buf, size_t len,
+                        struct fg_ocppj_msg *m);
 
-static void on_message(struct ocpp *o, struct station *st, const char *buf, size_t len)
+/* One text message; -1 if it is not UTF-8 (the caller fails the connection). */
+static int on_message(struct ocpp *o, struct station *st, const char *buf, size_t len)
 {
     fg_metrics_adapter(o->host.metrics, "ocpp", 1, 0);
     if (o->msg_busy) {
         struct fg_ocppj_msg own;
         fg_ocppj_msg_init(&own);
-        handle_frame(o, st, buf, len, &own);
+        int rc = handle_frame(o, st, buf, len, &own);
         fg_ocppj_msg_clear(&own);
-        return;
+        return rc;
     }
     o->msg_busy = true;
-    handle_frame(o, st, buf, len, &o->msg);
+    int rc = handle_frame(o, st, buf, len, &o->msg);
     o->msg_busy = false;
+    return rc;
 }
 
-static void handle_frame(struct ocpp *o, struct station *st, const char *buf, size_t len,
-                         struct fg_ocppj_msg *m)
+static bool utf8_ok(const unsigned char *s, size_t n);
+
+static int handle_frame(struct ocpp *o, struct station *st, const char *buf, size_t len,
+                        struct fg_ocppj_msg *m)
 {
     struct fg_ocpp_verror err = {0};
     if (fg_ocppj_decode(buf, len, st->dialect, m, &err)) {
+        /* A frame that decodes is UTF-8 throughout (the parser checks); only
+         * one that does not needs the check. */
+        if (!utf8_ok((const unsigned char *)buf, len))
+            return -1;
         if (m->answer != FG_OCPPJ_ANSWER_NONE)
             send_error(o, st,
                        m->answer == FG_OCPPJ_ANSWER_CALLRESULTERROR
@@ -1908,6 +1916,7 @@ static void handle_frame(struct ocpp *o, struct station *st, const char *buf, si
                 m->type == FG_OCPPJ_SEND ? "SEND" : "CALLRESULTERROR",
                 m->type == FG_OCPPJ_SEND ? m->action : m->error_code_text);
     }
+    return 0;
 }
 
 /* ---- the websocket protocol --------------------------------------------------- */
@@ -2011,6 +2020,15 @@ static bool utf8_ok(const unsigned char *s, size_t n)
     return true;
 }
 
+/* RFC 6455 8.1: a text message that is not UTF-8 fails the connection. */
+static int close_not_utf8(struct lws *wsi, const struct station *st)
+{
+    fg_warn("ocpp", "%s: text message is not UTF-8, closing", st->id);
+    lws_close_reason(wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD, (unsigned char *)"not UTF-8",
+                     9);
+    return -1;
+}
+
 static int on_receive(struct lws *wsi, struct pss *p, const void *in, size_t len)
 {
     struct ocpp *o = p->o;
@@ -2027,6 +2045,9 @@ static int on_receive(struct lws *wsi, struct pss *p, const void *in, size_t len
                          (unsigned char *)"message too large", 17);
         return -1;
     }
+    if (p->rx_len == 0 && lws_is_final_fragment(wsi) &&
+        !lws_remaining_packet_payload(wsi))
+        return on_message(o, p->st, in, len) ? close_not_utf8(wsi, p->st) : 0;
     if (p->rx_len + len > p->rx_cap) {
         size_t cap = p->rx_cap ? p->rx_cap : 1024;
         while (cap < p->rx_len + len)
@@ -2044,15 +2065,7 @@ static int on_receive(struct lws *wsi, struct pss *p, const void *in, size_t len
         return 0;
     size_t n = p->rx_len;
     p->rx_len = 0;
-    if (!utf8_ok((const unsigned char *)p->rx, n)) {
-        /* RFC 6455 8.1: a text message that is not UTF-8 fails the connection. */
-        fg_warn("ocpp", "%s: text message is not UTF-8, closing", p->st->id);
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_INVALID_PAYLOAD,
-                         (unsigned char *)"not UTF-8", 9);
-        return -1;
-    }
-    on_message(o, p->st, p->rx, n);
-    return 0;
+    return on_message(o, p->st, p->rx, n) ? close_not_utf8(wsi, p->st) : 0;
 }
 
 static int on_writeable(struct lws *wsi, struct pss *p)

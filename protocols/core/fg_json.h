@@ -12,10 +12,10 @@
  *
  * What it accepts is RFC 8259 JSON and nothing else: no leading zeros, no
  * lone surrogate escapes, no raw control characters in strings, only the four
- * JSON whitespace bytes, at most max_depth nested containers. Two exceptions,
- * both refused: "\u0000" (cJSON strings end at a NUL) and, by the caller's
- * promise rather than a check, bytes that are not UTF-8 (fg_utf8_len() is the
- * check; this parser copies string bytes as they are). Duplicate keys are
+ * JSON whitespace bytes, at most max_depth nested containers, and strings in
+ * UTF-8 only (fg_utf8_len()), so an accepted text is UTF-8 throughout. One
+ * thing JSON allows is refused too: "\u0000" (cJSON strings end at a NUL).
+ * Duplicate keys are
  * kept in order, as cJSON keeps them. Numbers are read as strtod() reads them
  * (with "." as the decimal point whatever the locale); valueint saturates as
  * in cJSON. */
@@ -23,8 +23,32 @@
 #define FG_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
+
+/* How many bytes at p (of n) are plain inside a JSON string: printable ASCII
+ * other than '"' and '\\'. Eight at a time, so callers scanning strings only
+ * look at the bytes that matter one by one. */
+static inline size_t fg_json_plain_run(const unsigned char *p, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    size_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        uint64_t special = ((q - ones) & ~q) | ((b - ones) & ~b) | /* '"' or '\\' */
+                           ((w - ones * 0x20) & ~w) |              /* < 0x20 */
+                           w;                                      /* >= 0x80 */
+        if (special & high)
+            break;
+    }
+    while (i < n && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+        i++;
+    return i;
+}
 
 struct fg_arena_block;
 

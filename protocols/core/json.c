@@ -1,4 +1,5 @@
 #include "fg_json.h"
+#include "fg_utf8.h"
 
 #include <limits.h>
 #include <locale.h>
@@ -23,6 +24,18 @@ void fg_arena_init(struct fg_arena *a)
 {
     a->head = NULL;
     a->used = 0;
+}
+
+/* The parser's allocations: the common case inline. */
+static inline void *alloc(struct fg_arena *a, size_t n)
+{
+    size_t r = (n + ALIGN - 1) & ~(size_t)(ALIGN - 1);
+    if (a->head && n <= r && a->head->cap - a->used >= r) {
+        void *p = a->head->data + a->used;
+        a->used += r;
+        return p;
+    }
+    return fg_arena_alloc(a, n);
 }
 
 void *fg_arena_alloc(struct fg_arena *a, size_t n)
@@ -174,13 +187,29 @@ static bool parse_string(struct parse *p, char **out)
 {
     const unsigned char *q = p->at + 1, *r = q;
     bool escaped = false;
-    while (r < p->end && *r != '"') {
+    for (;;) {
+        r += fg_json_plain_run(r, (size_t)(p->end - r));
+        if (r >= p->end || *r == '"')
+            break;
         if (*r < 0x20) {
             p->at = r;
             return false;
         }
+        if (*r >= 0x80) {
+            size_t k = fg_utf8_len(r, (size_t)(p->end - r));
+            if (!k) {
+                p->at = r;
+                return false;
+            }
+            r += k;
+            continue;
+        }
         if (*r == '\\') {
             escaped = true;
+            if (p->end - r < 2) {
+                r = p->end;
+                break;
+            }
             r++;
         }
         r++;
@@ -190,7 +219,7 @@ static bool parse_string(struct parse *p, char **out)
         return false;
     }
     size_t n = (size_t)(r - q);
-    char *s = fg_arena_alloc(p->a, n + 1);
+    char *s = alloc(p->a, n + 1);
     if (!s) {
         p->at = NULL;
         return false;
@@ -222,7 +251,7 @@ static bool parse_string(struct parse *p, char **out)
 static bool parse_number(struct parse *p, cJSON *n)
 {
     const unsigned char *s = p->at, *q = s, *e = p->end;
-    bool neg = q < e && *q == '-', simple = true;
+    bool neg = q < e && *q == '-', has_frac = false, has_exp = false;
     q += neg;
     if (q < e && *q == '0') {
         q++;
@@ -235,7 +264,7 @@ static bool parse_number(struct parse *p, cJSON *n)
     }
     const unsigned char *int_end = q;
     if (q < e && *q == '.') {
-        simple = false;
+        has_frac = true;
         if (++q >= e || !is_digit(*q)) {
             p->at = q;
             return false;
@@ -244,7 +273,7 @@ static bool parse_number(struct parse *p, cJSON *n)
             q++;
     }
     if (q < e && (*q == 'e' || *q == 'E')) {
-        simple = false;
+        has_exp = true;
         q++;
         if (q < e && (*q == '+' || *q == '-'))
             q++;
@@ -255,12 +284,20 @@ static bool parse_number(struct parse *p, cJSON *n)
         while (q < e && is_digit(*q))
             q++;
     }
+    /* Up to 15 digits without an exponent: the digits as an integer and one
+     * division by a power of ten, both exact, so the quotient is correctly
+     * rounded, as strtod's is (Clinger's fast path). */
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    size_t digits = (size_t)(q - s) - neg - has_frac;
     double v;
-    if (simple && int_end - s - neg <= 15) { /* exact in a double */
+    if (!has_exp && digits <= 15) {
         int64_t x = 0;
-        for (const unsigned char *d = s + neg; d < int_end; d++)
-            x = x * 10 + (*d - '0');
-        v = neg ? -(double)x : (double)x;
+        for (const unsigned char *d = s + neg; d < q; d++)
+            if (*d != '.')
+                x = x * 10 + (*d - '0');
+        v = (double)x / pow10[q - int_end - has_frac];
+        v = neg ? -v : v;
     } else {
         size_t len = (size_t)(q - s);
         char small[64], *t = len < sizeof(small) ? small : fg_arena_alloc(p->a, len + 1);
@@ -302,7 +339,7 @@ static bool parse_value(struct parse *p, cJSON *n);
 
 static cJSON *new_node(struct parse *p)
 {
-    cJSON *n = fg_arena_alloc(p->a, sizeof(*n));
+    cJSON *n = alloc(p->a, sizeof(*n));
     if (!n) {
         p->at = NULL;
         return NULL;

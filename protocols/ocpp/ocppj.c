@@ -33,18 +33,16 @@ static void copy_utf8(char *out, size_t n, const char *s)
 
 /* ---- the pre-scan -------------------------------------------------------- */
 
-/* Why a pre-scan: one linear pass over the bytes enforces UTF-8 (which the
- * tree builder, fg_json_parse, takes on trust), finds the message id of a frame
- * that is not JSON, and bounds the depth before anything recurses, so the
- * tree never needs another check except for numbers that overflowed. */
+/* The pre-scan: one linear pass over a frame the parser refused, to say
+ * what is wrong with it (not UTF-8, a control character, a malformed number,
+ * nested too deep: payload or frame) and where, and to find its message id. */
 struct scan {
     const unsigned char *p;
     size_t len, i;
     int depth;
-    bool top_array;   /* the outermost value is an array */
-    unsigned elem;    /* index of the top-level element being scanned */
-    bool big_numbers; /* a number that might overflow a double was seen */
-    const char *why;  /* set on failure */
+    bool top_array;  /* the outermost value is an array */
+    unsigned elem;   /* index of the top-level element being scanned */
+    const char *why; /* set on failure */
 };
 
 static bool is_digit(unsigned char c)
@@ -68,8 +66,7 @@ static bool is_number_char(unsigned char c)
  * after it. */
 static bool scan_number(struct scan *s)
 {
-    size_t i = s->i, start = s->i, j;
-    bool exp = false;
+    size_t i = s->i, j;
     if (s->p[i] == '-')
         i++;
     if (i < s->len && s->p[i] == '0')
@@ -85,7 +82,6 @@ static bool scan_number(struct scan *s)
         i = j;
     }
     if (i < s->len && (s->p[i] == 'e' || s->p[i] == 'E')) {
-        exp = true;
         i++;
         if (i < s->len && (s->p[i] == '+' || s->p[i] == '-'))
             i++;
@@ -96,7 +92,6 @@ static bool scan_number(struct scan *s)
     }
     if (i < s->len && is_number_char(s->p[i]))
         return false;
-    s->big_numbers |= exp || i - start > 15;
     s->i = i;
     return true;
 }
@@ -106,6 +101,9 @@ static bool scan_number(struct scan *s)
 static bool scan_string(struct scan *s)
 {
     for (s->i++; s->i < s->len;) {
+        s->i += fg_json_plain_run(s->p + s->i, s->len - s->i);
+        if (s->i >= s->len)
+            break;
         unsigned char c = s->p[s->i];
         if (c == '"') {
             s->i++;
@@ -202,8 +200,7 @@ struct dec {
     enum fg_ocppj_dialect d;
     struct fg_ocppj_msg *out;
     struct fg_ocpp_verror *err;
-    long type;        /* element 0 if it is an integer, else -1 */
-    bool big_numbers; /* from the pre-scan: numbers need a range check */
+    long type; /* element 0 if it is an integer, else -1 */
 };
 
 __attribute__((format(printf, 4, 5))) static int
@@ -329,7 +326,7 @@ static long read_type(const cJSON *e)
  * finite: cJSON prints with 15 significant digits whenever that reads back
  * within DBL_EPSILON, and 1.7976931348623157e308 prints as
  * 1.79769313486232e+308, which overflows when read back. Iterative: the
- * pre-scan bounded the depth to FRAME_DEPTH_MAX, which sizes the stack. */
+ * parser bounded the depth to FRAME_DEPTH_MAX, which sizes the stack. */
 static bool numbers_in_range(const cJSON *root)
 {
     const cJSON *stack[FRAME_DEPTH_MAX + 1];
@@ -360,7 +357,7 @@ static int take_object(struct dec *x, cJSON *root, cJSON *e, const char *what,
         return fail(x, FG_ETYPE, FG_OCPP_FORMAT_VIOLATION, "%s is not a JSON object",
                     what);
     *dst = cJSON_DetachItemViaPointer(root, e);
-    if (x->big_numbers && !numbers_in_range(*dst))
+    if (!numbers_in_range(*dst))
         return fail(x, FG_ERANGE, FG_OCPP_FORMAT_VIOLATION,
                     "%s holds a number beyond +-1e308", what);
     return 0;
@@ -517,17 +514,19 @@ static int prescan_fail(struct dec *x, const struct scan *s)
                 "frame is not valid JSON at byte %zu: %s", s->i, s->why);
 }
 
+/* The strict parser first; only a frame it refuses gets the pre-scan, whose
+ * account of what is wrong (UTF-8, control characters, numbers, depth) is
+ * more precise than a position. */
 static int decode_frame(struct dec *x)
 {
-    struct scan s = {.p = (const unsigned char *)x->buf, .len = x->len};
     if (x->len == 0)
         return fail(x, FG_EPARSE, FG_OCPP_RPC_FRAMEWORK_ERROR, "frame is empty");
-    if (!prescan(&s))
-        return prescan_fail(x, &s);
-    x->big_numbers = s.big_numbers;
     const char *end = x->buf;
     cJSON *root = fg_json_parse(&x->out->arena, x->buf, x->len, FRAME_DEPTH_MAX, &end);
     if (!root) {
+        struct scan s = {.p = (const unsigned char *)x->buf, .len = x->len};
+        if (!prescan(&s))
+            return prescan_fail(x, &s);
         salvage(x);
         if (!end)
             return fail(x, FG_ENOMEM, FG_OCPP_INTERNAL_ERROR, "out of memory");
@@ -543,7 +542,7 @@ int fg_ocppj_decode(const char *buf, size_t len, enum fg_ocppj_dialect d,
                     struct fg_ocppj_msg *out, struct fg_ocpp_verror *err)
 {
     struct fg_ocpp_verror scratch;
-    struct dec x = {buf, len, d, out, err ? err : &scratch, -1, false};
+    struct dec x = {buf, len, d, out, err ? err : &scratch, -1};
     memset(x.err, 0, sizeof(*x.err));
     struct fg_arena keep = out->arena;
     fg_arena_reset(&keep);

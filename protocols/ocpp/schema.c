@@ -47,11 +47,24 @@ static const struct fg_ocpp_schema_tables *tables(enum fg_ocpp_version v)
 }
 
 /* Number of code points of a NUL-terminated string; -1 if not valid UTF-8. */
+/* strcmp, with the first byte compared inline: most probes differ there. */
+static inline int name_cmp(const char *a, const char *b)
+{
+    if (*a != *b)
+        return (unsigned char)*a - (unsigned char)*b;
+    return strcmp(a, b);
+}
+
 static long utf8_count(const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
     long n = 0;
     while (*s) {
+        if (*s < 0x80) {
+            s++;
+            n++;
+            continue;
+        }
         size_t k = fg_utf8_len(s, 4);
         if (!k)
             return -1;
@@ -249,14 +262,10 @@ static int is_datetime(const char *s)
     return 1;
 }
 
-static int check_enum(struct vctx *c, const struct fg_ocpp_snode *n, const char *s)
+static int enum_fail(struct vctx *c, const struct fg_ocpp_senum *e, const char *s)
 {
-    const struct fg_ocpp_senum *e = &c->t->enums[n->a];
     const char *const *vals = c->t->enum_strs + e->first;
     char q[QUOTE_MAX + 8], list[ENUM_LIST_MAX + 8] = "";
-    for (unsigned i = 0; i < e->count; i++)
-        if (!strcmp(s, vals[i]))
-            return 0;
     for (unsigned i = 0; i < e->count; i++) {
         size_t len = strlen(list), k = strlen(vals[i]);
         if (len + k + 2 > ENUM_LIST_MAX) {
@@ -267,6 +276,16 @@ static int check_enum(struct vctx *c, const struct fg_ocpp_snode *n, const char 
     }
     return fail(c, FG_OCPP_PROPERTY_CONSTRAINT_VIOLATION, "%s is not one of %s",
                 quote(q, sizeof(q), s), list);
+}
+
+static int check_enum(struct vctx *c, const struct fg_ocpp_snode *n, const char *s)
+{
+    const struct fg_ocpp_senum *e = &c->t->enums[n->a];
+    const char *const *vals = c->t->enum_strs + e->first;
+    for (unsigned i = 0; i < e->count; i++)
+        if (!name_cmp(s, vals[i]))
+            return 0;
+    return enum_fail(c, e, s); /* (its message buffers stay off this path) */
 }
 
 static int check_string(struct vctx *c, const struct fg_ocpp_snode *n, const cJSON *v)
@@ -331,14 +350,6 @@ static int check_array(struct vctx *c, const struct fg_ocpp_snode *n, const cJSO
             return rc;
     }
     return 0;
-}
-
-/* strcmp, with the first byte compared inline: most probes differ there. */
-static inline int name_cmp(const char *a, const char *b)
-{
-    if (*a != *b)
-        return (unsigned char)*a - (unsigned char)*b;
-    return strcmp(a, b);
 }
 
 /* Index of key among an object's properties (sorted by strcmp), or -1. */

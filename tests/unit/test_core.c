@@ -316,6 +316,51 @@ static void test_json_parse_refuses(void **state)
     fg_arena_free(&a);
 }
 
+/* The fast path for short decimals must give strtod's double, bit for bit. */
+static void test_json_numbers_as_strtod(void **state)
+{
+    (void)state;
+    struct fg_arena a;
+    fg_arena_init(&a);
+    unsigned seed = 12345;
+    for (int i = 0; i < 200000; i++) {
+        seed = seed * 1103515245u + 12345u;
+        char in[64];
+        int frac = (int)(seed >> 8) % 16, intd = (int)(seed >> 16) % 16;
+        long long m = (long long)(seed >> 4) * 7919 % 1000000000000000LL;
+        snprintf(in, sizeof(in), "%s%.*f", (seed & 1) ? "-" : "", frac,
+                 (double)m / (intd ? 1.0 : 1e9));
+        if (strlen(in) > 40)
+            continue;
+        const char *end;
+        cJSON *t = fg_json_parse(&a, in, strlen(in), 1, &end);
+        assert_non_null(t);
+        double want = strtod(in, NULL);
+        if (memcmp(&t->valuedouble, &want, sizeof(want)))
+            fail_msg("%s: %.17g, strtod %.17g", in, t->valuedouble, want);
+        fg_arena_reset(&a);
+    }
+    static const char *const edge[] = {"0.1",
+                                       "0.3",
+                                       "123456789012345",
+                                       "1234567890.12345",
+                                       "0.000000000000001",
+                                       "9007199254740993",
+                                       "-0.0",
+                                       "2.2250738585072014e-308",
+                                       "1e23",
+                                       "8.5"};
+    for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+        const char *end;
+        cJSON *t = fg_json_parse(&a, edge[i], strlen(edge[i]), 1, &end);
+        assert_non_null(t);
+        double want = strtod(edge[i], NULL);
+        if (memcmp(&t->valuedouble, &want, sizeof(want)))
+            fail_msg("%s: %.17g, strtod %.17g", edge[i], t->valuedouble, want);
+    }
+    fg_arena_free(&a);
+}
+
 static void test_json_arena_reuse(void **state)
 {
     (void)state;
@@ -361,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_json_parse_accepts_json),
         cmocka_unit_test(test_json_parse_tree_shape),
         cmocka_unit_test(test_json_parse_refuses),
+        cmocka_unit_test(test_json_numbers_as_strtod),
         cmocka_unit_test(test_json_arena_reuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
