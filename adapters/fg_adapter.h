@@ -44,5 +44,6 @@ struct fg_adapter_ops {
 
 extern const struct fg_adapter_ops fg_sim_adapter;
 extern const struct fg_adapter_ops fg_ocpp_adapter;
+extern const struct fg_adapter_ops fg_modbus_adapter;
 
 #endif

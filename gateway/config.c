@@ -72,6 +72,7 @@ enum slot {
     SLOT_SIGNALS,
     SLOT_ID_TOKENS,
     SLOT_STATIONS,
+    SLOT_BUSES,
     SLOT_COUNT
 };
 
@@ -116,6 +117,10 @@ static const char *const sigtype_names[] = {"price",    "grid_limit", "dispatch"
 static const char *const log_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const phase_names[] = {"1", "3", NULL};
 static const char *const plugin_names[] = {"realtime", "none", NULL};
+static const char *const parity_names[] = {"none", "even", "odd", NULL};
+static const char *const baud_names[] = {"1200",  "2400",  "4800",   "9600", "19200",
+                                         "38400", "57600", "115200", NULL};
+static const char *const profile_mb_names[] = {"sunspec", NULL};
 static const char *const ocpp_auth_names[] = {"any", "list", NULL};
 static const char *const ocpp_unit_names[] = {"A", "W", NULL};
 /* OCPP 2.0.1 IdTokenEnumType, after "any". */
@@ -164,6 +169,15 @@ _Static_assert(sizeof(enum fg_log_level) == sizeof(int), "enums stored as int");
 #define TF(m)                                                                            \
     .off = offsetof(struct fg_tariff_period, m),                                         \
     .size = sizeof(((struct fg_tariff_period *)0)->m)
+#define MF(m)                                                                            \
+    .off = offsetof(struct fg_cfg_modbus_dev, m),                                        \
+    .size = sizeof(((struct fg_cfg_modbus_dev *)0)->m)
+#define BF(m)                                                                            \
+    .off = offsetof(struct fg_cfg_modbus_bus, m),                                        \
+    .size = sizeof(((struct fg_cfg_modbus_bus *)0)->m)
+#define RF(m)                                                                            \
+    .off = offsetof(struct fg_cfg_modbus_rtu, m),                                        \
+    .size = sizeof(((struct fg_cfg_modbus_rtu *)0)->m)
 #define TABLE(nm, rows, d)                                                               \
     {                                                                                    \
         nm, rows, sizeof(rows) / sizeof(rows[0]), d                                      \
@@ -194,6 +208,29 @@ static const struct row sim_rows[] = {
      .doc = "pv: 0 (clear sky) .. 1 (overcast)."},
 };
 static const struct table sim_table = TABLE("site.assets[].sim", sim_rows, NULL);
+
+static const struct row modbus_dev_rows[] = {
+    {.key = "bus", .type = T_STR, MF(bus), .fmt = FMT_ID, .req = REQ_ALL,
+     .doc = "Id of the modbus.buses[] entry the device is on."},
+    {.key = "unit_id", .type = T_INT, MF(unit_id), .min = 0, .max = 255, .dnum = 1,
+     .doc = "Modbus unit id (slave address; 1-247 on a serial bus)."},
+    {.key = "poll_interval_ms", .type = T_INT, MF(poll_interval_ms), .min = 100,
+     .max = 3600000, .dnum = 1000, .doc = "Time between two readings, ms."},
+    {.key = "retries", .type = T_INT, MF(retries), .max = 10, .dnum = 1,
+     .doc = "Extra attempts of a request that timed out or lost the connection."},
+    {.key = "profile", .type = T_ENUM, MF(profile), .names = profile_mb_names,
+     .dstr = "sunspec", .doc = "How the registers are described: sunspec (discovered)."},
+    {.key = "base_address", .type = T_INT, MF(base_address), .max = 65534, .dnum = -1,
+     .flags = F_NULL,
+     .doc = "Address of the SunSpec \"SunS\" marker; null: try 40000, 50000, 0."},
+    {.key = "revert_s", .type = T_INT, MF(revert_s), .min = 10, .max = 3600, .dnum = 60,
+     .doc = "Revert timeout written with every set-point, s: the device returns to its "
+            "default this long after the gateway stops rewriting it."},
+};
+static const struct table modbus_dev_table =
+    TABLE("site.assets[].modbus", modbus_dev_rows, NULL);
+static const struct table site_meter_table =
+    TABLE("modbus.site_meter", modbus_dev_rows, NULL);
 
 static const struct row asset_rows[] = {
     {.key = "id", .type = T_STR, AF(id), .fmt = FMT_ID, .req = REQ_ALL,
@@ -241,6 +278,10 @@ static const struct row asset_rows[] = {
      .aux_off = offsetof(struct fg_cfg_asset, has_sim), .flags = F_HAS,
      .child = &sim_table,
      .doc = "Simulation parameters (adapter \"sim\": demo and tests)."},
+    {.key = "modbus", .type = T_OBJ, AF(modbus),
+     .aux_off = offsetof(struct fg_cfg_asset, has_modbus), .flags = F_HAS,
+     .kinds = K_BAT | K_PV, .child = &modbus_dev_table,
+     .doc = "The Modbus device (adapter \"modbus\"; required with it)."},
 };
 /* parse_object() tracks the keys seen in a uint64_t. */
 _Static_assert(sizeof(asset_rows) / sizeof(asset_rows[0]) <= 64, "too many rows");
@@ -370,9 +411,45 @@ static const struct row ocpp_rows[] = {
      .doc = "Per-station security: profile and password hash."},
 };
 
+static const struct row rtu_rows[] = {
+    {.key = "device", .type = T_STR, RF(device), .req = REQ_ALL,
+     .doc = "Serial device, e.g. /dev/ttyUSB0."},
+    {.key = "baud", .type = T_INT, RF(baud), .min = 1200, .max = 115200, .dnum = 9600,
+     .names = baud_names, .doc = "Baud rate."},
+    {.key = "parity", .type = T_ENUM, RF(parity), .names = parity_names, .dstr = "even",
+     .doc = "Parity (Modbus RTU's default is even)."},
+    {.key = "data_bits", .type = T_INT, RF(data_bits), .min = 7, .max = 8, .dnum = 8,
+     .doc = "Data bits."},
+    {.key = "stop_bits", .type = T_INT, RF(stop_bits), .min = 1, .max = 2, .dnum = 1,
+     .doc = "Stop bits."},
+};
+static const struct table rtu_table = TABLE("modbus.buses[].rtu", rtu_rows, NULL);
+
+static const struct row bus_rows[] = {
+    {.key = "id", .type = T_STR, BF(id), .fmt = FMT_ID, .req = REQ_ALL,
+     .doc = "Bus id, named by the devices on it."},
+    {.key = "tcp", .type = T_STR, BF(tcp), .dstr = "",
+     .doc = "Modbus/TCP address host:port; give either tcp or rtu."},
+    {.key = "rtu", .type = T_OBJ, BF(rtu), .aux_off = offsetof(struct fg_cfg_modbus_bus,
+     has_rtu), .flags = F_HAS, .child = &rtu_table,
+     .doc = "Modbus RTU serial line; give either tcp or rtu."},
+    {.key = "response_timeout_ms", .type = T_INT, BF(response_timeout_ms), .min = 20,
+     .max = 60000, .dnum = 1000, .doc = "Time a device has to answer one request, ms."},
+};
+static const struct table bus_table = TABLE("modbus.buses[]", bus_rows, NULL);
+
 static const struct row modbus_rows[] = {
     {.key = "enabled", .type = T_BOOL, CF(modbus.enabled),
      .doc = "Run the Modbus adapter."},
+    {.key = "buses", .type = T_ARR, .off = offsetof(struct fg_config, modbus.buses),
+     .size = sizeof(struct fg_cfg_modbus_bus),
+     .aux_off = offsetof(struct fg_config, modbus.n_buses), .max = FG_MODBUS_BUSES_MAX,
+     .slot = SLOT_BUSES, .child = &bus_table,
+     .doc = "Buses, one worker thread each: a slow device stalls only its own bus."},
+    {.key = "site_meter", .type = T_OBJ, CF(modbus.site_meter),
+     .aux_off = offsetof(struct fg_config, modbus.has_site_meter), .flags = F_HAS,
+     .child = &site_meter_table,
+     .doc = "The site's main meter as a Modbus device (SunSpec 201-204)."},
 };
 
 static const struct row openadr_rows[] = {
@@ -2002,9 +2079,90 @@ static void check_openadr(struct ctx *x, struct fg_config *c)
                        "required when openadr is enabled");
 }
 
-static check_fn *const checks[] = {check_isp,           check_tariff,  check_assets,
-                                   check_signals,       check_ocpp,    check_id_tokens,
-                                   check_ocpp_security, check_web_tls, check_openadr};
+static const struct fg_cfg_modbus_bus *find_bus(const struct fg_config *c, const char *id)
+{
+    for (size_t i = 0; i < c->modbus.n_buses; i++)
+        if (!strcmp(c->modbus.buses[i].id, id))
+            return &c->modbus.buses[i];
+    return NULL;
+}
+
+/* A device's bus must exist; serial buses only know unit ids 1..247. */
+static void check_modbus_dev(struct ctx *x, const struct fg_config *c,
+                             const struct fg_cfg_modbus_dev *d, const char *path)
+{
+    char p[PATHBUF];
+    const struct fg_cfg_modbus_bus *b = find_bus(c, d->bus);
+    snprintf(p, sizeof(p), "%s/bus", path);
+    if (!b) {
+        fg_errlist_add(x->errs, FG_ENOTFOUND, p, "no bus \"%s\" in /modbus/buses",
+                       d->bus);
+        return;
+    }
+    snprintf(p, sizeof(p), "%s/unit_id", path);
+    if (b->has_rtu && (d->unit_id < 1 || d->unit_id > 247))
+        fg_errlist_add(x->errs, FG_ERANGE, p, "%d not in [1, 247] (bus \"%s\" is serial)",
+                       d->unit_id, b->id);
+}
+
+static void check_modbus_asset(struct ctx *x, const struct fg_config *c, size_t i)
+{
+    const struct fg_cfg_asset *a = &c->site.assets[i];
+    bool mb = !strcmp(a->adapter, "modbus");
+    char p[PATHBUF];
+    path_index(p, sizeof(p), "/site/assets", i);
+    size_t len = strlen(p);
+    if (mb && a->kind != FG_ASSET_BATTERY && a->kind != FG_ASSET_PV) {
+        snprintf(p + len, sizeof(p) - len, "/adapter");
+        fg_errlist_add(x->errs, FG_EINVAL, p,
+                       "the modbus adapter drives battery and pv "
+                       "assets, not %s",
+                       kind_names[a->kind]);
+    } else if (mb && !a->has_modbus) {
+        snprintf(p + len, sizeof(p) - len, "/modbus");
+        fg_errlist_add(x->errs, FG_EMISSING, p,
+                       "required key missing (adapter is modbus)");
+    } else if (!mb && a->has_modbus) {
+        snprintf(p + len, sizeof(p) - len, "/modbus");
+        fg_errlist_add(x->errs, FG_EINVAL, p, "only for adapter \"modbus\", not \"%s\"",
+                       a->adapter);
+    } else if (mb) {
+        snprintf(p + len, sizeof(p) - len, "/modbus");
+        check_modbus_dev(x, c, &a->modbus, p);
+    }
+}
+
+/* Each bus is either Modbus/TCP or RTU; devices name an existing bus. */
+static void check_modbus(struct ctx *x, struct fg_config *c)
+{
+    char p[PATHBUF];
+    for (size_t i = 0; i < c->modbus.n_buses; i++) {
+        struct fg_cfg_modbus_bus *b = &c->modbus.buses[i];
+        if (!ok_elem(x, SLOT_BUSES, i))
+            continue;
+        path_index(p, sizeof(p), "/modbus/buses", i);
+        if (!b->tcp[0] == !b->has_rtu) {
+            fg_errlist_add(x->errs, FG_EINVAL, p, "give either tcp or rtu%s",
+                           b->has_rtu ? ", not both" : "");
+            continue;
+        }
+        strcat(p, "/tcp");
+        if (b->tcp[0] && fg_hostport_parse(b->tcp, &b->tcp_addr))
+            fg_errlist_add(x->errs, FG_EINVAL, p, "\"%.64s\" is not a valid host:port",
+                           b->tcp);
+    }
+    check_unique(x, SLOT_BUSES, "bus", c->modbus.buses ? c->modbus.buses[0].id : NULL,
+                 c->modbus.n_buses, sizeof(struct fg_cfg_modbus_bus), "/modbus/buses");
+    for (size_t i = 0; i < c->site.n_assets; i++)
+        if (ok_elem(x, SLOT_ASSETS, i))
+            check_modbus_asset(x, c, i);
+    if (c->modbus.has_site_meter)
+        check_modbus_dev(x, c, &c->modbus.site_meter, "/modbus/site_meter");
+}
+
+static check_fn *const checks[] = {
+    check_isp,       check_tariff,        check_assets,  check_signals, check_ocpp,
+    check_id_tokens, check_ocpp_security, check_web_tls, check_openadr, check_modbus};
 
 /* Replace "{siteId}" in every F_EXPAND string of the sections. */
 static int expand(char *buf, size_t size, const char *id)
@@ -2069,6 +2227,7 @@ void fg_config_clear(struct fg_config *c)
     for (size_t i = 0; i < c->ocpp.n_stations; i++)
         secret_clear(&c->ocpp.stations[i].password_hash);
     free(c->ocpp.stations);
+    free(c->modbus.buses);
     secret_clear(&c->mqtt.password);
     secret_clear(&c->web.token);
     secret_clear(&c->web.admin_password);

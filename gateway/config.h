@@ -48,6 +48,45 @@ struct fg_cfg_sim {
     double cloudiness;  /* pv: 0 (clear sky) .. 1 (overcast) */
 };
 
+/* Modbus: one bus (a Modbus/TCP gateway or a serial line) per worker thread,
+ * and per device the keys of its site.assets[] entry (modbus: {...}) or of
+ * modbus.site_meter. */
+#define FG_MODBUS_BUSES_MAX 64
+enum fg_modbus_parity { FG_MB_PARITY_NONE, FG_MB_PARITY_EVEN, FG_MB_PARITY_ODD };
+/* How the device's registers are described. */
+enum fg_modbus_profile {
+    FG_MB_PROFILE_SUNSPEC, /* SunSpec models, discovered on the device */
+    /* FG_MB_PROFILE_MAP: a register map file from conf/devices/ (next) */
+};
+
+struct fg_cfg_modbus_rtu {
+    char device[FG_CFG_PATH_MAX]; /* "/dev/ttyUSB0" */
+    int baud;
+    int parity; /* enum fg_modbus_parity */
+    int data_bits;
+    int stop_bits;
+};
+
+struct fg_cfg_modbus_bus {
+    char id[FG_ID_MAX];
+    char tcp[FG_CFG_HOST_MAX + 8]; /* "host:port" as written, "" = not TCP */
+    struct fg_hostport tcp_addr;   /* parsed from tcp by the config checks */
+    bool has_rtu;
+    struct fg_cfg_modbus_rtu rtu;
+    int response_timeout_ms;
+};
+
+/* One Modbus device. */
+struct fg_cfg_modbus_dev {
+    char bus[FG_ID_MAX]; /* id of a modbus.buses[] entry */
+    int unit_id;
+    int poll_interval_ms;
+    int retries;      /* extra attempts of a failed request */
+    int profile;      /* enum fg_modbus_profile */
+    int base_address; /* SunSpec "SunS" marker address, -1 = discover */
+    int revert_s;     /* revert timeout written with every set-point */
+};
+
 /* One configured asset. Keys are checked against the asset's kind: a key that
  * does not apply to that kind (e.g. capacity_wh on a pv) is an error. */
 struct fg_cfg_asset {
@@ -77,6 +116,9 @@ struct fg_cfg_asset {
     enum fg_load_type load_type;
     bool has_sim;
     struct fg_cfg_sim sim;
+    /* adapter modbus (battery, pv) */
+    bool has_modbus;
+    struct fg_cfg_modbus_dev modbus;
 };
 
 /* A standing signal from the config, repeated every day between from and
@@ -157,6 +199,10 @@ struct fg_config {
     } ocpp;
     struct {
         bool enabled;
+        size_t n_buses;
+        struct fg_cfg_modbus_bus *buses; /* owned */
+        bool has_site_meter;
+        struct fg_cfg_modbus_dev site_meter; /* the main meter, if on Modbus */
     } modbus;
     struct {
         bool enabled;

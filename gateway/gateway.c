@@ -21,8 +21,8 @@
 #define STATUS_EVERY_MS 5000   /* demo status block */
 #define PRUNE_EVERY_MS 3600000 /* retention of events, set-point log, meter values */
 
-static const struct fg_adapter_ops *const adapter_table[] = {&fg_sim_adapter,
-                                                             &fg_ocpp_adapter};
+static const struct fg_adapter_ops *const adapter_table[] = {
+    &fg_sim_adapter, &fg_ocpp_adapter, &fg_modbus_adapter};
 
 int64_t fg_gw_now(const struct fg_gw *gw)
 {
@@ -388,7 +388,6 @@ static int check_unbuilt(const struct fg_config *c, struct fg_error *err)
         size_t off;
         const char *name;
     } s[] = {
-        {offsetof(struct fg_config, modbus.enabled), "modbus"},
         {offsetof(struct fg_config, openadr.enabled), "openadr"},
         {offsetof(struct fg_config, uftp.enabled), "uftp"},
         {offsetof(struct fg_config, mqtt.enabled), "mqtt"},
@@ -403,7 +402,8 @@ static int check_unbuilt(const struct fg_config *c, struct fg_error *err)
     }
     for (size_t i = 0; i < c->site.n_assets; i++) {
         if (strcmp(c->site.assets[i].adapter, "sim") &&
-            strcmp(c->site.assets[i].adapter, "ocpp")) {
+            strcmp(c->site.assets[i].adapter, "ocpp") &&
+            strcmp(c->site.assets[i].adapter, "modbus")) {
             char path[48];
             snprintf(path, sizeof(path), "/site/assets/%zu/adapter", i);
             return fg_error_set(err, FG_EUNSUPPORTED, path,

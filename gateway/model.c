@@ -104,6 +104,8 @@ void fg_model_init(struct fg_model *m)
     memset(m, 0, sizeof(*m));
     m->site.isp_s = 900;
     m->site.meter_power_w = NAN;
+    for (int i = 0; i < 3; i++)
+        m->site.meter_v[i] = m->site.meter_a[i] = NAN;
 }
 
 void fg_model_clear(struct fg_model *m)

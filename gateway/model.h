@@ -174,6 +174,8 @@ struct fg_battery {
     double max_discharge_w; /* >= 0 */
     double temperature_c;   /* NAN if unknown */
     char chemistry[16];     /* "LFP", "NMC", "NCA", ... */
+    char alarms[128];       /* active alarms/warnings the device reports, comma-
+                               separated names; "" = none (or not reported) */
 };
 
 struct fg_pv {
@@ -252,6 +254,8 @@ struct fg_site {
     int isp_s;             /* imbalance settlement period, default 900 */
     double meter_power_w;  /* main meter; NAN if no meter (then sum of assets) */
     int64_t meter_seen;
+    double meter_v[3]; /* main meter, per phase: voltage to neutral, V; NAN unknown */
+    double meter_a[3]; /* main meter, per phase: current, A (+ = import); NAN unknown */
     char currency[8];
     int utc_offset_min; /* local time = UTC + this, for tariff periods */
     size_t n_tariff;    /* periods sorted by start_min, first at 0 */

@@ -265,6 +265,7 @@ static bool battery_fill(cJSON *o, const struct fg_asset *a)
     ok = ok && add_num(o, "max_charge_w", b->max_charge_w);
     ok = ok && add_num(o, "max_discharge_w", b->max_discharge_w);
     ok = ok && add_num(o, "temperature_c", b->temperature_c);
+    ok = ok && add_str(o, "alarms", b->alarms);
     return ok && add_str(o, "chemistry", b->chemistry);
 }
 
@@ -449,6 +450,21 @@ cJSON *fg_plan_to_json(const struct fg_plan *p)
     return NULL;
 }
 
+/* Three per-phase values, null where unknown. */
+static cJSON *phases_json(const double v[3])
+{
+    cJSON *a = cJSON_CreateArray();
+    for (int i = 0; a && i < 3; i++) {
+        cJSON *n = isfinite(v[i]) ? cJSON_CreateNumber(v[i]) : cJSON_CreateNull();
+        if (!n || !cJSON_AddItemToArray(a, n)) {
+            cJSON_Delete(n);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 static cJSON *site_json(const struct fg_model *m, int64_t now)
 {
     const struct fg_site *s = &m->site;
@@ -465,6 +481,8 @@ static cJSON *site_json(const struct fg_model *m, int64_t now)
     ok = ok && add_str(o, "currency", s->currency);
     ok = ok && add_int(o, "utc_offset_min", s->utc_offset_min);
     ok = ok && add_num(o, "meter_power_w", s->meter_power_w);
+    ok = ok && add(o, "meter_v", phases_json(s->meter_v));
+    ok = ok && add(o, "meter_a", phases_json(s->meter_a));
     ok = ok && add_num(o, "power_w", fg_model_site_power(m));
     ok = ok && add(o, "limits", fg_limits_to_json(&lim));
     return finish(o, ok);

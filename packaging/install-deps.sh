@@ -10,7 +10,8 @@ BUILD="build-essential cmake pkg-config \
  libmosquitto-dev libsqlite3-dev libsodium-dev libcmocka-dev"
 # Tests: real peers, fuzzing and sanitizers (clang + its runtime), load tools.
 TEST="clang libclang-rt-14-dev clang-format python3 mosquitto wrk procps \
- curl libxml2-utils chromium openssl nodejs"
+ curl libxml2-utils chromium openssl nodejs \
+ python3-pymodbus python3-serial python3-serial-asyncio"
 # npm comes with nodejs from some sources; Debian packages it apart.
 command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
 
