@@ -121,6 +121,7 @@ struct st_evse {
     int evse_id;
     char asset[FG_ID_MAX];
     int64_t meter_stored_ms; /* gateway clock; 0: nothing stored yet */
+    size_t asset_i;          /* where the asset was last found in the model (a hint) */
 };
 
 struct station {
@@ -315,6 +316,7 @@ static int st_evse_add(struct station *st, int evse_id, const char *asset)
     if (!v)
         return FG_ENOMEM;
     st->evses = v;
+    memset(&v[st->n_evses], 0, sizeof(*v));
     v[st->n_evses].evse_id = evse_id;
     snprintf(v[st->n_evses].asset, sizeof(v->asset), "%s", asset);
     st->n_evses++;
@@ -379,9 +381,17 @@ static struct station *station_get(struct ocpp *o, const char *id)
 static struct fg_asset *evse_asset(struct ocpp *o, struct station *st, int evse_id)
 {
     struct fg_model *m = o->host.model;
-    const struct st_evse *e = st_evse_find(st, evse_id);
-    if (e)
-        return fg_model_find_asset(m, e->asset);
+    struct st_evse *e = st_evse_find(st, evse_id);
+    if (e) {
+        /* The hint spares the id index (a cache miss or two per message with
+         * thousands of stations); assets move only when others are removed. */
+        if (e->asset_i < m->n_assets && !strcmp(m->assets[e->asset_i].id, e->asset))
+            return &m->assets[e->asset_i];
+        struct fg_asset *a = fg_model_find_asset(m, e->asset);
+        if (a)
+            e->asset_i = (size_t)(a - m->assets);
+        return a;
+    }
     if (!o->allow_unknown)
         return NULL;
     char id[FG_ID_MAX];
