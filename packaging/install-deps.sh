@@ -9,7 +9,7 @@ BUILD="build-essential cmake pkg-config \
  libwebsockets-dev libwebsockets-evlib-ev libev-dev libcjson-dev libxml2-dev libssl-dev libmodbus-dev \
  libmosquitto-dev libsqlite3-dev libsodium-dev libcmocka-dev"
 # Tests: real peers, fuzzing and sanitizers (clang + its runtime), load tools.
-TEST="clang libclang-rt-14-dev clang-format python3 mosquitto wrk procps \
+TEST="clang libclang-rt-14-dev clang-format python3 python3-pymodbus mosquitto wrk procps \
  curl libxml2-utils chromium openssl nodejs"
 # npm comes with nodejs from some sources; Debian packages it apart.
 command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
