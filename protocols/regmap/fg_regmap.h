@@ -24,7 +24,7 @@
 #define FG_REGMAP_VERSION 1       /* the file's "regmap" member */
 #define FG_REGMAP_MAX_POINTS 512  /* per map */
 #define FG_REGMAP_NAME_MAX 48     /* bytes of a point name */
-#define FG_REGMAP_TEXT_MAX 1024   /* bytes of a description or source */
+#define FG_REGMAP_TEXT_MAX 4096   /* bytes of a description or source */
 #define FG_REGMAP_SCALE_EXP_MAX 9 /* |scale_exp| */
 
 enum fg_regmap_kind {
