@@ -1,0 +1,660 @@
+/* battery_sim: one simulated battery behind a Modbus/TCP server on
+ * 127.0.0.1 (README.md). One thread: a select() loop over the listening
+ * socket, the clients, and stdin (JSON commands); the battery's clock runs
+ * --speed times real time and is stepped on every turn of the loop. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "battery_sim.h"
+
+#define MAX_CLIENTS 64
+#define LINE_MAX_BYTES 4096
+
+struct opts {
+    double port, unit, base, capacity_wh, soc, soh, max_charge_w, max_discharge_w, eff,
+        speed, revert_s, temp_c, voltage_v;
+    const char *map;
+    bool quit_on_eof;
+};
+
+static struct bsim S;
+static int clients[MAX_CLIENTS];
+static int nclients;
+static bool opt_timeout, opt_quit;
+static int opt_exception; /* 0 = off */
+static double t0;
+static volatile sig_atomic_t stop;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- events ----------------------------------------------------------------- */
+
+/* Print one event line: members given as a cJSON object to fill. */
+static void emit(const char *ev, cJSON *o)
+{
+    cJSON *out = cJSON_CreateObject();
+    cJSON_AddStringToObject(out, "ev", ev);
+    cJSON_AddNumberToObject(out, "t", round((mono() - t0) * 1000));
+    while (o && o->child) { /* ev and t first, then the members */
+        cJSON *it = cJSON_DetachItemViaPointer(o, o->child);
+        cJSON_AddItemToObject(out, it->string, it);
+    }
+    char *s = cJSON_PrintUnformatted(out);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+    free(s);
+    cJSON_Delete(o);
+    cJSON_Delete(out);
+}
+
+static cJSON *state_json(void)
+{
+    const struct bsim_battery *b = &S.bat;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "soc", round(b->soc * 1000) / 1000);
+    cJSON_AddNumberToObject(o, "soh", b->soh);
+    cJSON_AddNumberToObject(o, "w", round(b->w * 10) / 10);
+    cJSON_AddNumberToObject(o, "cmd_w", round(b->cmd_w * 10) / 10);
+    cJSON_AddNumberToObject(o, "charge_limit_w", b->charge_limit_w);
+    cJSON_AddNumberToObject(o, "max_discharge_w", b->max_discharge_w);
+    cJSON_AddNumberToObject(o, "capacity_wh", b->capacity_wh);
+    cJSON_AddNumberToObject(o, "temperature_c", round(b->temp_c * 100) / 100);
+    cJSON_AddNumberToObject(o, "revert_s", b->revert_s);
+    cJSON_AddNumberToObject(o, "alarm", b->alarm);
+    cJSON_AddNumberToObject(o, "sim_s", round(S.now * 1000) / 1000);
+    cJSON_AddBoolToObject(o, "timeout", opt_timeout);
+    cJSON_AddNumberToObject(o, "exception", opt_exception);
+    cJSON_AddBoolToObject(o, "garbage", S.garbage);
+    cJSON_AddBoolToObject(o, "chain_broken", S.chain_broken);
+    cJSON_AddNumberToObject(o, "clients", nclients);
+    return o;
+}
+
+/* ---- physics ---------------------------------------------------------------- */
+
+/* Advance the battery by dt simulated seconds: power follows the command
+ * within the limits and the SoC bounds, energy moves with the one-way
+ * efficiency, the temperature settles (10 min time constant) toward
+ * ambient + 20 C at full power, and an unrenewed set-point reverts. */
+static void step(double dt)
+{
+    struct bsim_battery *b = &S.bat;
+    S.now += dt;
+    if (b->cmd_active && b->revert_s > 0 && S.now - b->cmd_at >= b->revert_s) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "from_w", b->cmd_w);
+        cJSON_AddNumberToObject(o, "after_s", b->revert_s);
+        b->cmd_w = 0;
+        b->cmd_active = false;
+        bsim_regs_revert(&S);
+        emit("reverted", o);
+    }
+    double w = fmax(-b->max_discharge_w, fmin(b->charge_limit_w, b->cmd_w));
+    if ((w > 0 && b->soc >= 100) || (w < 0 && b->soc <= 0))
+        w = 0;
+    b->w = w;
+    double wh = (w > 0 ? w * b->eff : w / b->eff) * dt / 3600;
+    b->soc = fmax(0, fmin(100, b->soc + wh / b->capacity_wh * 100));
+    double full = fmax(b->max_charge_w, b->max_discharge_w);
+    double target = b->ambient_c + 20 * fabs(w) / (full > 0 ? full : 1);
+    b->temp_c += (target - b->temp_c) * (1 - exp(-dt / 600));
+    bsim_regs_publish(&S);
+}
+
+/* ---- Modbus ----------------------------------------------------------------- */
+
+static int get16(const uint8_t *q)
+{
+    return q[0] << 8 | q[1];
+}
+
+static bool all_defined(int t, int addr, int n)
+{
+    if (n < 1 || addr + n > 65536)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (!S.defined[t][addr + i])
+            return false;
+    return true;
+}
+
+static void refuse(modbus_t *ctx, const uint8_t *q, int code, int fc, int addr,
+                   const char *why)
+{
+    modbus_reply_exception(ctx, q, (unsigned)code);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "fc", fc);
+    cJSON_AddNumberToObject(o, "address", addr);
+    cJSON_AddNumberToObject(o, "code", code);
+    cJSON_AddStringToObject(o, "why", why);
+    emit("refused", o);
+}
+
+/* The values a write request carries (host order, bits as 0/1). Returns the
+ * count, or -1 for a malformed request. */
+static int write_values(int fc, const uint8_t *q, int len, uint16_t *vals)
+{
+    switch (fc) {
+    case MODBUS_FC_WRITE_SINGLE_COIL:
+        vals[0] = get16(q + 3) == 0xff00;
+        return 1;
+    case MODBUS_FC_WRITE_SINGLE_REGISTER:
+        vals[0] = (uint16_t)get16(q + 3);
+        return 1;
+    case MODBUS_FC_WRITE_MULTIPLE_COILS: {
+        int n = get16(q + 3);
+        if (n < 1 || n > MODBUS_MAX_WRITE_BITS || q[5] != (n + 7) / 8 || 6 + q[5] > len)
+            return -1;
+        for (int i = 0; i < n; i++)
+            vals[i] = q[6 + i / 8] >> (i % 8) & 1;
+        return n;
+    }
+    case MODBUS_FC_WRITE_MULTIPLE_REGISTERS: {
+        int n = get16(q + 3);
+        if (n < 1 || n > MODBUS_MAX_WRITE_REGISTERS || q[5] != 2 * n || 6 + 2 * n > len)
+            return -1;
+        for (int i = 0; i < n; i++)
+            vals[i] = (uint16_t)get16(q + 6 + 2 * i);
+        return n;
+    }
+    }
+    return -1;
+}
+
+static void write_event(int fc, int addr, int n, const uint16_t *vals)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "fc", fc);
+    cJSON_AddNumberToObject(o, "address", addr);
+    cJSON *a = cJSON_AddArrayToObject(o, "values");
+    for (int i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(vals[i]));
+    emit("write", o);
+}
+
+/* Answer one request (whole ADU in req, len bytes). */
+static void handle(modbus_t *ctx, const uint8_t *req, int len)
+{
+    int hl = modbus_get_header_length(ctx);
+    if (len < hl + 5)
+        return;
+    int unit = req[hl - 1];
+    if (unit != S.unit)
+        return; /* not ours: a TCP device for one unit stays silent */
+    if (opt_timeout)
+        return;
+    const uint8_t *q = req + hl;
+    int fc = q[0], addr = get16(q + 1);
+    if (opt_exception) {
+        refuse(ctx, req, opt_exception, fc, addr, "exception mode");
+        return;
+    }
+    static const int read_table[] = {[MODBUS_FC_READ_COILS] = 2 + 1,
+                                     [MODBUS_FC_READ_DISCRETE_INPUTS] = 3 + 1,
+                                     [MODBUS_FC_READ_HOLDING_REGISTERS] = 0 + 1,
+                                     [MODBUS_FC_READ_INPUT_REGISTERS] = 1 + 1};
+    if (fc < (int)(sizeof(read_table) / sizeof(read_table[0])) && read_table[fc]) {
+        if (!all_defined(read_table[fc] - 1, addr, get16(q + 3)))
+            refuse(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS, fc, addr,
+                   "not a defined register");
+        else
+            modbus_reply(ctx, req, len, S.mb);
+        return;
+    }
+    static uint16_t vals[MODBUS_MAX_WRITE_BITS];
+    int n = write_values(fc, q, len - hl, vals);
+    if (n < 0) {
+        refuse(ctx, req,
+               fc == MODBUS_FC_WRITE_SINGLE_COIL ||
+                       fc == MODBUS_FC_WRITE_SINGLE_REGISTER ||
+                       fc == MODBUS_FC_WRITE_MULTIPLE_COILS ||
+                       fc == MODBUS_FC_WRITE_MULTIPLE_REGISTERS
+                   ? MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE
+                   : MODBUS_EXCEPTION_ILLEGAL_FUNCTION,
+               fc, addr, "function not supported or malformed");
+        return;
+    }
+    int t =
+        fc == MODBUS_FC_WRITE_SINGLE_COIL || fc == MODBUS_FC_WRITE_MULTIPLE_COILS ? 2 : 0;
+    write_event(fc, addr, n, vals);
+    char why[BSIM_WHY_MAX] = "";
+    int code = addr + n <= 65536 ? bsim_regs_check_write(&S, t, addr, n, vals, why)
+                                 : MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS;
+    if (code) {
+        refuse(ctx, req, code, fc, addr, why[0] ? why : "past the address space");
+        return;
+    }
+    modbus_reply(ctx, req, len, S.mb);
+    if (bsim_regs_applied(&S, t, addr, n)) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "w", S.bat.cmd_w);
+        cJSON_AddNumberToObject(o, "revert_s", S.bat.revert_s);
+        emit("setpoint", o);
+    }
+}
+
+static void drop_client(int i)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "fd", clients[i]);
+    close(clients[i]);
+    clients[i] = clients[--nclients];
+    emit("disconnected", o);
+}
+
+/* ---- commands --------------------------------------------------------------- */
+
+static const char *cmd_timeout(const cJSON *c)
+{
+    opt_timeout = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "on"));
+    return NULL;
+}
+
+static const char *cmd_exception(const cJSON *c)
+{
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(c, "code");
+    bool on = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(c, "on"));
+    if (on && (!cJSON_IsNumber(code) || code->valuedouble < 1 ||
+               code->valuedouble > 255 || code->valuedouble != floor(code->valuedouble)))
+        return "code: an integer in [1, 255]";
+    opt_exception = on ? code->valueint : 0;
+    return NULL;
+}
+
+static const char *cmd_garbage(const cJSON *c)
+{
+    S.garbage = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "on"));
+    bsim_regs_publish(&S);
+    return NULL;
+}
+
+static const char *cmd_break_chain(const cJSON *c)
+{
+    if (!S.sunspec)
+        return "no SunSpec chain with --map";
+    bsim_regs_break_chain(&S, !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(c, "on")));
+    return NULL;
+}
+
+static const char *cmd_set(const cJSON *c)
+{
+    struct bsim_battery *b = &S.bat;
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "point");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c, "value");
+    if (!cJSON_IsString(p) || !cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return "needs point (string) and value (number)";
+    const struct {
+        const char *name;
+        double *dst, lo, hi;
+    } pts[] = {
+        {"soc", &b->soc, 0, 100},
+        {"soh", &b->soh, 0, 100},
+        {"temperature", &b->temp_c, -40, 100},
+        {"ambient", &b->ambient_c, -40, 60},
+        {"capacity_wh", &b->capacity_wh, 1, 1e7},
+        {"max_discharge_w", &b->max_discharge_w, 0, 1e6},
+        {"charge_limit_w", &b->charge_limit_w, 0, 1e6},
+        {"power", &b->cmd_w, -1e6, 1e6},
+    };
+    double x = v->valuedouble;
+    if (!strcmp(p->valuestring, "alarm")) {
+        if (x < 0 || x > 4294967295.0 || x != floor(x))
+            return "alarm: an integer in [0, 2^32)";
+        b->alarm = (uint32_t)x;
+        bsim_regs_publish(&S);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof(pts) / sizeof(pts[0]); i++)
+        if (!strcmp(pts[i].name, p->valuestring)) {
+            if (x < pts[i].lo || x > pts[i].hi)
+                return "value out of range";
+            *pts[i].dst = x;
+            bsim_regs_publish(&S);
+            return NULL;
+        }
+    return "unknown point (soc, soh, temperature, ambient, capacity_wh, "
+           "max_discharge_w, charge_limit_w, power, alarm)";
+}
+
+static const char *cmd_state(const cJSON *c)
+{
+    (void)c;
+    emit("state", state_json());
+    return NULL;
+}
+
+static const char *cmd_quit(const cJSON *c)
+{
+    (void)c;
+    opt_quit = true;
+    return NULL;
+}
+
+static const struct {
+    const char *name;
+    const char *(*fn)(const cJSON *c);
+} commands[] = {
+    {"timeout", cmd_timeout}, {"exception", cmd_exception},
+    {"garbage", cmd_garbage}, {"break_chain", cmd_break_chain},
+    {"set", cmd_set},         {"state", cmd_state},
+    {"quit", cmd_quit},
+};
+
+static void command(const char *line)
+{
+    cJSON *c = cJSON_Parse(line);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "cmd");
+    const char *why = "not a JSON object with \"cmd\"";
+    if (cJSON_IsString(name)) {
+        why = "unknown cmd";
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            if (!strcmp(commands[i].name, name->valuestring))
+                why = commands[i].fn(c);
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (cJSON_IsString(name))
+        cJSON_AddStringToObject(o, "cmd", name->valuestring);
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(c, "seq");
+    if (seq)
+        cJSON_AddItemToObject(o, "seq", cJSON_Duplicate(seq, 1));
+    if (why)
+        cJSON_AddStringToObject(o, "error", why);
+    emit(why ? "error" : "ok", o);
+    cJSON_Delete(c);
+}
+
+/* Read what stdin has; run each complete line. Returns false at EOF. */
+static bool read_stdin(void)
+{
+    static char buf[LINE_MAX_BYTES];
+    static size_t len;
+    ssize_t r = read(0, buf + len, sizeof(buf) - 1 - len);
+    if (r <= 0)
+        return r < 0 && errno == EINTR;
+    len += (size_t)r;
+    buf[len] = 0;
+    char *nl;
+    while ((nl = memchr(buf, '\n', len))) {
+        *nl = 0;
+        if (nl > buf)
+            command(buf);
+        len -= (size_t)(nl + 1 - buf);
+        memmove(buf, nl + 1, len);
+        buf[len] = 0;
+    }
+    if (len == sizeof(buf) - 1) { /* a line too long: drop it */
+        len = 0;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "error", "command line too long");
+        emit("error", o);
+    }
+    return true;
+}
+
+/* ---- command line ----------------------------------------------------------- */
+
+static int usage(const char *why)
+{
+    fprintf(stderr,
+            "battery_sim: %s\n"
+            "usage: battery_sim --port P [--unit 1] [--base 40000|50000|0 | --map FILE]\n"
+            "  [--capacity-wh 10000] [--soc 50] [--soh 98] [--max-charge-w 5000]\n"
+            "  [--max-discharge-w 5000] [--efficiency 0.95] [--revert-s 0]\n"
+            "  [--temperature 25] [--voltage 51.2] [--speed 1] [--quit-on-eof]\n",
+            why);
+    return 2;
+}
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    const struct {
+        const char *name;
+        double *dst, lo, hi;
+    } num[] = {
+        {"--port", &o->port, 1, 65535},
+        {"--unit", &o->unit, 1, 247},
+        {"--base", &o->base, 0, 50000},
+        {"--capacity-wh", &o->capacity_wh, 1, 1e7},
+        {"--soc", &o->soc, 0, 100},
+        {"--soh", &o->soh, 0, 100},
+        {"--max-charge-w", &o->max_charge_w, 0, 1e6},
+        {"--max-discharge-w", &o->max_discharge_w, 0, 1e6},
+        {"--efficiency", &o->eff, 0.5, 1},
+        {"--speed", &o->speed, 0.01, 100000},
+        {"--revert-s", &o->revert_s, 0, 65534},
+        {"--temperature", &o->temp_c, -40, 60},
+        {"--voltage", &o->voltage_v, 1, 1500},
+    };
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quit-on-eof")) {
+            o->quit_on_eof = true;
+            continue;
+        }
+        if (i + 1 >= argc)
+            return usage("an option without its value");
+        if (!strcmp(argv[i], "--map")) {
+            o->map = argv[++i];
+            continue;
+        }
+        size_t k = 0;
+        while (k < sizeof(num) / sizeof(num[0]) && strcmp(num[k].name, argv[i]))
+            k++;
+        if (k == sizeof(num) / sizeof(num[0]))
+            return usage("unknown option");
+        char *end;
+        errno = 0;
+        double d = strtod(argv[++i], &end);
+        if (errno || *end || end == argv[i] || !(d >= num[k].lo && d <= num[k].hi))
+            return usage("a number out of range");
+        *num[k].dst = d;
+    }
+    if (!o->port)
+        return usage("--port is required");
+    if (o->base != 0 && o->base != 40000 && o->base != 50000)
+        return usage("--base: 40000, 50000 or 0");
+    if (o->port != floor(o->port) || o->unit != floor(o->unit))
+        return usage("--port and --unit are integers");
+    return 0;
+}
+
+static int load_map(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "battery_sim: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof(text), f);
+    fclose(f);
+    struct fg_errlist errs;
+    fg_errlist_init(&errs);
+    int rc = n == sizeof(text) ? FG_ETOOBIG : fg_regmap_load(&S.map, text, n, &errs);
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "battery_sim: %s: %s: %s\n", path, errs.v[i].path, errs.v[i].msg);
+    fg_errlist_clear(&errs);
+    if (rc == 0 && S.map.kind != FG_REGMAP_BATTERY) {
+        fprintf(stderr, "battery_sim: %s: not a battery map\n", path);
+        rc = FG_EINVAL;
+    }
+    return rc;
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+static int setup(const struct opts *o)
+{
+    struct bsim_battery *b = &S.bat;
+    *b = (struct bsim_battery){.capacity_wh = o->capacity_wh,
+                               .soc = o->soc,
+                               .soh = o->soh,
+                               .eff = o->eff,
+                               .max_charge_w = o->max_charge_w,
+                               .max_discharge_w = o->max_discharge_w,
+                               .charge_limit_w = o->max_charge_w,
+                               .temp_c = o->temp_c,
+                               .ambient_c = o->temp_c,
+                               .revert_s = o->revert_s,
+                               .voltage_v = o->voltage_v};
+    S.unit = (int)o->unit;
+    S.port = (int)o->port;
+    S.base = (uint16_t)o->base;
+    S.sunspec = !o->map;
+    if (o->map && load_map(o->map))
+        return -1;
+    S.mb = modbus_mapping_new(65536, 65536, 65536, 65536);
+    for (int t = 0; t < 4; t++) {
+        S.defined[t] = calloc(65536, 1);
+        S.writable[t] = calloc(65536, 1);
+        if (!S.defined[t] || !S.writable[t])
+            return -1;
+    }
+    if (!S.mb || bsim_regs_init(&S)) {
+        fprintf(stderr, "battery_sim: cannot lay out the registers\n");
+        return -1;
+    }
+    bsim_regs_publish(&S);
+    return 0;
+}
+
+static void teardown(modbus_t *ctx, int server)
+{
+    while (nclients)
+        drop_client(0);
+    if (server >= 0)
+        close(server);
+    if (ctx)
+        modbus_free(ctx);
+    if (S.mb)
+        modbus_mapping_free(S.mb);
+    for (int t = 0; t < 4; t++) {
+        free(S.defined[t]);
+        free(S.writable[t]);
+    }
+    fg_regmap_clear(&S.map);
+}
+
+static void serve(modbus_t *ctx, int server, const struct opts *o)
+{
+    double last = mono();
+    bool in_open = true;
+    while (!stop && !opt_quit) {
+        fd_set rd;
+        FD_ZERO(&rd);
+        FD_SET(server, &rd);
+        int maxfd = server;
+        if (in_open)
+            FD_SET(0, &rd);
+        for (int i = 0; i < nclients; i++) {
+            FD_SET(clients[i], &rd);
+            maxfd = clients[i] > maxfd ? clients[i] : maxfd;
+        }
+        struct timeval tv = {0, 50000};
+        int rc = select(maxfd + 1, &rd, NULL, NULL, &tv);
+        double now = mono();
+        step((now - last) * o->speed);
+        last = now;
+        if (rc < 0)
+            continue; /* EINTR: the signal flag decides */
+        if (in_open && FD_ISSET(0, &rd) && !read_stdin()) {
+            in_open = false;
+            if (o->quit_on_eof)
+                break;
+        }
+        if (FD_ISSET(server, &rd)) {
+            int s = server;
+            int fd = modbus_tcp_accept(ctx, &s);
+            if (fd >= 0 && (nclients == MAX_CLIENTS || fd >= FD_SETSIZE)) {
+                close(fd);
+            } else if (fd >= 0) {
+                clients[nclients++] = fd;
+                cJSON *ev = cJSON_CreateObject();
+                cJSON_AddNumberToObject(ev, "fd", fd);
+                emit("connected", ev);
+            }
+        }
+        for (int i = nclients - 1; i >= 0; i--) {
+            if (!FD_ISSET(clients[i], &rd))
+                continue;
+            uint8_t req[MODBUS_TCP_MAX_ADU_LENGTH];
+            modbus_set_socket(ctx, clients[i]);
+            int len = modbus_receive(ctx, req);
+            if (len < 0)
+                drop_client(i);
+            else if (len > 0)
+                handle(ctx, req, len);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.unit = 1,
+                     .base = 40000,
+                     .capacity_wh = 10000,
+                     .soc = 50,
+                     .soh = 98,
+                     .max_charge_w = 5000,
+                     .max_discharge_w = 5000,
+                     .eff = 0.95,
+                     .speed = 1,
+                     .temp_c = 25,
+                     .voltage_v = 51.2};
+    t0 = mono();
+    int rc = parse_args(argc, argv, &o);
+    if (rc)
+        return rc;
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    modbus_t *ctx = NULL;
+    int server = -1;
+    if (setup(&o)) {
+        rc = 1;
+        goto out;
+    }
+    ctx = modbus_new_tcp("127.0.0.1", (int)o.port);
+    server = ctx ? modbus_tcp_listen(ctx, 16) : -1;
+    if (server < 0) {
+        fprintf(stderr, "battery_sim: listen on 127.0.0.1:%d: %s\n", (int)o.port,
+                modbus_strerror(errno));
+        rc = 1;
+        goto out;
+    }
+    cJSON *ev = cJSON_CreateObject();
+    cJSON_AddNumberToObject(ev, "port", o.port);
+    cJSON_AddNumberToObject(ev, "unit", o.unit);
+    cJSON_AddStringToObject(ev, "layout", S.sunspec ? "sunspec" : "regmap");
+    if (S.sunspec)
+        cJSON_AddNumberToObject(ev, "base", o.base);
+    else
+        cJSON_AddStringToObject(ev, "map", o.map);
+    emit("listening", ev);
+    serve(ctx, server, &o);
+    emit("state", state_json());
+out:
+    teardown(ctx, server);
+    return rc;
+}
