@@ -543,11 +543,16 @@ int fg_ocppj_decode(const char *buf, size_t len, enum fg_ocppj_dialect d,
 {
     struct fg_ocpp_verror scratch;
     struct dec x = {buf, len, d, out, err ? err : &scratch, -1};
-    memset(x.err, 0, sizeof(*x.err));
-    struct fg_arena keep = out->arena;
-    fg_arena_reset(&keep);
-    memset(out, 0, sizeof(*out));
-    out->arena = keep;
+    /* (field by field: the structs are mostly text buffers, and this runs
+     * for every frame) */
+    x.err->code = FG_OCPP_OK;
+    x.err->path[0] = x.err->desc[0] = '\0';
+    fg_arena_reset(&out->arena);
+    out->type = FG_OCPPJ_NONE;
+    out->id[0] = out->action[0] = out->error_code_text[0] = out->error_desc[0] = '\0';
+    out->payload = out->error_details = NULL;
+    out->error_code = FG_OCPP_OK;
+    out->answer = FG_OCPPJ_ANSWER_NONE;
     int rc = decode_frame(&x);
     if (rc) {
         out->payload = out->error_details = NULL;
