@@ -218,15 +218,11 @@ static bool parse_string(struct parse *p, char **out)
         p->at = p->end;
         return false;
     }
-    size_t n = (size_t)(r - q);
-    char *s = alloc(p->a, n + 1);
-    if (!s) {
-        p->at = NULL;
-        return false;
-    }
+    /* In place: the text is the parser's own copy (fg_json_parse), the
+     * closing quote becomes the NUL, and unescaping only ever shortens. */
+    char *s = (char *)(uintptr_t)q;
     if (!escaped) {
-        memcpy(s, q, n);
-        s[n] = '\0';
+        *(unsigned char *)(uintptr_t)r = '\0';
     } else {
         char *o = s;
         while (q < r) {
@@ -432,12 +428,21 @@ static bool parse_value(struct parse *p, cJSON *n)
 cJSON *fg_json_parse(struct fg_arena *a, const char *buf, size_t len, int max_depth,
                      const char **end)
 {
-    struct parse p = {a, (const unsigned char *)buf, (const unsigned char *)buf + len, 0,
-                      max_depth};
+    /* One copy of the text, parsed in place: strings end up pointing into it
+     * instead of each being allocated and copied. */
+    unsigned char *text = len < SIZE_MAX ? alloc(a, len + 1) : NULL;
+    if (!text) {
+        if (end)
+            *end = NULL;
+        return NULL;
+    }
+    memcpy(text, buf, len);
+    text[len] = '\0';
+    struct parse p = {a, text, text + len, 0, max_depth};
     skip_ws(&p);
     cJSON *root = new_node(&p);
     bool ok = root && parse_value(&p, root);
-    if (end)
-        *end = (const char *)p.at; /* NULL: out of memory */
+    if (end) /* NULL: out of memory */
+        *end = p.at ? buf + (p.at - text) : NULL;
     return ok ? root : NULL;
 }
