@@ -50,6 +50,18 @@ static inline size_t fg_json_plain_run(const unsigned char *p, size_t n)
     return i;
 }
 
+/* cJSON_IsObject() and friends, inline (cJSON's are calls into the shared
+ * library, a measurable share of validating a small message). */
+static inline int fg_json_is(const cJSON *v, int type)
+{
+    return v && (v->type & 0xFF) == type;
+}
+
+static inline int fg_json_is_bool(const cJSON *v)
+{
+    return v && (v->type & (cJSON_True | cJSON_False)) != 0;
+}
+
 struct fg_arena_block;
 
 struct fg_arena {

@@ -289,7 +289,7 @@ static const char *id_problem(const char *s, size_t n)
 
 static const char *id_item_problem(const cJSON *e)
 {
-    if (!cJSON_IsString(e))
+    if (!fg_json_is(e, cJSON_String))
         return "is not a string";
     return id_problem(e->valuestring, strnlen(e->valuestring, FG_OCPPJ_ID_MAX + 1));
 }
@@ -314,7 +314,7 @@ static const char *action_problem(const char *s)
  * [0, 1e9], 0 (unsupported) for any other integral number, -1 otherwise. */
 static long read_type(const cJSON *e)
 {
-    if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble))
+    if (!fg_json_is(e, cJSON_Number) || !isfinite(e->valuedouble))
         return -1;
     double v = e->valuedouble;
     if (v != trunc(v))
@@ -333,9 +333,9 @@ static bool numbers_in_range(const cJSON *root)
     const cJSON *it = root;
     size_t n = 0;
     for (;;) {
-        if (cJSON_IsNumber(it) && !(fabs(it->valuedouble) <= NUMBER_MAX))
+        if (fg_json_is(it, cJSON_Number) && !(fabs(it->valuedouble) <= NUMBER_MAX))
             return false;
-        if ((cJSON_IsArray(it) || cJSON_IsObject(it)) && it->child) {
+        if ((fg_json_is(it, cJSON_Array) || fg_json_is(it, cJSON_Object)) && it->child) {
             if (n == FRAME_DEPTH_MAX + 1)
                 return false;
             stack[n++] = it;
@@ -353,7 +353,7 @@ static bool numbers_in_range(const cJSON *root)
 static int take_object(struct dec *x, cJSON *root, cJSON *e, const char *what,
                        cJSON **dst)
 {
-    if (!cJSON_IsObject(e))
+    if (!fg_json_is(e, cJSON_Object))
         return fail(x, FG_ETYPE, FG_OCPP_FORMAT_VIOLATION, "%s is not a JSON object",
                     what);
     *dst = cJSON_DetachItemViaPointer(root, e);
@@ -366,7 +366,7 @@ static int take_object(struct dec *x, cJSON *root, cJSON *e, const char *what,
 static int dec_request(struct dec *x, cJSON *root)
 {
     cJSON *a = root->child->next->next;
-    if (!cJSON_IsString(a))
+    if (!fg_json_is(a, cJSON_String))
         return fail(x, FG_ETYPE, FG_OCPP_RPC_FRAMEWORK_ERROR, "action is not a string");
     const char *why = action_problem(a->valuestring);
     if (why)
@@ -384,10 +384,10 @@ static int dec_error(struct dec *x, cJSON *root)
 {
     struct fg_ocppj_msg *m = x->out;
     cJSON *code = root->child->next->next, *desc = code->next;
-    if (!cJSON_IsString(code))
+    if (!fg_json_is(code, cJSON_String))
         return fail(x, FG_ETYPE, FG_OCPP_RPC_FRAMEWORK_ERROR,
                     "errorCode is not a string");
-    if (!cJSON_IsString(desc))
+    if (!fg_json_is(desc, cJSON_String))
         return fail(x, FG_ETYPE, FG_OCPP_RPC_FRAMEWORK_ERROR,
                     "errorDescription is not a string");
     if (fg_ocpp_errcode_parse(code->valuestring, &m->error_code))
@@ -401,7 +401,7 @@ static int dec_error(struct dec *x, cJSON *root)
  * before anything is judged, so that every error can carry the id. */
 static void peek_header(struct dec *x, const cJSON *root)
 {
-    const cJSON *e0 = cJSON_IsArray(root) ? root->child : NULL;
+    const cJSON *e0 = fg_json_is(root, cJSON_Array) ? root->child : NULL;
     if (!e0)
         return;
     x->type = read_type(e0);
@@ -411,7 +411,7 @@ static void peek_header(struct dec *x, const cJSON *root)
 
 static int check_header(struct dec *x, const cJSON *root)
 {
-    if (!cJSON_IsArray(root))
+    if (!fg_json_is(root, cJSON_Array))
         return fail(x, FG_EPARSE, FG_OCPP_RPC_FRAMEWORK_ERROR,
                     "frame is not a JSON array");
     const cJSON *e0 = root->child;
@@ -424,7 +424,7 @@ static int check_header(struct dec *x, const cJSON *root)
         return fail(x, FG_EPARSE, FG_OCPP_RPC_FRAMEWORK_ERROR, "message id is missing");
     const char *why = id_item_problem(e0->next);
     if (why)
-        return fail(x, cJSON_IsString(e0->next) ? FG_ERANGE : FG_ETYPE,
+        return fail(x, fg_json_is(e0->next, cJSON_String) ? FG_ERANGE : FG_ETYPE,
                     FG_OCPP_RPC_FRAMEWORK_ERROR, "message id %s", why);
     return 0;
 }
@@ -691,7 +691,7 @@ static bool valid_id(const char *id)
 
 static bool valid_object(const cJSON *j)
 {
-    return !j || cJSON_IsObject(j);
+    return !j || fg_json_is(j, cJSON_Object);
 }
 
 static int start(struct out *o, enum fg_ocppj_type t, const char *id)

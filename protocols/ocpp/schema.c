@@ -10,6 +10,7 @@
  * properties. The path of the current value is kept as a stack of (key or
  * index) frames and only turned into a JSON pointer when something fails. */
 #define FG_OCPP_SCHEMA_INTERNAL
+#include "fg_json.h"
 #include "fg_ocpp_schema.h"
 #include "fg_utf8.h"
 
@@ -175,17 +176,17 @@ static int fail(struct vctx *c, enum fg_ocpp_errcode code, const char *fmt, ...)
 
 static const char *json_type(const cJSON *v)
 {
-    if (cJSON_IsString(v))
+    if (fg_json_is(v, cJSON_String))
         return "string";
-    if (cJSON_IsNumber(v))
+    if (fg_json_is(v, cJSON_Number))
         return "number";
-    if (cJSON_IsBool(v))
+    if (fg_json_is_bool(v))
         return "boolean";
-    if (cJSON_IsNull(v))
+    if (fg_json_is(v, cJSON_NULL))
         return "null";
-    if (cJSON_IsArray(v))
+    if (fg_json_is(v, cJSON_Array))
         return "array";
-    if (cJSON_IsObject(v))
+    if (fg_json_is(v, cJSON_Object))
         return "object";
     return "invalid value";
 }
@@ -418,20 +419,20 @@ static int check(struct vctx *c, uint16_t node, const cJSON *v)
     int ok;
     switch (n->type) {
     case FG_OCPP_ST_OBJECT:
-        ok = cJSON_IsObject(v);
+        ok = fg_json_is(v, cJSON_Object);
         break;
     case FG_OCPP_ST_ARRAY:
-        ok = cJSON_IsArray(v);
+        ok = fg_json_is(v, cJSON_Array);
         break;
     case FG_OCPP_ST_STRING:
-        ok = cJSON_IsString(v);
+        ok = fg_json_is(v, cJSON_String);
         break;
     case FG_OCPP_ST_INTEGER:
     case FG_OCPP_ST_NUMBER:
-        ok = cJSON_IsNumber(v);
+        ok = fg_json_is(v, cJSON_Number);
         break;
     case FG_OCPP_ST_BOOLEAN:
-        ok = cJSON_IsBool(v);
+        ok = fg_json_is_bool(v);
         break;
     default:
         return 0; /* FG_OCPP_ST_ANY */
@@ -487,7 +488,7 @@ int fg_ocpp_validate(const struct fg_ocpp_msg_schema *s, const cJSON *payload,
     c.err->desc[0] = '\0';
     if (!s)
         return fail(&c, FG_OCPP_NOT_IMPLEMENTED, "unknown action");
-    if (!cJSON_IsObject(payload))
+    if (!fg_json_is(payload, cJSON_Object))
         return fail(&c, FG_OCPP_FORMAT_VIOLATION, "payload is not a JSON object");
     return check(&c, s->root, payload);
 }
