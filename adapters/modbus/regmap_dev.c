@@ -74,7 +74,8 @@ static int plan_blocks(struct mb_map *m, char *err, size_t errlen)
     for (size_t i = 0; i < m->n_polled; i++) {
         const struct fg_regmap_point *p = m->polled[i].p;
         if (!cur || cur->function != p->function ||
-            (uint32_t)cur->addr + cur->n != p->address || cur->n + p->size > MB_REQ_REGS) {
+            (uint32_t)cur->addr + cur->n != p->address ||
+            cur->n + p->size > MB_REQ_REGS) {
             if (m->n_blocks == MB_MAX_READS) {
                 snprintf(err, errlen, "%s: the points need more than %d reads", m->name,
                          MB_MAX_READS);
@@ -186,9 +187,9 @@ static double get(const struct mb_map *m, const char *name, char *miss, size_t n
             return q->v.v;
         size_t len = strlen(miss);
         snprintf(miss + len, n - len, "%s%s (%s)", len ? ", " : "", name,
-                 !q->have                          ? "not read"
-                 : q->v.status == FG_REGMAP_NA     ? "na"
-                                                   : "implausible");
+                 !q->have                      ? "not read"
+                 : q->v.status == FG_REGMAP_NA ? "na"
+                                               : "implausible");
         return NAN;
     }
     return NAN;
@@ -238,7 +239,8 @@ static void apply_pv(const struct mb_map *m, struct fg_asset *a, char *miss, siz
         lim = get(m, "pv_limit_w", miss, n);
     else if (has(m, "pv_limit_pct") && a->pv.rated_w > 0)
         lim = get(m, "pv_limit_pct", miss, n) / 100.0 * a->pv.rated_w;
-    a->pv.limit_w = isfinite(lim) && (a->pv.rated_w <= 0 || lim < a->pv.rated_w) ? lim : NAN;
+    a->pv.limit_w =
+        isfinite(lim) && (a->pv.rated_w <= 0 || lim < a->pv.rated_w) ? lim : NAN;
 }
 
 static void apply_meter(const struct mb_map *m, struct fg_site *s, char *miss, size_t n)
@@ -286,8 +288,8 @@ static int add(struct mb_write *w, int *n, const struct fg_regmap_point *p, doub
         return -1;
     }
     struct mb_write *o = &w[*n];
-    *o = (struct mb_write){.what = p->name, .function = p->function, .addr = p->address,
-                           .n = p->size};
+    *o = (struct mb_write){
+        .what = p->name, .function = p->function, .addr = p->address, .n = p->size};
     struct fg_error ce = {0};
     if (fg_regmap_encode(p, value, o->regs, &ce)) {
         fg_error_set(e, FG_EUNSUPPORTED, NULL, "refused by the map: %s", ce.msg);
