@@ -30,10 +30,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fg_regmap.h"
+
 #define SECRET_FILE_MAX 4096
 #define CONFIG_FILE_MAX (16u << 20)
 #define REDACTED "********"
 #define PATHBUF 320
+#define MAP_FILE_MAX (1u << 20)
 #define MAX_SIGNALS 64
 
 enum ty {
@@ -120,7 +123,7 @@ static const char *const plugin_names[] = {"realtime", "none", NULL};
 static const char *const parity_names[] = {"none", "even", "odd", NULL};
 static const char *const baud_names[] = {"1200",  "2400",  "4800",   "9600", "19200",
                                          "38400", "57600", "115200", NULL};
-static const char *const profile_mb_names[] = {"sunspec", NULL};
+static const char *const profile_mb_names[] = {"sunspec", "map", NULL};
 static const char *const ocpp_auth_names[] = {"any", "list", NULL};
 static const char *const ocpp_unit_names[] = {"A", "W", NULL};
 /* OCPP 2.0.1 IdTokenEnumType, after "any". */
@@ -219,10 +222,17 @@ static const struct row modbus_dev_rows[] = {
     {.key = "retries", .type = T_INT, MF(retries), .max = 10, .dnum = 1,
      .doc = "Extra attempts of a request that timed out or lost the connection."},
     {.key = "profile", .type = T_ENUM, MF(profile), .names = profile_mb_names,
-     .dstr = "sunspec", .doc = "How the registers are described: sunspec (discovered)."},
+     .dstr = "sunspec", .doc = "How the registers are described: sunspec (discovered) or "
+                               "map (a register-map file, see map)."},
+    {.key = "map", .type = T_STR, MF(map), .dstr = "",
+     .doc = "profile map: the register-map file (docs/devices.md). Absolute, or "
+            "relative: looked up in the config file's directory, then in the "
+            "installed device maps (share/flexgw/devices), then in the source tree's "
+            "conf/devices. Loaded and checked with the config."},
     {.key = "base_address", .type = T_INT, MF(base_address), .max = 65534, .dnum = -1,
      .flags = F_NULL,
-     .doc = "Address of the SunSpec \"SunS\" marker; null: try 40000, 50000, 0."},
+     .doc = "profile sunspec: address of the \"SunS\" marker; null: try 40000, 50000, "
+            "0."},
     {.key = "revert_s", .type = T_INT, MF(revert_s), .min = 10, .max = 3600, .dnum = 60,
      .doc = "Revert timeout written with every set-point, s: the device returns to its "
             "default this long after the gateway stops rewriting it."},
@@ -2087,12 +2097,122 @@ static const struct fg_cfg_modbus_bus *find_bus(const struct fg_config *c, const
     return NULL;
 }
 
+int fg_config_load_map(const char *file, struct fg_regmap *m, const char *path,
+                       struct fg_errlist *errs)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f)
+        return fg_errlist_add(errs, FG_EIO, path, "\"%.200s\": %s", file,
+                              strerror(errno));
+    char *text = malloc(MAP_FILE_MAX + 1);
+    size_t n = text ? fread(text, 1, MAP_FILE_MAX + 1, f) : 0;
+    int rc = !text ? FG_ENOMEM : ferror(f) ? FG_EIO : n > MAP_FILE_MAX ? FG_ETOOBIG : 0;
+    fclose(f);
+    if (rc) {
+        free(text);
+        return fg_errlist_add(errs, rc == FG_ENOMEM ? FG_ENOMEM : FG_EIO, path,
+                              "\"%.200s\": %s", file,
+                              rc == FG_ETOOBIG ? "larger than 1 MiB"
+                              : rc == FG_EIO   ? "read error"
+                                               : "out of memory");
+    }
+    struct fg_errlist mine;
+    fg_errlist_init(&mine);
+    rc = fg_regmap_load(m, text, n, &mine);
+    free(text);
+    for (size_t i = 0; i < mine.n; i++)
+        fg_errlist_add(errs, mine.v[i].code, path, "%.200s: %s: %s", file,
+                       mine.v[i].path[0] ? mine.v[i].path : "/", mine.v[i].msg);
+    if (mine.dropped)
+        fg_errlist_add(errs, rc, path, "%.200s: %zu more errors", file, mine.dropped);
+    fg_errlist_clear(&mine);
+    return rc;
+}
+
+#ifndef FG_INSTALL_DEVICES_DIR
+#define FG_INSTALL_DEVICES_DIR "/usr/share/flexgw/devices"
+#endif
+#ifndef FG_SOURCE_DEVICES_DIR
+#define FG_SOURCE_DEVICES_DIR ""
+#endif
+
+/* Where a map file named in the config is: an absolute path as it is; a
+ * relative one in the config's directory, then among the installed maps,
+ * then in the source tree (a gateway run from its build directory). */
+static int find_map(const char *base_dir, const char *name, char *out, size_t n)
+{
+    const char *const dirs[] = {base_dir ? base_dir : ".", FG_INSTALL_DEVICES_DIR,
+                                FG_SOURCE_DEVICES_DIR};
+    struct stat st;
+    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        if (!dirs[i][0] && name[0] != '/')
+            continue;
+        if (resolve(dirs[i], name, out, n))
+            return FG_ETOOBIG;
+        if (!stat(out, &st) && S_ISREG(st.st_mode))
+            return 0;
+        if (name[0] == '/')
+            break;
+    }
+    return FG_ENOTFOUND;
+}
+
+static const int regmap_kind_of[] = {
+    [FG_ASSET_BATTERY] = FG_REGMAP_BATTERY, [FG_ASSET_PV] = FG_REGMAP_PV};
+
+/* profile map: the file is found, loads, and describes this kind of device
+ * (kind: enum fg_regmap_kind). The errors inside it come with their place. */
+static void check_map(struct ctx *x, struct fg_cfg_modbus_dev *d, int kind,
+                      const char *path)
+{
+    char p[PATHBUF];
+    snprintf(p, sizeof(p), "%s/map", path);
+    d->map_path[0] = '\0';
+    if (d->profile != FG_MB_PROFILE_MAP) {
+        if (d->map[0])
+            fg_errlist_add(x->errs, FG_EINVAL, p, "only for profile \"map\"");
+        return;
+    }
+    if (!d->map[0]) {
+        fg_errlist_add(x->errs, FG_EMISSING, p,
+                       "required key missing (profile is map): the register-map file");
+        return;
+    }
+    if (d->base_address >= 0) {
+        snprintf(p, sizeof(p), "%s/base_address", path);
+        fg_errlist_add(x->errs, FG_EINVAL, p, "only for profile \"sunspec\"");
+        snprintf(p, sizeof(p), "%s/map", path);
+    }
+    char file[FG_CFG_PATH_MAX];
+    int rc = find_map(x->base_dir, d->map, file, sizeof(file));
+    if (rc) {
+        fg_errlist_add(x->errs, rc, p,
+                       rc == FG_ETOOBIG ? "\"%.64s\": path too long"
+                                        : "\"%.64s\": no such file (looked in the "
+                                          "config's directory, " FG_INSTALL_DEVICES_DIR
+                                          " and the source tree's conf/devices)",
+                       d->map);
+        return;
+    }
+    struct fg_regmap m = {0};
+    if (!fg_config_load_map(file, &m, p, x->errs)) {
+        if (m.kind != kind)
+            fg_errlist_add(x->errs, FG_EINVAL, p,
+                           "%.200s: /kind: a %s map, the device is a %s", file,
+                           fg_regmap_kind_name(m.kind), fg_regmap_kind_name(kind));
+        else
+            snprintf(d->map_path, sizeof(d->map_path), "%s", file);
+    }
+    fg_regmap_clear(&m);
+}
+
 /* A device's bus must exist; serial buses only know unit ids 1..247. */
 static void check_modbus_dev(struct ctx *x, const struct fg_config *c,
-                             const struct fg_cfg_modbus_dev *d, const char *path)
+                             struct fg_cfg_modbus_dev *d, int kind, const char *path)
 {
     char p[PATHBUF];
     const struct fg_cfg_modbus_bus *b = find_bus(c, d->bus);
+    check_map(x, d, kind, path);
     snprintf(p, sizeof(p), "%s/bus", path);
     if (!b) {
         fg_errlist_add(x->errs, FG_ENOTFOUND, p, "no bus \"%s\" in /modbus/buses",
@@ -2105,9 +2225,9 @@ static void check_modbus_dev(struct ctx *x, const struct fg_config *c,
                        d->unit_id, b->id);
 }
 
-static void check_modbus_asset(struct ctx *x, const struct fg_config *c, size_t i)
+static void check_modbus_asset(struct ctx *x, struct fg_config *c, size_t i)
 {
-    const struct fg_cfg_asset *a = &c->site.assets[i];
+    struct fg_cfg_asset *a = &c->site.assets[i];
     bool mb = !strcmp(a->adapter, "modbus");
     char p[PATHBUF];
     path_index(p, sizeof(p), "/site/assets", i);
@@ -2128,7 +2248,7 @@ static void check_modbus_asset(struct ctx *x, const struct fg_config *c, size_t 
                        a->adapter);
     } else if (mb) {
         snprintf(p + len, sizeof(p) - len, "/modbus");
-        check_modbus_dev(x, c, &a->modbus, p);
+        check_modbus_dev(x, c, &a->modbus, regmap_kind_of[a->kind], p);
     }
 }
 
@@ -2157,7 +2277,8 @@ static void check_modbus(struct ctx *x, struct fg_config *c)
         if (ok_elem(x, SLOT_ASSETS, i))
             check_modbus_asset(x, c, i);
     if (c->modbus.has_site_meter)
-        check_modbus_dev(x, c, &c->modbus.site_meter, "/modbus/site_meter");
+        check_modbus_dev(x, c, &c->modbus.site_meter, FG_REGMAP_METER,
+                         "/modbus/site_meter");
 }
 
 static check_fn *const checks[] = {

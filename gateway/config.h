@@ -56,7 +56,7 @@ enum fg_modbus_parity { FG_MB_PARITY_NONE, FG_MB_PARITY_EVEN, FG_MB_PARITY_ODD }
 /* How the device's registers are described. */
 enum fg_modbus_profile {
     FG_MB_PROFILE_SUNSPEC, /* SunSpec models, discovered on the device */
-    /* FG_MB_PROFILE_MAP: a register map file from conf/devices/ (next) */
+    FG_MB_PROFILE_MAP,     /* a register-map file (docs/devices.md) */
 };
 
 struct fg_cfg_modbus_rtu {
@@ -81,10 +81,13 @@ struct fg_cfg_modbus_dev {
     char bus[FG_ID_MAX]; /* id of a modbus.buses[] entry */
     int unit_id;
     int poll_interval_ms;
-    int retries;      /* extra attempts of a failed request */
-    int profile;      /* enum fg_modbus_profile */
-    int base_address; /* SunSpec "SunS" marker address, -1 = discover */
-    int revert_s;     /* revert timeout written with every set-point */
+    int retries;               /* extra attempts of a failed request */
+    int profile;               /* enum fg_modbus_profile */
+    int base_address;          /* SunSpec "SunS" marker address, -1 = discover */
+    int revert_s;              /* revert timeout written with every set-point */
+    char map[FG_CFG_PATH_MAX]; /* profile map: the map file as written */
+    /* profile map: the file found (fg_config_map_path()), set by the checks */
+    char map_path[FG_CFG_PATH_MAX];
 };
 
 /* One configured asset. Keys are checked against the asset's kind: a key that
@@ -292,6 +295,15 @@ int fg_config_ocpp_profile(const struct fg_config *c, const char *station,
  * crypto_pwhash_str() writes it ("$argon2id$v=19$m=..,t=..,p=1$salt$hash"),
  * with a memory cost of at most 1 GiB. */
 bool fg_config_argon2id_ok(const char *s);
+
+struct fg_regmap;
+/* Read a register-map file (docs/devices.md) into m (zeroed by the caller;
+ * fg_regmap_clear() it in every case). Every mistake is added to errs with
+ * path `path` and a message naming the file and the place in it
+ * ("FILE: /points/3/type: ..."). Returns 0, FG_EIO (unreadable, larger than
+ * 1 MiB) or the error of fg_regmap_load(). */
+int fg_config_load_map(const char *file, struct fg_regmap *m, const char *path,
+                       struct fg_errlist *errs);
 
 /* Parse "host:port" / "[v6]:port"; FG_EINVAL if not valid. */
 int fg_hostport_parse(const char *s, struct fg_hostport *out);

@@ -105,14 +105,35 @@ static int attempt(struct mb_job *j, mb_op op, void *arg, const char *what)
 struct rd {
     int addr, n;
     uint16_t *dst;
+    uint8_t function; /* enum fg_regmap_function */
 };
+
+/* One request of k registers (or bits, one per uint16_t) of r's function. */
+static int read_fn(modbus_t *ctx, const struct rd *r, int addr, int k, uint16_t *dst)
+{
+    uint8_t bits[MB_REQ_REGS];
+    int got;
+    switch (r->function) {
+    case FG_REGMAP_INPUT:
+        return modbus_read_input_registers(ctx, addr, k, dst);
+    case FG_REGMAP_COIL:
+    case FG_REGMAP_DISCRETE:
+        got = r->function == FG_REGMAP_COIL ? modbus_read_bits(ctx, addr, k, bits)
+                                            : modbus_read_input_bits(ctx, addr, k, bits);
+        for (int i = 0; i < got; i++)
+            dst[i] = bits[i] != 0;
+        return got;
+    default:
+        return modbus_read_registers(ctx, addr, k, dst);
+    }
+}
 
 static int op_read(modbus_t *ctx, void *arg)
 {
     struct rd *r = arg;
     for (int done = 0; done < r->n;) {
         int k = r->n - done > MB_REQ_REGS ? MB_REQ_REGS : r->n - done;
-        int got = modbus_read_registers(ctx, r->addr + done, k, r->dst + done);
+        int got = read_fn(ctx, r, r->addr + done, k, r->dst + done);
         if (got == -1)
             return -1;
         if (got != k) {
@@ -124,12 +145,18 @@ static int op_read(modbus_t *ctx, void *arg)
     return 0;
 }
 
-static int read_regs(struct mb_job *j, uint32_t addr, int n, uint16_t *dst)
+static int read_fn_regs(struct mb_job *j, uint8_t function, uint32_t addr, int n,
+                        uint16_t *dst)
 {
     char what[48];
-    struct rd r = {(int)addr, n, dst};
+    struct rd r = {(int)addr, n, dst, function};
     snprintf(what, sizeof(what), "reading %d registers at %u", n, addr);
     return attempt(j, op_read, &r, what);
+}
+
+static int read_regs(struct mb_job *j, uint32_t addr, int n, uint16_t *dst)
+{
+    return read_fn_regs(j, FG_REGMAP_HOLDING, addr, n, dst);
 }
 
 /* Discovery: the marker at the configured base or the first of the usual
@@ -191,11 +218,14 @@ static int discover(struct mb_job *j)
 struct wr {
     int addr, n;
     const uint16_t *src;
+    uint8_t function; /* holding or coil */
 };
 
 static int op_write(modbus_t *ctx, void *arg)
 {
     struct wr *w = arg;
+    if (w->function == FG_REGMAP_COIL)
+        return modbus_write_bit(ctx, w->addr, w->src[0] != 0) == 1 ? 0 : -1;
     int rc = modbus_write_registers(ctx, w->addr, w->n, w->src);
     return rc == w->n ? 0 : -1;
 }
@@ -207,13 +237,13 @@ static void write_all(struct mb_job *j)
 {
     for (j->write_at = 0; j->write_at < j->n_writes; j->write_at++) {
         struct mb_write *w = &j->writes[j->write_at];
-        struct wr a = {(int)w->addr, w->n, w->regs};
+        struct wr a = {(int)w->addr, w->n, w->regs, w->function};
         char what[64];
         snprintf(what, sizeof(what), "writing %s at %u", w->what, w->addr);
         if (attempt(j, op_write, &a, what))
             return;
         snprintf(what, sizeof(what), "reading back %s at %u", w->what, w->addr);
-        if (read_regs(j, w->addr, w->n, w->got))
+        if (read_fn_regs(j, w->function, w->addr, w->n, w->got))
             return;
         if (memcmp(w->regs, w->got, w->n * sizeof(uint16_t))) {
             j->fail = MB_FAIL_MISMATCH;
@@ -245,9 +275,13 @@ void mb_job_run(void *arg)
             snprintf(j->err, sizeof(j->err), "out of memory");
             return;
         }
-        char what[48];
-        snprintf(what, sizeof(what), "reading model %u at %u", r->id, r->addr);
-        struct rd rr = {(int)r->addr, r->n, r->regs};
+        char what[64];
+        if (r->id)
+            snprintf(what, sizeof(what), "reading model %u at %u", r->id, r->addr);
+        else
+            snprintf(what, sizeof(what), "reading %u %s registers at %u", r->n,
+                     fg_regmap_function_name(r->function), r->addr);
+        struct rd rr = {(int)r->addr, r->n, r->regs, r->function};
         if (attempt(j, op_read, &rr, what))
             return;
     }

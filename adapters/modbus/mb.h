@@ -16,9 +16,11 @@
 #include <modbus.h>
 
 #include "config.h"
+#include "fg_regmap.h"
 #include "fg_sunspec.h"
+#include "model.h"
 
-#define MB_MAX_READS 12 /* models read per poll */
+#define MB_MAX_READS 32 /* models (or map blocks) read per poll */
 #define MB_MAX_WRITES 8 /* points written per set-point */
 #define MB_READ_MAX 512 /* registers of one model read (2 + L) at most */
 #define MB_REQ_REGS 125 /* registers per read request (Modbus limit) */
@@ -33,17 +35,20 @@ struct mb_bus {
     bool connected;
 };
 
-/* Read one model: ID, L and L registers from addr. */
+/* Read one model: ID, L and L registers from addr; or (id 0) one block of
+ * a register map. */
 struct mb_read {
     uint16_t id;
+    uint8_t function; /* enum fg_regmap_function; 0 = holding registers */
     uint32_t addr;
     uint16_t n;     /* registers to read: 2 + L */
     uint16_t *regs; /* result, malloc'd by the worker; taken by the loop side */
 };
 
-/* Write one point and read it back. */
+/* Write one point and read it back (holding: FC 16; coil: FC 5). */
 struct mb_write {
     const char *what; /* "124/InWRte", for messages */
+    uint8_t function; /* enum fg_regmap_function: holding (0) or coil */
     uint32_t addr;
     uint16_t n;
     uint16_t regs[MB_WRITE_REGS];
@@ -91,5 +96,38 @@ void mb_bus_close(struct mb_bus *b);
 void mb_job_run(void *job);
 /* Free what the worker allocated in a job (read buffers) and the job. */
 void mb_job_free(struct mb_job *j);
+
+/* ---- register-map devices (regmap_dev.c), loop thread only ----------------
+ * A device with profile "map": its map file, which points are polled in
+ * which blocks, their last values, and the writes of a set-point. */
+struct mb_map;
+
+/* Load file (checked by the config already) for a device whose configured
+ * limits are max_charge_w / max_discharge_w (battery; never exceeded). The
+ * blocks to poll: the points mapped into the model, adjacent registers of
+ * one function merged, at most MB_REQ_REGS per block. FG_E... with err. */
+int mb_map_new(const char *file, double max_charge_w, double max_discharge_w,
+               struct mb_map **out, char *err, size_t errlen);
+void mb_map_free(struct mb_map *m);
+/* "generic_battery.json (flexgw Generic battery)", for the log. */
+const char *mb_map_name(const struct mb_map *m);
+
+/* Add the poll blocks to a job (reads with id 0). */
+void mb_map_reads(const struct mb_map *m, struct mb_job *j);
+/* Decode what a job read; -1 with err if a block did not come back. */
+int mb_map_take(struct mb_map *m, const struct mb_job *j, char *err, size_t errlen);
+/* Put the last values into the asset (a; battery or pv map) or the site's
+ * meter (s; meter map). Points without a valid value (na, implausible)
+ * become unknown and are named in miss ("soc_pct (na), ..."). */
+void mb_map_apply(const struct mb_map *m, struct fg_asset *a, struct fg_site *s,
+                  char *miss, size_t misslen);
+
+/* The writes that put the asset's set-point (a->sp; released when not
+ * active) on the device, setpoint_revert_s = revert_s first where the map
+ * has it. Returns the number of writes in w[0..MB_MAX_WRITES), or
+ * FG_EUNSUPPORTED (no writable set-point point for the asset; a value the
+ * map's min/max or type refuses) with the reason in e. Nothing is sent. */
+int mb_map_writes(const struct mb_map *m, const struct fg_asset *a, int revert_s,
+                  struct mb_write *w, struct fg_error *e);
 
 #endif

@@ -57,8 +57,9 @@ struct dev {
     struct mb_bus *bus;
     struct mb *mb;
     struct fg_timer timer;
-    bool busy;       /* a job is out */
-    bool discovered; /* chain known; else the next job discovers */
+    struct mb_map *map; /* profile "map" (regmap_dev.c); NULL: SunSpec */
+    bool busy;          /* a job is out */
+    bool discovered;    /* chain known; else the next job discovers */
     bool need_common;
     size_t n_mdl;
     struct mdl mdl[MB_MAX_READS];
@@ -93,9 +94,11 @@ static void mb_unref(struct mb *mb)
 {
     if (--mb->refs > 0)
         return;
-    for (size_t i = 0; i < mb->n_devs; i++)
+    for (size_t i = 0; i < mb->n_devs; i++) {
         for (size_t k = 0; k < mb->devs[i].n_mdl; k++)
             free(mb->devs[i].mdl[k].regs);
+        mb_map_free(mb->devs[i].map);
+    }
     free(mb->devs);
     free(mb->buses);
     free(mb);
@@ -250,7 +253,17 @@ static void apply_readings(struct dev *d)
 {
     struct fg_model *model = d->mb->host.model;
     char miss[sizeof(d->missing)] = "";
-    if (d->role == ROLE_METER) {
+    if (d->map) {
+        struct fg_asset *a = dev_asset(d);
+        if (d->role != ROLE_METER && !a)
+            return;
+        mb_map_apply(d->map, a, d->role == ROLE_METER ? &model->site : NULL, miss,
+                     sizeof(miss));
+        if (a)
+            a->last_seen = fg_clock_now_s(d->mb->host.clock);
+        else
+            model->site.meter_seen = fg_clock_now_s(d->mb->host.clock);
+    } else if (d->role == ROLE_METER) {
         apply_meter(d, miss, sizeof(miss));
     } else {
         struct fg_asset *a = dev_asset(d);
@@ -263,7 +276,10 @@ static void apply_readings(struct dev *d)
         a->last_seen = fg_clock_now_s(d->mb->host.clock);
     }
     if (strcmp(miss, d->missing)) {
-        if (miss[0])
+        if (miss[0] && d->map)
+            dev_event(d, "warn", "sentinel", "no valid reading, taken as unknown: %s",
+                      miss);
+        else if (miss[0])
             dev_event(d, "warn", "sentinel",
                       "not implemented on the device (sentinel "
                       "value): %s",
@@ -407,6 +423,11 @@ static int build_writes(struct dev *d, struct mb_job *j, struct fg_error *err)
     int rc = -1;
     if (!a)
         return fg_error_set(err, FG_ENOTFOUND, NULL, "asset gone");
+    if (d->map) {
+        rc = mb_map_writes(d->map, a, d->cfg.revert_s, j->writes, err);
+        j->n_writes = rc > 0 ? (size_t)rc : 0;
+        return rc < 0 ? rc : 0;
+    }
     if (!cm)
         return fg_error_set(err, FG_EUNSUPPORTED, NULL,
                             "the device has no control model (124 or 704)");
@@ -620,7 +641,8 @@ static void job_done(void *arg, int cancelled)
         schedule(d, d->cfg.poll_interval_ms);
         goto out;
     }
-    if (take_reads(d, j, why, sizeof(why))) {
+    if (d->map ? mb_map_take(d->map, j, why, sizeof(why))
+               : take_reads(d, j, why, sizeof(why))) {
         job_failed(d, j, why);
         goto out;
     }
@@ -666,7 +688,7 @@ static void tick(struct fg_timer *t)
     j->unit_id = d->cfg.unit_id;
     j->retries = d->cfg.retries;
     j->owner = d;
-    if (!d->discovered) {
+    if (!d->discovered && !d->map) {
         j->discover = true;
         j->base = d->cfg.base_address;
     } else {
@@ -682,6 +704,8 @@ static void tick(struct fg_timer *t)
                 sp_state(d, FG_SPS_SENT, NULL);
             }
         }
+        if (d->map)
+            mb_map_reads(d->map, j);
         for (size_t i = 0; i < d->n_mdl; i++) {
             if (d->mdl[i].id == 1 && !d->need_common)
                 continue;
@@ -723,6 +747,18 @@ static void add_dev(struct mb *mb, const char *id, enum role role,
 }
 
 static void mb_stop(void *state);
+
+/* profile "map": the device's register map (checked with the config). */
+static int open_map(struct dev *d, const struct fg_cfg_asset *a, struct fg_error *err)
+{
+    char msg[200];
+    int rc = mb_map_new(d->cfg.map_path, a ? a->max_charge_w : 0,
+                        a ? a->max_discharge_w : 0, &d->map, msg, sizeof(msg));
+    if (rc)
+        return fg_error_set(err, rc, NULL, "%s: %s", d->id, msg);
+    fg_info("modbus", "%s: register map %s", d->id, mb_map_name(d->map));
+    return 0;
+}
 
 static int start_buses(struct mb *mb, const struct fg_config *cfg, struct fg_error *err)
 {
@@ -769,14 +805,24 @@ static int mb_start(const struct fg_adapter_host *host, const struct fg_config *
         mb_stop(mb);
         return rc;
     }
-    for (size_t i = 0; i < cfg->site.n_assets; i++) {
+    for (size_t i = 0; i < cfg->site.n_assets && !rc; i++) {
         const struct fg_cfg_asset *a = &cfg->site.assets[i];
-        if (!strcmp(a->adapter, "modbus"))
+        if (!strcmp(a->adapter, "modbus")) {
             add_dev(mb, a->id, a->kind == FG_ASSET_PV ? ROLE_PV : ROLE_BATTERY,
                     &a->modbus);
+            if (a->modbus.profile == FG_MB_PROFILE_MAP)
+                rc = open_map(&mb->devs[mb->n_devs - 1], a, err);
+        }
     }
-    if (cfg->modbus.has_site_meter)
+    if (!rc && cfg->modbus.has_site_meter) {
         add_dev(mb, SITE_METER_ID, ROLE_METER, &cfg->modbus.site_meter);
+        if (cfg->modbus.site_meter.profile == FG_MB_PROFILE_MAP)
+            rc = open_map(&mb->devs[mb->n_devs - 1], NULL, err);
+    }
+    if (rc) {
+        mb_stop(mb);
+        return rc;
+    }
     for (size_t i = 0; i < mb->n_devs; i++)
         schedule(&mb->devs[i], (int64_t)(i * 7 % 100)); /* spread the first polls */
     fg_info("modbus", "%zu buses, %zu devices", mb->n_buses, mb->n_devs);
@@ -820,9 +866,16 @@ static int mb_setpoint(void *state, struct fg_asset *asset, struct fg_error *err
     if (!d)
         return fg_error_set(err, FG_ESTATE, NULL, "modbus adapter not running for %s",
                             asset->id);
-    if (!d->online || !d->discovered)
+    if (!d->online || (!d->discovered && !d->map))
         return fg_error_set(err, FG_ESTATE, NULL, "%s is offline", asset->id);
-    if (!control_model(d))
+    if (d->map) {
+        /* Refused here, before anything is written: a map without a
+         * set-point point, a value outside the map's min/max. */
+        struct mb_write w[MB_MAX_WRITES];
+        int rc = mb_map_writes(d->map, asset, d->cfg.revert_s, w, err);
+        if (rc < 0)
+            return rc;
+    } else if (!control_model(d))
         return fg_error_set(err, FG_EUNSUPPORTED, NULL,
                             "the device offers no control model (124 or 704)");
     asset->sp.state = FG_SPS_PENDING;
