@@ -134,8 +134,8 @@ struct fg_setpoint {
     int64_t expires_at; /* the set-point is dropped at this time */
     unsigned clamp;     /* FG_CLAMP_* */
     enum fg_sp_state state;
-    char detail[96];    /* why REJECTED / MISMATCH / FAILED, "" otherwise */
     double deviation_w; /* measured power beyond the set-point, 0 when within */
+    char detail[96];    /* why REJECTED / MISMATCH / FAILED, "" otherwise */
 };
 
 struct fg_evse {
@@ -200,16 +200,18 @@ struct fg_load {
 };
 
 struct fg_asset {
+    /* Measurements first, next to the id: with thousands of assets each
+     * meter reading is a cache miss, best one line rather than several. */
     char id[FG_ID_MAX];
-    char name[FG_NAME_MAX];
-    enum fg_asset_kind kind;
-    char adapter[16]; /* "sim", "ocpp", "modbus", ... */
     bool online;
+    enum fg_asset_kind kind;
     int64_t last_seen;
-    double power_w;         /* measured, sign convention above; NAN until known */
-    double reactive_var;    /* measured, NAN if unknown */
-    struct fg_envelope env; /* envelope now, kept by fg_model_refresh() */
+    double power_w;      /* measured, sign convention above; NAN until known */
+    double reactive_var; /* measured, NAN if unknown */
     struct fg_setpoint sp;
+    struct fg_envelope env; /* envelope now, kept by fg_model_refresh() */
+    char name[FG_NAME_MAX];
+    char adapter[16]; /* "sim", "ocpp", "modbus", ... */
     /* Kind-specific data; only the member matching `kind` is meaningful. */
     struct fg_evse evse;
     struct fg_battery battery;
