@@ -206,7 +206,7 @@ static void apply_battery(struct dev *d, struct fg_asset *a, char *miss, size_t 
     double w = val(d, 802, "W", miss, n);
     if (!isfinite(w))
         w = first(val(d, 714, "DCW", NULL, 0), val(d, 701, "W", NULL, 0));
-    a->power_w = isfinite(w) ? -w : NAN;
+    a->power_w = isfinite(w) ? 0 - w : NAN; /* 0 - w: not -0 at rest */
     b->soc = first(pct(d, 802, "SoC", miss, n),
                    first(pct(d, 713, "SoC", NULL, 0), pct(d, 124, "ChaState", NULL, 0)));
     b->soh = first(pct(d, 802, "SoH", NULL, 0), pct(d, 713, "SoH", NULL, 0));
@@ -232,7 +232,7 @@ static void apply_pv(struct dev *d, struct fg_asset *a, char *miss, size_t n)
     for (size_t i = 0; i < 6 && !isfinite(w); i++)
         w = val(d, pv_models[i], "W", miss, n);
     w = first(w, val(d, 701, "W", miss, n));
-    a->power_w = isfinite(w) ? -w : NAN; /* + = generation in SunSpec */
+    a->power_w = isfinite(w) ? 0 - w : NAN; /* + = generation in SunSpec */
     if (isfinite(w))
         a->pv.available_w = w > 0 ? w : 0;
     struct mdl *m = find_mdl(d, 704);
