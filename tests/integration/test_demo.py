@@ -11,7 +11,7 @@ import socket
 import struct
 import time
 
-from fgtest import SRC, Gateway, run
+from fgtest import SRC, Gateway, run, wait_asset
 
 BATTERY_SIM = os.environ.get("BATTERY_SIM", "build/tests/sim/battery_sim")
 
@@ -25,7 +25,10 @@ def test_demo_serves_site_quickly():
         while time.monotonic() - t0 < 10:
             try:
                 st, _, site = gw.get("/api/v1/site", timeout=1)
-                if st == 200 and len(site["assets"]) >= 6:
+                # the simulated devices connect (OCPP) or are polled (Modbus:
+                # discovery, then a read) once the loop runs
+                if st == 200 and len(site["assets"]) >= 6 and \
+                        all(a["online"] for a in site["assets"]):
                     break
             except OSError:
                 pass
@@ -264,6 +267,7 @@ def test_demo_without_simulator_still_runs():
         shutil.copy(FLEXGW, lone)
         gw.cmd = lambda: [lone] + Gateway.cmd(gw)[1:]
         gw.start()
+        wait_asset(gw, "bat1", lambda a: a["online"], "bat1 online", timeout=5)
         _, _, site = gw.get("/api/v1/site")
         kinds = {x["id"]: x for x in site["assets"]}
         assert kinds["bat1"]["online"] and not kinds["ev1"]["online"], kinds
