@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* pipe2 */
-/* flexgw --demo: the demo's config copy and its charger simulators (demo.h). */
+/* flexgw --demo: the demo's config copy and its device simulators (demo.h). */
 #include "demo.h"
 
 #include <errno.h>
@@ -7,12 +7,14 @@
 #include <libgen.h>
 #include <limits.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -25,6 +27,8 @@
 extern char **environ;
 
 #define WATCH_EVERY_MS 2000 /* how often exited simulators are noticed */
+#define LISTEN_WAIT_MS 3000 /* for a battery simulator to listen */
+#define BATTERY_SOC "55"    /* the demo battery's SoC at start, % */
 #define STOP_WAIT_MS 3000   /* SIGTERM, then this long before SIGKILL */
 #define AUTO_SEED 2024      /* --auto seed of the first station (+1 each) */
 #define V2X_SHARE "0.5"     /* --auto EVs offering V2X on a bidirectional station */
@@ -90,26 +94,97 @@ static int write_all(const char *path, const char *data, size_t len)
     return rc;
 }
 
-/* The demo config's text with ocpp.listen set to listen (NULL: unchanged). */
+/* ocpp.listen set to listen (NULL: unchanged); -1 if the file has no ocpp
+ * object to put it in. */
+static int set_ocpp_listen(cJSON *j, const char *listen)
+{
+    cJSON *ocpp = cJSON_GetObjectItemCaseSensitive(j, "ocpp");
+    if (!listen)
+        return 0;
+    if (!cJSON_IsObject(ocpp))
+        return -1;
+    cJSON *v = cJSON_CreateString(listen);
+    if (v && (cJSON_GetObjectItemCaseSensitive(ocpp, "listen")
+                  ? cJSON_ReplaceItemInObjectCaseSensitive(ocpp, "listen", v)
+                  : cJSON_AddItemToObject(ocpp, "listen", v)))
+        return 0;
+    cJSON_Delete(v);
+    return -1;
+}
+
+/* A TCP port on 127.0.0.1 that nothing listens on now, 0 if none. The
+ * battery simulator binds it a moment later; the kernel hands out its
+ * ephemeral ports in turn, so another process taking it in between is
+ * unlikely. */
+static unsigned free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t n = sizeof(a);
+    unsigned port = 0;
+    if (s >= 0 && !bind(s, (struct sockaddr *)&a, sizeof(a)) &&
+        !getsockname(s, (struct sockaddr *)&a, &n))
+        port = ntohs(a.sin_port);
+    if (s >= 0)
+        close(s);
+    return port;
+}
+
+static bool str_is(const cJSON *o, const char *key, const char *v)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(x) && !strcmp(x->valuestring, v);
+}
+
+/* The TCP bus of each Modbus battery gets a free loopback port in the copy:
+ * the battery simulator listens there (fg_demo_start), so that demos run
+ * side by side as they do with --ocpp-listen. */
+static void battery_ports(cJSON *j)
+{
+    const cJSON *site = cJSON_GetObjectItemCaseSensitive(j, "site");
+    const cJSON *assets = cJSON_GetObjectItemCaseSensitive(site, "assets");
+    const cJSON *modbus = cJSON_GetObjectItemCaseSensitive(j, "modbus");
+    cJSON *buses = cJSON_GetObjectItemCaseSensitive(modbus, "buses");
+    const cJSON *a;
+    cJSON_ArrayForEach(a, assets)
+    {
+        const cJSON *mb = cJSON_GetObjectItemCaseSensitive(a, "modbus");
+        const cJSON *bus = cJSON_GetObjectItemCaseSensitive(mb, "bus");
+        if (!str_is(a, "kind", "battery") || !str_is(a, "adapter", "modbus") ||
+            !cJSON_IsString(bus))
+            continue;
+        cJSON *b;
+        cJSON_ArrayForEach(b, buses)
+        {
+            unsigned port;
+            char hp[32];
+            if (!str_is(b, "id", bus->valuestring) ||
+                !cJSON_GetObjectItemCaseSensitive(b, "tcp") || !(port = free_port()))
+                continue;
+            snprintf(hp, sizeof(hp), "127.0.0.1:%u", port);
+            cJSON *v = cJSON_CreateString(hp);
+            if (v && !cJSON_ReplaceItemInObjectCaseSensitive(b, "tcp", v))
+                cJSON_Delete(v);
+        }
+    }
+}
+
+/* The demo config's text with ocpp.listen set to listen (NULL: unchanged)
+ * and a free port for each simulated battery's bus. */
 static char *demo_text(const char *src, const char *listen, size_t *len)
 {
     char *text = read_all(src, len);
-    if (!text || !listen)
-        return text;
+    if (!text)
+        return NULL;
     cJSON *j = cJSON_ParseWithLength(text, *len);
-    cJSON *ocpp = cJSON_GetObjectItemCaseSensitive(j, "ocpp");
+    free(text);
     char *out = NULL;
-    if (cJSON_IsObject(ocpp)) {
-        cJSON *v = cJSON_CreateString(listen);
-        if (v && (cJSON_GetObjectItemCaseSensitive(ocpp, "listen")
-                      ? cJSON_ReplaceItemInObjectCaseSensitive(ocpp, "listen", v)
-                      : cJSON_AddItemToObject(ocpp, "listen", v)))
-            out = cJSON_Print(j);
-        else
-            cJSON_Delete(v);
+    if (j && !set_ocpp_listen(j, listen)) {
+        battery_ports(j);
+        out = cJSON_Print(j);
     }
     cJSON_Delete(j);
-    free(text);
     if (!out) {
         errno = EINVAL;
         return NULL;
@@ -166,7 +241,15 @@ int fg_demo_prepare(const char *data_dir_opt, const char *ocpp_listen, char *con
     return 0;
 }
 
-/* ---- the charger simulators -------------------------------------------------- */
+/* ---- the simulator processes ------------------------------------------------ */
+
+/* One simulator child. */
+struct demo_child {
+    char what[FG_ID_MAX + 32]; /* "charger simulator for CP1", for the log */
+    const char *effect;        /* what its end means: "its EVSEs go offline" */
+    pid_t pid;
+    int stdin_w; /* our end of its stdin pipe, -1 when closed */
+};
 
 struct demo_station {
     char id[FG_ID_MAX];
@@ -175,8 +258,7 @@ struct demo_station {
     int phases;
     double voltage;
     bool v2x; /* a bidirectional EVSE: OCPP 2.1 */
-    pid_t pid;
-    int stdin_w; /* our end of its stdin pipe, -1 when closed */
+    struct demo_child c;
 };
 
 struct fg_demo {
@@ -184,7 +266,19 @@ struct fg_demo {
     bool watching;
     size_t n;
     struct demo_station *st;
+    size_t nb;
+    struct demo_child *bat; /* one battery_sim per Modbus battery */
 };
+
+static size_t n_children(const struct fg_demo *d)
+{
+    return d->n + d->nb;
+}
+
+static struct demo_child *child(struct fg_demo *d, size_t i)
+{
+    return i < d->n ? &d->st[i].c : &d->bat[i - d->n];
+}
 
 static bool executable(const char *path)
 {
@@ -193,25 +287,27 @@ static bool executable(const char *path)
            access(path, X_OK) == 0;
 }
 
-/* Where ocpp_sim is; false with the places looked in `tried`. */
-static bool find_sim(char *out, size_t n, char *tried, size_t tn)
+/* Where the simulator `name` is: $env, the build tree, the install dir;
+ * false with the places looked in `tried`. */
+static bool find_sim(const char *name, const char *env_name, char *out, size_t n,
+                     char *tried, size_t tn)
 {
-    const char *env = getenv("FLEXGW_OCPP_SIM");
+    const char *env = getenv(env_name);
     tried[0] = '\0';
     if (env && env[0]) {
         if (executable(env)) {
             snprintf(out, n, "%s", env);
             return true;
         }
-        fg_warn("demo", "FLEXGW_OCPP_SIM=%s is not an executable file", env);
+        fg_warn("demo", "%s=%s is not an executable file", env_name, env);
     }
     char exe[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (len > 0) {
         exe[len] = '\0';
-        /* build/gateway/flexgw -> build/tests/sim/ocpp_sim */
+        /* build/gateway/flexgw -> build/tests/sim/<name> */
         char path[PATH_MAX + 32];
-        snprintf(path, sizeof(path), "%s/../tests/sim/ocpp_sim", dirname(exe));
+        snprintf(path, sizeof(path), "%s/../tests/sim/%s", dirname(exe), name);
         char real[PATH_MAX];
         if (realpath(path, real) && executable(real)) {
             snprintf(out, n, "%s", real);
@@ -219,14 +315,80 @@ static bool find_sim(char *out, size_t n, char *tried, size_t tn)
         }
         snprintf(tried, tn, "%s, ", path);
     }
+    char inst[PATH_MAX];
+    snprintf(inst, sizeof(inst), "%s/%s", FG_INSTALL_LIBEXEC_DIR, name);
     size_t used = strlen(tried);
-    snprintf(tried + used, tn - used, "%s", FG_INSTALL_LIBEXEC_DIR "/ocpp_sim");
-    if (executable(FG_INSTALL_LIBEXEC_DIR "/ocpp_sim")) {
-        snprintf(out, n, "%s", FG_INSTALL_LIBEXEC_DIR "/ocpp_sim");
+    snprintf(tried + used, tn - used, "%s", inst);
+    if (executable(inst)) {
+        snprintf(out, n, "%s", inst);
         return true;
     }
     return false;
 }
+
+/* Start path with argv: stdin a pipe only we hold, stdout discarded. 0, or
+ * FG_EIO (logged). */
+static int spawn_child(struct demo_child *c, const char *path, const char *const *argv)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC))
+        return FG_EIO;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&at);
+    /* stdin: the pipe (dup2 clears close-on-exec); stdout: its events are
+     * not read; stderr: ours, so its errors land in the gateway's log */
+    posix_spawn_file_actions_adddup2(&fa, p[0], STDIN_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    /* the gateway blocks SIGTERM/SIGINT/SIGHUP (loop.c) and ignores SIGPIPE:
+     * the child starts clean; its own process group, so that a terminal's
+     * Ctrl-C reaches the gateway, which then stops it */
+    sigset_t none, dflt;
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGPIPE);
+    sigaddset(&dflt, SIGTERM);
+    sigaddset(&dflt, SIGINT);
+    sigaddset(&dflt, SIGHUP);
+    posix_spawnattr_setsigmask(&at, &none);
+    posix_spawnattr_setsigdefault(&at, &dflt);
+    posix_spawnattr_setpgroup(&at, 0);
+    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                      POSIX_SPAWN_SETPGROUP);
+    pid_t pid;
+    int rc = posix_spawn(&pid, path, &fa, &at, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    close(p[0]);
+    if (rc) {
+        close(p[1]);
+        fg_err("demo", "cannot start %s (%s): %s", path, c->what, strerror(rc));
+        return FG_EIO;
+    }
+    c->pid = pid;
+    c->stdin_w = p[1];
+    return 0;
+}
+
+static void describe_exit(const struct demo_child *c, int status)
+{
+    if (WIFEXITED(status))
+        fg_warn("demo", "%s (pid %d) exited with %d; %s", c->what, (int)c->pid,
+                WEXITSTATUS(status), c->effect);
+    else if (WIFSIGNALED(status))
+        fg_warn("demo", "%s (pid %d) killed by signal %d; %s", c->what, (int)c->pid,
+                WTERMSIG(status), c->effect);
+}
+
+static void close_stdin(struct demo_child *c)
+{
+    if (c->stdin_w >= 0)
+        close(c->stdin_w);
+    c->stdin_w = -1;
+}
+
+/* ---- the charger simulators -------------------------------------------------- */
 
 /* The OCPP EVSE assets of cfg, by station. */
 static int collect_stations(struct fg_demo *d, const struct fg_config *cfg)
@@ -249,7 +411,9 @@ static int collect_stations(struct fg_demo *d, const struct fg_config *cfg)
             s = &d->st[d->n++];
             memset(s, 0, sizeof(*s));
             snprintf(s->id, sizeof(s->id), "%s", id);
-            s->stdin_w = -1;
+            snprintf(s->c.what, sizeof(s->c.what), "charger simulator for %s", id);
+            s->c.effect = "its EVSEs go offline";
+            s->c.stdin_w = -1;
         }
         int evse = a->evse_id > 0 ? a->evse_id : 1;
         if (evse > s->n_evses)
@@ -318,101 +482,22 @@ static int spawn_station(struct demo_station *s, size_t index, const char *sim,
     argv[k++] = "--quiet";
     argv[k++] = "--quit-on-eof";
     argv[k] = NULL;
-
-    int p[2];
-    if (pipe2(p, O_CLOEXEC))
+    if (spawn_child(&s->c, sim, argv))
         return FG_EIO;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t at;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&at);
-    /* stdin: the pipe (dup2 clears close-on-exec); stdout: its events are
-     * not read; stderr: ours, so its errors land in the gateway's log */
-    posix_spawn_file_actions_adddup2(&fa, p[0], STDIN_FILENO);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    /* the gateway blocks SIGTERM/SIGINT/SIGHUP (loop.c) and ignores SIGPIPE:
-     * the child starts clean; its own process group, so that a terminal's
-     * Ctrl-C reaches the gateway, which then stops it */
-    sigset_t none, dflt;
-    sigemptyset(&none);
-    sigemptyset(&dflt);
-    sigaddset(&dflt, SIGPIPE);
-    sigaddset(&dflt, SIGTERM);
-    sigaddset(&dflt, SIGINT);
-    sigaddset(&dflt, SIGHUP);
-    posix_spawnattr_setsigmask(&at, &none);
-    posix_spawnattr_setsigdefault(&at, &dflt);
-    posix_spawnattr_setpgroup(&at, 0);
-    posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
-    pid_t pid;
-    int rc = posix_spawn(&pid, sim, &fa, &at, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&at);
-    close(p[0]);
-    if (rc) {
-        close(p[1]);
-        fg_err("demo", "cannot start %s for station %s: %s", sim, s->id, strerror(rc));
-        return FG_EIO;
-    }
-    s->pid = pid;
-    s->stdin_w = p[1];
     fg_info("demo",
             "charger %s: %d EVSE(s) over %s, ocpp_sim pid %d (--auto %s --speed %s)",
-            s->id, s->n_evses, proto, (int)pid, seed, spd);
+            s->id, s->n_evses, proto, (int)s->c.pid, seed, spd);
     return 0;
 }
 
-static void describe_exit(const struct demo_station *s, int status)
+static int start_chargers(struct fg_demo *d, const struct fg_config *cfg, double speed)
 {
-    if (WIFEXITED(status))
-        fg_warn("demo",
-                "charger simulator for %s (pid %d) exited with %d; its EVSEs go "
-                "offline",
-                s->id, (int)s->pid, WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        fg_warn("demo",
-                "charger simulator for %s (pid %d) killed by signal %d; its EVSEs "
-                "go offline",
-                s->id, (int)s->pid, WTERMSIG(status));
-}
-
-static void close_stdin(struct demo_station *s)
-{
-    if (s->stdin_w >= 0)
-        close(s->stdin_w);
-    s->stdin_w = -1;
-}
-
-static void on_watch(struct fg_timer *t)
-{
-    struct fg_demo *d = t->arg;
-    for (size_t i = 0; i < d->n; i++) {
-        struct demo_station *s = &d->st[i];
-        int status;
-        if (s->pid > 0 && waitpid(s->pid, &status, WNOHANG) == s->pid) {
-            describe_exit(s, status);
-            s->pid = 0;
-            close_stdin(s);
-        }
-    }
-    fg_timer_start(&d->watch, WATCH_EVERY_MS);
-}
-
-int fg_demo_start(struct fg_demo **out, const struct fg_config *cfg, struct fg_loop *loop,
-                  double speed)
-{
-    struct fg_demo *d = calloc(1, sizeof(*d));
-    if (!d)
-        return FG_ENOMEM;
-    *out = d;
-    if (!cfg->ocpp.enabled)
-        return 0;
     int rc = collect_stations(d, cfg);
     if (rc || !d->n)
         return rc;
     char sim[PATH_MAX], tried[2 * PATH_MAX + 64];
-    if (!find_sim(sim, sizeof(sim), tried, sizeof(tried))) {
+    if (!find_sim("ocpp_sim", "FLEXGW_OCPP_SIM", sim, sizeof(sim), tried,
+                  sizeof(tried))) {
         fg_warn("demo",
                 "charger simulator ocpp_sim not found (looked in %s; or set "
                 "FLEXGW_OCPP_SIM): the demo's %zu OCPP charging station(s) will not "
@@ -426,11 +511,10 @@ int fg_demo_start(struct fg_demo **out, const struct fg_config *cfg, struct fg_l
              cfg->ocpp.listen.port);
     for (size_t i = 0; i < d->n; i++)
         spawn_station(&d->st[i], i, sim, url, speed); /* a failure is logged */
-    fg_timer_init(&d->watch, loop, on_watch, d);
-    fg_timer_start(&d->watch, WATCH_EVERY_MS);
-    d->watching = true;
     return 0;
 }
+
+/* ---- the battery simulators -------------------------------------------------- */
 
 static void sleep_ms(int ms)
 {
@@ -439,47 +523,215 @@ static void sleep_ms(int ms)
         ;
 }
 
+/* Wait until something accepts on 127.0.0.1:port, so that the adapter's
+ * first poll finds the battery rather than logging it offline. False after
+ * LISTEN_WAIT_MS or when the child has gone. */
+static bool wait_listening(struct demo_child *c, unsigned port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    for (int waited = 0; waited < LISTEN_WAIT_MS; waited += 10) {
+        int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool ok = s >= 0 && !connect(s, (struct sockaddr *)&a, sizeof(a));
+        if (s >= 0)
+            close(s);
+        if (ok)
+            return true;
+        int status;
+        if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
+            describe_exit(c, status);
+            c->pid = 0;
+            close_stdin(c);
+            return false;
+        }
+        sleep_ms(10);
+    }
+    fg_warn("demo", "%s (pid %d) does not listen on 127.0.0.1:%u after %d ms", c->what,
+            (int)c->pid, port, LISTEN_WAIT_MS);
+    return false;
+}
+
+/* One battery_sim for a Modbus battery: its ratings from the asset, its
+ * clock at the demo's speed; its revert timer on real time (--revert-real),
+ * since the adapter renews set-points on real time. */
+static void spawn_battery(struct demo_child *c, const struct fg_cfg_asset *a,
+                          const struct fg_cfg_modbus_bus *b, const char *sim,
+                          double speed)
+{
+    char port[16], unit[16], cap[32], cha[32], dis[32], spd[32];
+    snprintf(port, sizeof(port), "%u", b->tcp_addr.port);
+    snprintf(unit, sizeof(unit), "%d", a->modbus.unit_id);
+    snprintf(cap, sizeof(cap), "%.0f", a->capacity_wh);
+    snprintf(cha, sizeof(cha), "%.0f", a->max_charge_w);
+    snprintf(dis, sizeof(dis), "%.0f", a->max_discharge_w);
+    snprintf(spd, sizeof(spd), "%g", speed);
+    const char *argv[] = {sim,
+                          "--port",
+                          port,
+                          "--unit",
+                          unit,
+                          "--capacity-wh",
+                          cap,
+                          "--max-charge-w",
+                          cha,
+                          "--max-discharge-w",
+                          dis,
+                          "--soc",
+                          BATTERY_SOC,
+                          "--speed",
+                          spd,
+                          "--revert-real",
+                          "--quit-on-eof",
+                          NULL};
+    snprintf(c->what, sizeof(c->what), "battery simulator for %s", a->id);
+    c->effect = "the battery goes offline";
+    c->stdin_w = -1;
+    if (spawn_child(c, sim, argv))
+        return;
+    fg_info("demo",
+            "battery %s: battery_sim pid %d on 127.0.0.1:%s, unit %s (--speed %s)", a->id,
+            (int)c->pid, port, unit, spd);
+    wait_listening(c, b->tcp_addr.port);
+}
+
+static const struct fg_cfg_modbus_bus *bus_of(const struct fg_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->modbus.n_buses; i++)
+        if (!strcmp(cfg->modbus.buses[i].id, id))
+            return &cfg->modbus.buses[i];
+    return NULL;
+}
+
+/* A Modbus battery the demo simulates: on a TCP bus to loopback (battery_sim
+ * listens on 127.0.0.1 only), the only battery on that bus. */
+static const struct fg_cfg_modbus_bus *sim_bus(const struct fg_config *cfg,
+                                               const struct fg_cfg_asset *a, bool warn)
+{
+    if (a->kind != FG_ASSET_BATTERY || strcmp(a->adapter, "modbus"))
+        return NULL;
+    const struct fg_cfg_modbus_bus *b = bus_of(cfg, a->modbus.bus);
+    if (!b || b->has_rtu || strcmp(b->tcp_addr.host, "127.0.0.1"))
+        return NULL;
+    for (size_t i = 0; i < cfg->site.n_assets && &cfg->site.assets[i] != a; i++) {
+        const struct fg_cfg_asset *o = &cfg->site.assets[i];
+        if (!strcmp(o->adapter, "modbus") && !strcmp(o->modbus.bus, a->modbus.bus)) {
+            if (warn)
+                fg_warn("demo", "%s shares bus %s with %s: not simulated", a->id, b->id,
+                        o->id);
+            return NULL;
+        }
+    }
+    return b;
+}
+
+static int start_batteries(struct fg_demo *d, const struct fg_config *cfg, double speed)
+{
+    size_t want = 0;
+    for (size_t i = 0; i < cfg->site.n_assets; i++)
+        want += sim_bus(cfg, &cfg->site.assets[i], false) != NULL;
+    if (!want)
+        return 0;
+    char sim[PATH_MAX], tried[2 * PATH_MAX + 64];
+    if (!find_sim("battery_sim", "FLEXGW_BATTERY_SIM", sim, sizeof(sim), tried,
+                  sizeof(tried))) {
+        fg_warn(
+            "demo",
+            "battery simulator battery_sim not found (looked in %s; or set "
+            "FLEXGW_BATTERY_SIM): the demo's %zu Modbus battery(ies) stay offline. "
+            "Build it: cmake --build build --target battery_sim (make demo builds it)",
+            tried, want);
+        return 0;
+    }
+    d->bat = calloc(want, sizeof(*d->bat));
+    if (!d->bat)
+        return FG_ENOMEM;
+    for (size_t i = 0; i < cfg->site.n_assets; i++) {
+        const struct fg_cfg_asset *a = &cfg->site.assets[i];
+        const struct fg_cfg_modbus_bus *b = sim_bus(cfg, a, true);
+        if (b && d->nb < want)
+            spawn_battery(&d->bat[d->nb++], a, b, sim, speed); /* failures logged */
+    }
+    return 0;
+}
+
+/* ---- start, watch, stop ------------------------------------------------------ */
+
+static void on_watch(struct fg_timer *t)
+{
+    struct fg_demo *d = t->arg;
+    for (size_t i = 0; i < n_children(d); i++) {
+        struct demo_child *c = child(d, i);
+        int status;
+        if (c->pid > 0 && waitpid(c->pid, &status, WNOHANG) == c->pid) {
+            describe_exit(c, status);
+            c->pid = 0;
+            close_stdin(c);
+        }
+    }
+    fg_timer_start(&d->watch, WATCH_EVERY_MS);
+}
+
+int fg_demo_start(struct fg_demo **out, const struct fg_config *cfg, struct fg_loop *loop,
+                  double speed)
+{
+    struct fg_demo *d = calloc(1, sizeof(*d));
+    if (!d)
+        return FG_ENOMEM;
+    *out = d;
+    int rc = 0;
+    if (cfg->ocpp.enabled)
+        rc = start_chargers(d, cfg, speed);
+    if (!rc && cfg->modbus.enabled)
+        rc = start_batteries(d, cfg, speed);
+    if (rc || !n_children(d))
+        return rc;
+    fg_timer_init(&d->watch, loop, on_watch, d);
+    fg_timer_start(&d->watch, WATCH_EVERY_MS);
+    d->watching = true;
+    return 0;
+}
+
 void fg_demo_stop(struct fg_demo *d)
 {
     if (!d)
         return;
     if (d->watching)
         fg_timer_stop(&d->watch);
-    size_t left = 0;
-    for (size_t i = 0; i < d->n; i++) {
-        struct demo_station *s = &d->st[i];
-        close_stdin(s); /* --quit-on-eof: this alone stops it */
-        if (s->pid > 0) {
-            kill(s->pid, SIGTERM);
+    size_t left = 0, n = n_children(d);
+    for (size_t i = 0; i < n; i++) {
+        struct demo_child *c = child(d, i);
+        close_stdin(c); /* --quit-on-eof: this alone stops it */
+        if (c->pid > 0) {
+            kill(c->pid, SIGTERM);
             left++;
         }
     }
     for (int waited = 0; left && waited < STOP_WAIT_MS; waited += 10) {
         sleep_ms(10);
-        for (size_t i = 0; i < d->n; i++) {
-            struct demo_station *s = &d->st[i];
+        for (size_t i = 0; i < n; i++) {
+            struct demo_child *c = child(d, i);
             int status;
-            if (s->pid > 0 && waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            if (c->pid > 0 && waitpid(c->pid, &status, WNOHANG) == c->pid) {
                 if (!WIFEXITED(status) || WEXITSTATUS(status))
-                    describe_exit(s, status);
-                s->pid = 0;
+                    describe_exit(c, status);
+                c->pid = 0;
                 left--;
             }
         }
     }
-    for (size_t i = 0; i < d->n; i++) {
-        struct demo_station *s = &d->st[i];
-        if (s->pid <= 0)
+    for (size_t i = 0; i < n; i++) {
+        struct demo_child *c = child(d, i);
+        if (c->pid <= 0)
             continue;
-        fg_warn("demo",
-                "charger simulator for %s (pid %d) did not stop in %d ms: "
-                "SIGKILL",
-                s->id, (int)s->pid, STOP_WAIT_MS);
-        kill(s->pid, SIGKILL);
-        while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+        fg_warn("demo", "%s (pid %d) did not stop in %d ms: SIGKILL", c->what,
+                (int)c->pid, STOP_WAIT_MS);
+        kill(c->pid, SIGKILL);
+        while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
             ;
-        s->pid = 0;
+        c->pid = 0;
     }
     free(d->st);
+    free(d->bat);
     free(d);
 }

@@ -166,23 +166,31 @@ static int discover(struct mb_job *j)
 {
     static const uint16_t bases[] = FG_SUNSPEC_BASES;
     uint16_t regs[2];
-    int found = -1;
+    int found = -1, exc = 0;
     for (size_t i = 0; i < FG_SUNSPEC_NBASES && found < 0; i++) {
         uint16_t base = j->base >= 0 ? (uint16_t)j->base : bases[i];
         if (read_regs(j, base, 2, regs) == 0 && fg_sunspec_is_marker(regs))
             found = base;
         else if (j->fail == MB_FAIL_COMM)
             return -1; /* the device is not there at all */
+        else if (j->fail == MB_FAIL_EXCEPTION)
+            exc = j->mb_errno;
         if (j->base >= 0)
             break;
     }
     if (found < 0) {
+        /* Say when the device refused the reads: "no marker" alone would
+         * send the reader looking for a wrong base address. */
+        char why[80] = "";
+        if (exc)
+            snprintf(why, sizeof(why), " (Modbus exception: %s)", modbus_strerror(exc));
         j->fail = MB_FAIL_SUNSPEC;
         if (j->base >= 0)
-            snprintf(j->err, sizeof(j->err), "no SunSpec marker \"SunS\" at %d", j->base);
+            snprintf(j->err, sizeof(j->err), "no SunSpec marker \"SunS\" at %d%s",
+                     j->base, why);
         else
             snprintf(j->err, sizeof(j->err),
-                     "no SunSpec marker \"SunS\" at 40000, 50000 or 0");
+                     "no SunSpec marker \"SunS\" at 40000, 50000 or 0%s", why);
         return -1;
     }
     j->fail = MB_OK;

@@ -67,6 +67,8 @@ struct dev {
     int fails; /* consecutive failed attempts */
     char last_err[200];
     char missing[160]; /* needed points that read as not implemented */
+    char range[160];   /* points out of range at the last poll, as logged */
+    char range_now[160];
     /* set-points */
     bool sp_dirty;      /* write at the next job */
     bool controlling;   /* the device runs a set-point of ours */
@@ -158,6 +160,19 @@ static double val(struct dev *d, uint16_t id, const char *path, char *miss, size
     return NAN;
 }
 
+/* A percentage (SoC, SoH): outside [0, 100] it is the device's nonsense,
+ * not a reading. It becomes unknown and is noted for the log. */
+static double pct(struct dev *d, uint16_t id, const char *path, char *miss, size_t n)
+{
+    double v = val(d, id, path, miss, n);
+    if (!isfinite(v) || (v >= 0 && v <= 100))
+        return v;
+    size_t len = strlen(d->range_now);
+    snprintf(d->range_now + len, sizeof(d->range_now) - len, "%s%u/%s = %g",
+             len ? ", " : "", id, path, v);
+    return NAN;
+}
+
 static double first(double a, double b)
 {
     return isfinite(a) ? a : b;
@@ -191,10 +206,10 @@ static void apply_battery(struct dev *d, struct fg_asset *a, char *miss, size_t 
     double w = val(d, 802, "W", miss, n);
     if (!isfinite(w))
         w = first(val(d, 714, "DCW", NULL, 0), val(d, 701, "W", NULL, 0));
-    a->power_w = isfinite(w) ? -w : NAN;
-    b->soc = first(val(d, 802, "SoC", miss, n),
-                   first(val(d, 713, "SoC", NULL, 0), val(d, 124, "ChaState", NULL, 0)));
-    b->soh = first(val(d, 802, "SoH", NULL, 0), val(d, 713, "SoH", NULL, 0));
+    a->power_w = isfinite(w) ? 0 - w : NAN; /* 0 - w: not -0 at rest */
+    b->soc = first(pct(d, 802, "SoC", miss, n),
+                   first(pct(d, 713, "SoC", NULL, 0), pct(d, 124, "ChaState", NULL, 0)));
+    b->soh = first(pct(d, 802, "SoH", NULL, 0), pct(d, 713, "SoH", NULL, 0));
     double wh = first(val(d, 802, "WHRtg", NULL, 0), val(d, 713, "WHRtg", NULL, 0));
     if (isfinite(wh) && wh > 0)
         b->capacity_wh = wh;
@@ -217,7 +232,7 @@ static void apply_pv(struct dev *d, struct fg_asset *a, char *miss, size_t n)
     for (size_t i = 0; i < 6 && !isfinite(w); i++)
         w = val(d, pv_models[i], "W", miss, n);
     w = first(w, val(d, 701, "W", miss, n));
-    a->power_w = isfinite(w) ? -w : NAN; /* + = generation in SunSpec */
+    a->power_w = isfinite(w) ? 0 - w : NAN; /* + = generation in SunSpec */
     if (isfinite(w))
         a->pv.available_w = w > 0 ? w : 0;
     struct mdl *m = find_mdl(d, 704);
@@ -253,6 +268,7 @@ static void apply_readings(struct dev *d)
 {
     struct fg_model *model = d->mb->host.model;
     char miss[sizeof(d->missing)] = "";
+    d->range_now[0] = '\0';
     if (d->map) {
         struct fg_asset *a = dev_asset(d);
         if (d->role != ROLE_METER && !a)
@@ -287,6 +303,14 @@ static void apply_readings(struct dev *d)
         else
             dev_event(d, "info", "sentinel", "all points readable again");
         snprintf(d->missing, sizeof(d->missing), "%s", miss);
+    }
+    if (strcmp(d->range_now, d->range)) {
+        if (d->range_now[0])
+            dev_event(d, "warn", "range", "out of range, taken as unknown: %s",
+                      d->range_now);
+        else
+            dev_event(d, "info", "range", "all values in range again");
+        memcpy(d->range, d->range_now, sizeof(d->range));
     }
     model->version++;
 }

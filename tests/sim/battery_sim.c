@@ -25,6 +25,7 @@ struct opts {
         speed, revert_s, temp_c, voltage_v;
     const char *map;
     bool quit_on_eof;
+    bool revert_real;
 };
 
 static struct bsim S;
@@ -33,6 +34,12 @@ static int nclients;
 static bool opt_timeout, opt_quit;
 static int opt_exception; /* 0 = off */
 static double t0;
+/* --revert-real: the revert timeout counts real seconds since this write,
+ * not the battery's clock. A master renews its set-point on real time (a
+ * real device's timer is real time too), so with --speed > 1 a revert on
+ * the fast clock would lapse between its renewals: the demo needs this. */
+static bool revert_real;
+static double cmd_real_at;
 static volatile sig_atomic_t stop;
 
 static double mono(void)
@@ -98,7 +105,8 @@ static void step(double dt)
 {
     struct bsim_battery *b = &S.bat;
     S.now += dt;
-    if (b->cmd_active && b->revert_s > 0 && S.now - b->cmd_at >= b->revert_s) {
+    double since = revert_real ? mono() - cmd_real_at : S.now - b->cmd_at;
+    if (b->cmd_active && b->revert_s > 0 && since >= b->revert_s) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "from_w", b->cmd_w);
         cJSON_AddNumberToObject(o, "after_s", b->revert_s);
@@ -244,6 +252,7 @@ static void handle(modbus_t *ctx, const uint8_t *req, int len)
     }
     modbus_reply(ctx, req, len, S.mb);
     if (bsim_regs_applied(&S, t, addr, n)) {
+        cmd_real_at = mono();
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "w", S.bat.cmd_w);
         cJSON_AddNumberToObject(o, "revert_s", S.bat.revert_s);
@@ -418,7 +427,8 @@ static int usage(const char *why)
             "usage: battery_sim --port P [--unit 1] [--base 40000|50000|0 | --map FILE]\n"
             "  [--capacity-wh 10000] [--soc 50] [--soh 98] [--max-charge-w 5000]\n"
             "  [--max-discharge-w 5000] [--efficiency 0.95] [--revert-s 0]\n"
-            "  [--temperature 25] [--voltage 51.2] [--speed 1] [--quit-on-eof]\n",
+            "  [--temperature 25] [--voltage 51.2] [--speed 1] [--revert-real]\n"
+            "  [--quit-on-eof]\n",
             why);
     return 2;
 }
@@ -446,6 +456,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quit-on-eof")) {
             o->quit_on_eof = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--revert-real")) {
+            o->revert_real = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -518,6 +532,7 @@ static int setup(const struct opts *o)
                                .ambient_c = o->temp_c,
                                .revert_s = o->revert_s,
                                .voltage_v = o->voltage_v};
+    revert_real = o->revert_real;
     S.unit = (int)o->unit;
     S.port = (int)o->port;
     S.base = (uint16_t)o->base;
