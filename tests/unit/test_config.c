@@ -663,9 +663,18 @@ static void test_demo_file(void **state)
     assert_int_equal(c->ocpp.listen.port, 9000);
     const struct fg_cfg_asset *bat = &c->site.assets[4];
     assert_int_equal(bat->kind, FG_ASSET_BATTERY);
-    assert_true(bat->capacity_wh == 100000 && bat->sim.initial_soc == 55);
-    assert_int_equal(bat->sim.arrival_min, -1);
+    assert_true(bat->capacity_wh == 100000);
     assert_string_equal(bat->chemistry, "LFP");
+    /* the battery is on Modbus (battery_sim plays it, gateway/demo.c) */
+    assert_string_equal(bat->adapter, "modbus");
+    assert_false(bat->has_sim);
+    assert_true(bat->has_modbus);
+    assert_string_equal(bat->modbus.bus, "battery-sim");
+    assert_int_equal(bat->modbus.unit_id, 1);
+    assert_int_equal(bat->modbus.profile, FG_MB_PROFILE_SUNSPEC);
+    assert_int_equal(bat->modbus.revert_s, 60);
+    assert_true(c->modbus.enabled);
+    assert_int_equal(c->modbus.n_buses, 1);
     assert_true(c->site.assets[5].curtailable);
     assert_int_equal(c->site.assets[6].load_type, FG_LOAD_INFLEXIBLE);
     assert_string_equal(c->site.assets[6].sim.profile, "office");
