@@ -526,6 +526,12 @@ static const struct row storage_rows[] = {
      .doc = "fsync every commit (safe against power loss)."},
     {.key = "retention_days", .type = T_INT, CF(storage.retention_days), .min = 1,
      .max = 3650, .dnum = 90, .doc = "Days of history kept."},
+    {.key = "meter_interval_s", .type = T_INT, CF(storage.meter_interval_s), .min = 0,
+     .max = 3600, .dnum = 10,
+     .doc = "Meter history resolution: at most one stored reading per EVSE every this "
+            "many seconds (the first of each interval); 0 stores every reading. Every "
+            "reading updates the model either way; transaction events are always "
+            "stored whole."},
 };
 
 static const struct row log_rows[] = {

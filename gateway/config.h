@@ -243,6 +243,7 @@ struct fg_config {
         char path[FG_CFG_PATH_MAX]; /* data directory */
         bool sync_full;             /* fsync every commit (power-loss safe) */
         int retention_days;
+        int meter_interval_s; /* meter history: one reading per EVSE per this; 0: all */
     } storage;
     struct {
         enum fg_log_level level;

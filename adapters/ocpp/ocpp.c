@@ -174,6 +174,7 @@ struct ocpp {
     bool allow_unknown;
     int heartbeat_s;
     size_t max_frame;
+    int64_t meter_interval_ms;   /* storage.meter_interval_s */
     const struct fg_config *cfg; /* valid while started (the gateway restarts us) */
     struct station **stations;
     size_t n_stations, cap_stations;
@@ -924,13 +925,13 @@ static void check_deviation(struct ocpp *o, struct fg_asset *a)
     }
 }
 
-/* Meter history keeps at most one reading per EVSE per METER_STORE_MIN_MS
- * (the first of each window); every reading still updates the model. Why: a
- * station may send MeterValues as often as it likes, and one row per message
- * would let one busy (or broken) station grow the store without bound and hold
- * every answer for a commit. What must not be lost, the transaction events
- * with their meter values, is stored whole in any case. */
-#define METER_STORE_MIN_MS 1000
+/* Meter history keeps at most one reading per EVSE per
+ * storage.meter_interval_s (the first of each interval); every reading still
+ * updates the model. Why: a station may send MeterValues as often as it
+ * likes, and one row per message would let one busy (or broken) station grow
+ * the store without bound and hold every answer for a commit. What must not be
+ * lost, the transaction events with their meter values, is stored whole in
+ * any case. */
 
 static void apply_meter(struct call *c, struct fg_asset *a, int evse_id, struct tx *t,
                         struct meter m)
@@ -951,7 +952,8 @@ static void apply_meter(struct call *c, struct fg_asset *a, int evse_id, struct 
     check_deviation(c->o, a);
     int64_t now_ms = fg_clock_now_ms(c->o->host.clock);
     struct st_evse *e = st_evse_find(c->st, evse_id);
-    if (e && e->meter_stored_ms && now_ms - e->meter_stored_ms < METER_STORE_MIN_MS &&
+    if (e && e->meter_stored_ms &&
+        now_ms - e->meter_stored_ms < c->o->meter_interval_ms &&
         now_ms >= e->meter_stored_ms)
         return;
     struct write *w = calloc(1, sizeof(*w));
@@ -2427,6 +2429,7 @@ static int ocpp_start(const struct fg_adapter_host *host, const struct fg_config
     o->allow_unknown = cfg->ocpp.allow_unknown_stations;
     o->heartbeat_s = cfg->ocpp.heartbeat_s;
     o->max_frame = (size_t)cfg->ocpp.max_frame_bytes;
+    o->meter_interval_ms = (int64_t)cfg->storage.meter_interval_s * 1000;
     fg_buf_init(&o->out, o->max_frame + 1024);
     fg_ocppj_msg_init(&o->msg);
     o->tx_cap = LWS_PRE + 16384; /* larger frames take the queue */
@@ -2535,6 +2538,7 @@ static int ocpp_reconfigure(void *state, const struct fg_config *cfg)
     o->allow_unknown = cfg->ocpp.allow_unknown_stations;
     o->heartbeat_s = cfg->ocpp.heartbeat_s;
     o->max_frame = (size_t)cfg->ocpp.max_frame_bytes;
+    o->meter_interval_ms = (int64_t)cfg->storage.meter_interval_s * 1000;
     o->out.max = o->max_frame + 1024;
     return 0;
 }

@@ -22,11 +22,13 @@ CP2_1 = dict(CP1_1, id="cp2-1", station="CP2")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
-def ocpp_gateway(extra_assets=(), cp1=None, **ocpp):
+def ocpp_gateway(extra_assets=(), cp1=None, storage=None, **ocpp):
     """A Gateway with OCPP on a free loopback port (gw.ocpp_port) and the
     configured station CP1 (asset cp1-1, with the keys of cp1 added), plus
-    extra_assets."""
+    extra_assets; storage: keys for the storage section."""
     cfg = base_config()
+    if storage:
+        cfg.setdefault("storage", {}).update(storage)
     cfg["site"]["assets"].append(dict(CP1_1, **(cp1 or {})))
     cfg["site"]["assets"] += [dict(a) for a in extra_assets]
     port = free_port()
@@ -311,10 +313,10 @@ def meter_rows(gw, asset):
         db.close()
 
 
-def test_meter_history_keeps_one_reading_per_second():
+def test_meter_history_keeps_one_reading_per_interval():
     """Every MeterValues updates the model; the history stores the first
-    reading of each second per EVSE, so a flooding station cannot grow the
-    store without bound."""
+    reading of each storage.meter_interval_s per EVSE, so a flooding station
+    cannot grow the store without bound; 0 stores every reading."""
     def meter(ws, id, kw):
         r = ws.call("MeterValues", {"evseId": 1, "meterValue": [
             {"timestamp": utc(), "sampledValue": [{"value": kw, "measurand":
@@ -323,7 +325,7 @@ def test_meter_history_keeps_one_reading_per_second():
                     id=id)
         assert r == [3, id, {}], r
 
-    with ocpp_gateway() as gw:
+    with ocpp_gateway(storage={"meter_interval_s": 1}) as gw:
         ws = ws_open(gw)
         boot(ws)
         t0 = time.monotonic()
@@ -341,6 +343,14 @@ def test_meter_history_keeps_one_reading_per_second():
         wait_asset(gw, "cp1-1", lambda a: a["power_w"] == 7500, "7.5 kW")
         rows = meter_rows(gw, "cp1-1")
         assert rows[-1] == 7500, rows
+        ws.close()
+    with ocpp_gateway(storage={"meter_interval_s": 0}) as gw:
+        ws = ws_open(gw)
+        boot(ws)
+        for i in range(5):
+            meter(ws, f"a{i}", 2.0 + i)
+        wait_asset(gw, "cp1-1", lambda a: a["power_w"] == 6000, "the last reading")
+        assert meter_rows(gw, "cp1-1") == [2000, 3000, 4000, 5000, 6000]
         ws.close()
 
 
@@ -1337,7 +1347,7 @@ if __name__ == "__main__":
          test_status_notification_sets_the_model,
          test_transaction_session_reaches_the_model,
          test_acknowledged_transaction_event_survives_kill9,
-         test_meter_history_keeps_one_reading_per_second,
+         test_meter_history_keeps_one_reading_per_interval,
          test_open_transaction_resumed_after_restart,
          test_callerror_table,
          test_callerror_table_ocpp21,
