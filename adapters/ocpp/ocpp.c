@@ -124,6 +124,8 @@ struct st_evse {
     size_t asset_i;          /* where the asset was last found in the model (a hint) */
 };
 
+#define EVSE_INLINE 2 /* most stations have one or two EVSEs */
+
 struct station {
     /* What every message touches comes first, in as few cache lines as
      * possible: with thousands of stations each message is a cache miss. */
@@ -133,14 +135,15 @@ struct station {
     bool asked_boot; /* TriggerMessage(BootNotification) sent on this connection */
     size_t n_tx;
     struct st_evse *evses; /* its EVSEs and their assets (station_fill) */
-    size_t n_evses;
+    size_t n_evses, cap_evses;
     struct frame *head, *tail;
     size_t queued;
     struct out_call *cq_head, *cq_tail; /* our CALLs; the head may be in flight */
     size_t n_cq;
     struct evse_ctl *ctl; /* EVSEs we control */
     size_t n_ctl;
-    uint64_t id_prefix, id_seq; /* message ids of our CALLs */
+    uint64_t id_prefix, id_seq;           /* message ids of our CALLs */
+    struct st_evse evse_inl[EVSE_INLINE]; /* evses, while there are this few */
     char id[STATION_ID_MAX + 1];
     char vendor[51], model[51];
     struct tx tx[TX_MAX];
@@ -315,10 +318,20 @@ static struct st_evse *st_evse_find(struct station *st, int evse_id)
 
 static int st_evse_add(struct station *st, int evse_id, const char *asset)
 {
-    struct st_evse *v = realloc(st->evses, (st->n_evses + 1) * sizeof(*v));
-    if (!v)
-        return FG_ENOMEM;
-    st->evses = v;
+    if (st->n_evses == st->cap_evses) {
+        /* in the station itself at first: one cache miss less per message */
+        size_t cap = st->cap_evses ? st->cap_evses * 2 : EVSE_INLINE;
+        struct st_evse *n = cap <= EVSE_INLINE ? st->evse_inl : malloc(cap * sizeof(*n));
+        if (!n)
+            return FG_ENOMEM;
+        if (n != st->evses && st->n_evses)
+            memcpy(n, st->evses, st->n_evses * sizeof(*n));
+        if (st->evses != st->evse_inl)
+            free(st->evses);
+        st->evses = n;
+        st->cap_evses = cap;
+    }
+    struct st_evse *v = st->evses;
     memset(&v[st->n_evses], 0, sizeof(*v));
     v[st->n_evses].evse_id = evse_id;
     snprintf(v[st->n_evses].asset, sizeof(v->asset), "%s", asset);
@@ -330,10 +343,14 @@ static int st_evse_add(struct station *st, int evse_id, const char *asset)
  * are still assets and not configured now. After every config change. */
 static void station_fill(struct ocpp *o, struct station *st)
 {
-    struct st_evse *old = st->evses;
+    struct st_evse kept[EVSE_INLINE], *old = st->evses;
     size_t n_old = st->n_evses;
+    if (old == st->evse_inl) { /* rebuilt in place below */
+        memcpy(kept, old, n_old * sizeof(*old));
+        old = kept;
+    }
     st->evses = NULL;
-    st->n_evses = 0;
+    st->n_evses = st->cap_evses = 0;
     const struct cfg_evse *c = cfg_station(o, st->id);
     for (; c && c < o->by_station + o->n_cfg_evses && !strcmp(c->station, st->id); c++)
         st_evse_add(st, c->evse_id, c->asset);
@@ -342,7 +359,8 @@ static void station_fill(struct ocpp *o, struct station *st)
             fg_model_find_asset(o->host.model, old[i].asset))
             st_evse_add(st, old[i].evse_id, old[i].asset);
     }
-    free(old);
+    if (old != kept)
+        free(old);
 }
 
 static struct station *station_find(struct ocpp *o, const char *id)
@@ -2483,7 +2501,8 @@ static void ocpp_stop(void *state)
         while ((c = call_pop(st)))
             out_call_free(c); /* no callbacks: the adapter is going */
         free(st->ctl);
-        free(st->evses);
+        if (st->evses != st->evse_inl)
+            free(st->evses);
         if (st->wsi) {
             struct pss *p = lws_wsi_user(st->wsi);
             if (p) {
