@@ -682,10 +682,10 @@ static void now_rfc3339(struct ocpp *o, char *buf, size_t n)
 
 static const char *str_at(const cJSON *j, const char *a, const char *b)
 {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, a);
+    const cJSON *x = fg_json_get(j, a);
     if (b)
-        x = cJSON_GetObjectItemCaseSensitive(x, b);
-    return cJSON_IsString(x) ? x->valuestring : "";
+        x = fg_json_get(x, b);
+    return fg_json_is(x, cJSON_String) ? x->valuestring : "";
 }
 
 static int h_boot(struct call *c)
@@ -753,7 +753,7 @@ static const struct state_name connector_states[] = {
 static int h_status(struct call *c)
 {
     const cJSON *p = c->msg->payload;
-    int evse_id = cJSON_GetObjectItemCaseSensitive(p, "evseId")->valueint;
+    int evse_id = fg_json_get(p, "evseId")->valueint;
     const char *status = str_at(p, "connectorStatus", NULL);
     struct fg_asset *a = evse_asset(c->o, c->st, evse_id);
     if (!a) {
@@ -829,7 +829,7 @@ static void token_info(const struct ocpp *o, const cJSON *id_token, cJSON *info)
 
 static int h_authorize(struct call *c)
 {
-    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(c->msg->payload, "idToken");
+    const cJSON *tok = fg_json_get(c->msg->payload, "idToken");
     cJSON *info = cJSON_AddObjectToObject(c->reply, "idTokenInfo");
     if (!info)
         return -1;
@@ -873,11 +873,11 @@ static void tx_forget(struct station *st, struct tx *t)
  * "k" unit prefix folded in. */
 static double sample_value(const cJSON *sv)
 {
-    const cJSON *uom = cJSON_GetObjectItemCaseSensitive(sv, "unitOfMeasure");
-    const cJSON *mul = cJSON_GetObjectItemCaseSensitive(uom, "multiplier");
+    const cJSON *uom = fg_json_get(sv, "unitOfMeasure");
+    const cJSON *mul = fg_json_get(uom, "multiplier");
     const char *unit = str_at(uom, "unit", NULL);
-    double v = cJSON_GetObjectItemCaseSensitive(sv, "value")->valuedouble;
-    if (cJSON_IsNumber(mul))
+    double v = fg_json_get(sv, "value")->valuedouble;
+    if (fg_json_is(mul, cJSON_Number))
         v *= pow(10.0, mul->valuedouble);
     if (!strcmp(unit, "kW") || !strcmp(unit, "kWh"))
         v *= 1000.0;
@@ -896,9 +896,9 @@ static struct meter read_meter(const cJSON *meter_values)
     const cJSON *mv, *sv;
     cJSON_ArrayForEach(mv, meter_values)
     {
-        cJSON_ArrayForEach(sv, cJSON_GetObjectItemCaseSensitive(mv, "sampledValue"))
+        cJSON_ArrayForEach(sv, fg_json_get(mv, "sampledValue"))
         {
-            if (cJSON_GetObjectItemCaseSensitive(sv, "phase"))
+            if (fg_json_get(sv, "phase"))
                 continue;
             const char *what = str_at(sv, "measurand", NULL);
             double v = sample_value(sv);
@@ -1001,7 +1001,7 @@ static void apply_tx_event(struct call *c, struct fg_asset *a, int evse_id, stru
                            const char *event)
 {
     const cJSON *p = c->msg->payload;
-    const cJSON *info = cJSON_GetObjectItemCaseSensitive(p, "transactionInfo");
+    const cJSON *info = fg_json_get(p, "transactionInfo");
     const char *cs = str_at(info, "chargingState", NULL);
     map_state(charging_states, NSTATES(charging_states), cs, &a->evse.state);
     if (!a->evse.session_active || strcmp(a->evse.session_id, t->id)) {
@@ -1022,8 +1022,7 @@ static void apply_tx_event(struct call *c, struct fg_asset *a, int evse_id, stru
     const char *token = str_at(p, "idToken", "idToken");
     if (token[0])
         snprintf(a->evse.id_token, sizeof(a->evse.id_token), "%s", token);
-    apply_meter(c, a, evse_id, t,
-                read_meter(cJSON_GetObjectItemCaseSensitive(p, "meterValue")));
+    apply_meter(c, a, evse_id, t, read_meter(fg_json_get(p, "meterValue")));
     if (!strcmp(event, "Ended")) {
         a->evse.session_active = false;
         a->power_w = 0;
@@ -1060,11 +1059,10 @@ static int h_transaction_event(struct call *c)
     const cJSON *p = c->msg->payload;
     const char *event = str_at(p, "eventType", NULL);
     const char *tx_id = str_at(p, "transactionInfo", "transactionId");
-    long long seq = (long long)cJSON_GetObjectItemCaseSensitive(p, "seqNo")->valuedouble;
-    const cJSON *evse = cJSON_GetObjectItemCaseSensitive(p, "evse");
+    long long seq = (long long)fg_json_get(p, "seqNo")->valuedouble;
+    const cJSON *evse = fg_json_get(p, "evse");
     struct tx *t = tx_find(c->st, tx_id);
-    int evse_id = evse ? cJSON_GetObjectItemCaseSensitive(evse, "id")->valueint
-                       : (t ? t->evse_id : 0);
+    int evse_id = evse ? fg_json_get(evse, "id")->valueint : (t ? t->evse_id : 0);
     if (store_tx_event(c, tx_id, evse_id, event)) {
         fg_err("ocpp", "%s: transaction %s not stored: out of memory", c->st->id, tx_id);
         return -1; /* InternalError: the station keeps it and retries */
@@ -1085,7 +1083,7 @@ static int h_transaction_event(struct call *c)
     }
     if (!strcmp(event, "Ended"))
         tx_forget(c->st, t);
-    const cJSON *tok = cJSON_GetObjectItemCaseSensitive(p, "idToken");
+    const cJSON *tok = fg_json_get(p, "idToken");
     if (tok) {
         cJSON *info = cJSON_AddObjectToObject(c->reply, "idTokenInfo");
         if (!info)
@@ -1103,7 +1101,7 @@ static int h_security_event(struct call *c)
 static int h_meter_values(struct call *c)
 {
     const cJSON *p = c->msg->payload;
-    int evse_id = cJSON_GetObjectItemCaseSensitive(p, "evseId")->valueint;
+    int evse_id = fg_json_get(p, "evseId")->valueint;
     if (evse_id == 0)
         return 0; /* the station's main meter: not an EVSE */
     struct fg_asset *a = evse_asset(c->o, c->st, evse_id);
@@ -1114,8 +1112,7 @@ static int h_meter_values(struct call *c)
         if (c->st->tx[i].evse_id == evse_id)
             t = &c->st->tx[i];
     }
-    apply_meter(c, a, evse_id, t,
-                read_meter(cJSON_GetObjectItemCaseSensitive(p, "meterValue")));
+    apply_meter(c, a, evse_id, t, read_meter(fg_json_get(p, "meterValue")));
     return 0;
 }
 
@@ -1123,8 +1120,8 @@ static int h_meter_values(struct call *c)
 
 static double num_at(const cJSON *j, const char *a, double dflt)
 {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, a);
-    return cJSON_IsNumber(x) ? x->valuedouble : dflt;
+    const cJSON *x = fg_json_get(j, a);
+    return fg_json_is(x, cJSON_Number) ? x->valuedouble : dflt;
 }
 
 /* Store one thing a station told us as an event (GET /api/v1/events). */
@@ -1157,8 +1154,8 @@ static void station_event(struct ocpp *o, const struct station *st, const char *
 static int h_ev_charging_needs(struct call *c)
 {
     const cJSON *p = c->msg->payload;
-    const cJSON *needs = cJSON_GetObjectItemCaseSensitive(p, "chargingNeeds");
-    int evse_id = cJSON_GetObjectItemCaseSensitive(p, "evseId")->valueint;
+    const cJSON *needs = fg_json_get(p, "chargingNeeds");
+    int evse_id = fg_json_get(p, "evseId")->valueint;
     struct fg_asset *a = evse_asset(c->o, c->st, evse_id);
     const char *status = "Accepted";
     if (!a || !a->evse.session_active) {
@@ -1167,10 +1164,9 @@ static int h_ev_charging_needs(struct call *c)
         struct fg_evse *e = &a->evse;
         double volts = e->voltage > 0 ? e->voltage : 230;
         int phases = e->phases > 0 ? e->phases : 3;
-        const cJSON *ac = cJSON_GetObjectItemCaseSensitive(needs, "acChargingParameters");
-        const cJSON *dc = cJSON_GetObjectItemCaseSensitive(needs, "dcChargingParameters");
-        const cJSON *v2x =
-            cJSON_GetObjectItemCaseSensitive(needs, "v2xChargingParameters");
+        const cJSON *ac = fg_json_get(needs, "acChargingParameters");
+        const cJSON *dc = fg_json_get(needs, "dcChargingParameters");
+        const cJSON *v2x = fg_json_get(needs, "v2xChargingParameters");
         int64_t dep;
         if (!fg_time_parse_rfc3339(str_at(needs, "departureTime", NULL), &dep))
             e->departure = dep;
@@ -1184,7 +1180,7 @@ static int h_ev_charging_needs(struct call *c)
                 num_at(dc, "evMaxPower",
                        num_at(dc, "evMaxCurrent", 0) * num_at(dc, "evMaxVoltage", 0));
             e->ev_capacity_wh = num_at(dc, "evEnergyCapacity", e->ev_capacity_wh);
-            if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(dc, "stateOfCharge")))
+            if (fg_json_is(fg_json_get(dc, "stateOfCharge"), cJSON_Number))
                 e->ev_soc = num_at(dc, "stateOfCharge", 0);
         }
         if (v2x) {
@@ -1205,7 +1201,7 @@ static int h_ev_charging_needs(struct call *c)
 static int h_charging_limit(struct call *c)
 {
     const cJSON *p = c->msg->payload;
-    const cJSON *lim = cJSON_GetObjectItemCaseSensitive(p, "chargingLimit");
+    const cJSON *lim = fg_json_get(p, "chargingLimit");
     station_event(c->o, c->st, "info", "charging_limit", p,
                   "external charging limit from %s on EVSE %d",
                   str_at(lim, "chargingLimitSource", NULL), (int)num_at(p, "evseId", 0));
@@ -1215,7 +1211,7 @@ static int h_charging_limit(struct call *c)
 static int h_report_profiles(struct call *c)
 {
     const cJSON *p = c->msg->payload;
-    int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "chargingProfile"));
+    int n = cJSON_GetArraySize(fg_json_get(p, "chargingProfile"));
     fg_info("ocpp", "%s: ReportChargingProfiles request %d: %d profiles (%s) on EVSE %d",
             c->st->id, (int)num_at(p, "requestId", 0), n,
             str_at(p, "chargingLimitSource", NULL), (int)num_at(p, "evseId", 0));
@@ -1225,21 +1221,20 @@ static int h_report_profiles(struct call *c)
 static int h_notify_report(struct call *c)
 {
     const cJSON *p = c->msg->payload;
-    int n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(p, "reportData"));
+    int n = cJSON_GetArraySize(fg_json_get(p, "reportData"));
     fg_info("ocpp", "%s: report %d part %d: %d variables%s", c->st->id,
             (int)num_at(p, "requestId", 0), (int)num_at(p, "seqNo", 0), n,
-            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "tbc")) ? " (more follow)"
-                                                                     : "");
+            cJSON_IsTrue(fg_json_get(p, "tbc")) ? " (more follow)" : "");
     return 0;
 }
 
 static int h_notify_event(struct call *c)
 {
     const cJSON *ev;
-    cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(c->msg->payload, "eventData"))
+    cJSON_ArrayForEach(ev, fg_json_get(c->msg->payload, "eventData"))
     {
-        const cJSON *comp = cJSON_GetObjectItemCaseSensitive(ev, "component");
-        const cJSON *var = cJSON_GetObjectItemCaseSensitive(ev, "variable");
+        const cJSON *comp = fg_json_get(ev, "component");
+        const cJSON *var = fg_json_get(ev, "variable");
         const char *trigger = str_at(ev, "trigger", NULL);
         station_event(c->o, c->st, strcmp(trigger, "Alerting") ? "info" : "warn",
                       "station_event", ev, "%s %s.%s = %s", trigger,
@@ -1659,7 +1654,7 @@ static cJSON *profile_request(struct ocpp *o, const struct fg_asset *a, int evse
         cJSON_AddStringToObject(p, "transactionId", tx_id);
     cJSON *sched = cJSON_CreateObject();
     cJSON_AddItemToObject(p, "chargingSchedule", cJSON_CreateArray());
-    cJSON_AddItemToArray(cJSON_GetObjectItemCaseSensitive(p, "chargingSchedule"), sched);
+    cJSON_AddItemToArray(fg_json_get(p, "chargingSchedule"), sched);
     cJSON_AddNumberToObject(sched, "id", profile_id(purpose, evse_id));
     cJSON_AddStringToObject(sched, "startSchedule", t0);
     cJSON_AddNumberToObject(sched, "duration", (double)(until - now));
@@ -1702,9 +1697,9 @@ static void on_composite(struct ocpp *o, struct station *st, struct out_call *c,
     struct evse_ctl *ctl = ctl_of_call(st, c);
     if (!ctl)
         return;
-    const cJSON *sched = cJSON_GetObjectItemCaseSensitive(result, "schedule");
-    const cJSON *per = cJSON_GetArrayItem(
-        cJSON_GetObjectItemCaseSensitive(sched, "chargingSchedulePeriod"), 0);
+    const cJSON *sched = fg_json_get(result, "schedule");
+    const cJSON *per =
+        cJSON_GetArrayItem(fg_json_get(sched, "chargingSchedulePeriod"), 0);
     const char *status = str_at(result, "status", NULL);
     if (!result || strcmp(status, "Accepted") || !per) {
         sp_state(o, ctl, FG_SPS_MISMATCH, "GetCompositeSchedule: %s",
@@ -1778,10 +1773,10 @@ static void on_set_profile(struct ocpp *o, struct station *st, struct out_call *
     ctl->installed = c->purpose;
     ctl->sent_w = c->w;
     ctl->valid_to = c->valid_to;
-    const cJSON *tx = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(c->payload, "chargingProfile"), "transactionId");
+    const cJSON *tx =
+        fg_json_get(fg_json_get(c->payload, "chargingProfile"), "transactionId");
     snprintf(ctl->tx_id, sizeof(ctl->tx_id), "%s",
-             cJSON_IsString(tx) ? tx->valuestring : "");
+             fg_json_is(tx, cJSON_String) ? tx->valuestring : "");
     sp_state(o, ctl, FG_SPS_ACCEPTED, NULL);
     /* The tick marks a busy EVSE dirty every second, so dirty may mean
      * nothing changed: verify unless ctl_sync sent or held back a new one. */
@@ -2393,10 +2388,10 @@ static int resume_tx(void *arg, const struct fg_store_tx *r)
         return 0;
     cJSON *j = cJSON_Parse(r->json);
     struct tx *t = tx_new(st, r->tx_id, r->evse);
-    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(j, "seqNo");
-    if (cJSON_IsNumber(seq))
+    const cJSON *seq = fg_json_get(j, "seqNo");
+    if (fg_json_is(seq, cJSON_Number))
         t->seq_no = (long long)seq->valuedouble;
-    struct meter m = read_meter(cJSON_GetObjectItemCaseSensitive(j, "meterValue"));
+    struct meter m = read_meter(fg_json_get(j, "meterValue"));
     if (!strcmp(r->state, "Started"))
         t->energy_start_wh = m.energy_wh;
     struct fg_asset *a = r->evse > 0 ? evse_asset(o, st, r->evse) : NULL;

@@ -62,6 +62,19 @@ static inline int fg_json_is_bool(const cJSON *v)
     return v && (v->type & (cJSON_True | cJSON_False)) != 0;
 }
 
+/* cJSON_GetObjectItemCaseSensitive(), inline and with the first byte
+ * compared before strcmp: the same result (the first member of that name;
+ * NULL for NULL, a non-object, or at the first member without a name). */
+static inline cJSON *fg_json_get(const cJSON *object, const char *name)
+{
+    if (!object || !name)
+        return NULL;
+    cJSON *c = object->child;
+    while (c && c->string && (c->string[0] != name[0] || strcmp(c->string, name)))
+        c = c->next;
+    return c && c->string ? c : NULL;
+}
+
 struct fg_arena_block;
 
 struct fg_arena {

@@ -316,6 +316,35 @@ static void test_json_parse_refuses(void **state)
     fg_arena_free(&a);
 }
 
+/* fg_json_get() and fg_json_is() answer as cJSON's own functions do. */
+static void test_json_get_as_cjson(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_Parse("{\"a\":1,\"ab\":2,\"a\":3,\"\":4,\"b\":[5,{\"c\":6}],"
+                           "\"n\":null,\"t\":true,\"s\":\"x\"}");
+    assert_non_null(o);
+    const char *names[] = {"a", "ab", "", "b", "c", "A", "abc", "n", "t", "s"};
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, "b");
+    const cJSON *objs[] = {o, arr, arr->child, arr->child->next, NULL};
+    for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+        for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+            assert_ptr_equal(fg_json_get(objs[i], names[k]),
+                             cJSON_GetObjectItemCaseSensitive(objs[i], names[k]));
+        assert_ptr_equal(fg_json_get(objs[i], NULL),
+                         cJSON_GetObjectItemCaseSensitive(objs[i], NULL));
+    }
+    for (const cJSON *c = o->child; c; c = c->next) {
+        assert_int_equal(fg_json_is(c, cJSON_Number), cJSON_IsNumber(c));
+        assert_int_equal(fg_json_is(c, cJSON_String), cJSON_IsString(c));
+        assert_int_equal(fg_json_is(c, cJSON_Array), cJSON_IsArray(c));
+        assert_int_equal(fg_json_is(c, cJSON_Object), cJSON_IsObject(c));
+        assert_int_equal(fg_json_is(c, cJSON_NULL), cJSON_IsNull(c));
+        assert_int_equal(fg_json_is_bool(c), cJSON_IsBool(c));
+    }
+    assert_false(fg_json_is(NULL, cJSON_Object));
+    cJSON_Delete(o);
+}
+
 /* The fast path for short decimals must give strtod's double, bit for bit. */
 static void test_json_numbers_as_strtod(void **state)
 {
@@ -409,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_json_parse_accepts_json),
         cmocka_unit_test(test_json_parse_tree_shape),
         cmocka_unit_test(test_json_parse_refuses),
+        cmocka_unit_test(test_json_get_as_cjson),
         cmocka_unit_test(test_json_numbers_as_strtod),
         cmocka_unit_test(test_json_arena_reuse),
     };
