@@ -16,7 +16,9 @@
 # before RSS is read), BENCH_OCPP_WARM (5 s), BENCH_OCPP_S (20 s measured),
 # BENCH_OCPP_RATE (20000 round trips/s in total, paced run),
 # BENCH_OCPP_TMPFS (1: one more flexgw series with storage on /dev/shm, to
-# separate the cost of fsync from CPU), BENCH_NODE_HEAP_MB (4096).
+# separate the cost of fsync from CPU), BENCH_OCPP_FLOOR (1: the same b2b load
+# against tests/bench/ocpp_floor, which answers without parsing: what the
+# machine itself costs per round trip), BENCH_NODE_HEAP_MB (4096).
 #
 # Each gateway run gets its own fresh data dir and a free loopback port, is
 # stopped with SIGTERM and must exit 0; the script exits 1 if any did not.
@@ -38,6 +40,7 @@ OCPP_WARM=${BENCH_OCPP_WARM:-5}
 OCPP_S=${BENCH_OCPP_S:-20}
 OCPP_RATE=${BENCH_OCPP_RATE:-20000}
 OCPP_TMPFS=${BENCH_OCPP_TMPFS:-1}
+OCPP_FLOOR=${BENCH_OCPP_FLOOR:-1}
 NODE_HEAP_MB=${BENCH_NODE_HEAP_MB:-4096}
 
 die() {
@@ -57,6 +60,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || die "$PY not found: run packaging/install-deps.sh (as root)"
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 LOADGEN=$(cd "$1" && pwd)/tests/bench/ocpp_load
+FLOOR=$(cd "$1" && pwd)/tests/bench/ocpp_floor
 RPC_JS=$SRC/tests/bench/ocpp_rpc_server.js
 if [ "$DO_OCPP" = 1 ]; then
     [ -x "$LOADGEN" ] || die "$LOADGEN not found (build the tree: make build)"
@@ -464,6 +468,17 @@ if [ "$DO_OCPP" = 1 ]; then
             fi
         done
     fi
+    if [ "$OCPP_FLOOR" = 1 ]; then
+        for n in $OCPP_N; do
+            OCPP_PORT=$(free_port)
+            "$FLOOR" "$OCPP_PORT" </dev/null >"$WORK/floor-$n.log" 2>&1 &
+            FLOOR_PID=$!
+            wait_port "$OCPP_PORT" || die "floor-$n: ocpp_floor does not listen"
+            ocpp_load_run "floor-$n" "$FLOOR_PID" "$n" b2b
+            kill -TERM "$FLOOR_PID" 2>/dev/null || true
+            wait "$FLOOR_PID" 2>/dev/null || true
+        done
+    fi
 fi
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -605,6 +620,17 @@ if tm:
             paced = f"{f(get(s,'paced','p50_ms'),'%.2f')} / {f(get(s,'paced','p99_ms'),'%.2f')} / {f(get(s,'paced','max_ms'),'%.2f')}, {f(get(s,'paced','server_cpu_us_per_rt'))}"
         w(f"| {thousands(n)} | {f(get(s,'b2b','rt_per_s'),'%.0f')} | {f(get(s,'b2b','p50_ms'),'%.2f')} / {f(get(s,'b2b','p99_ms'),'%.2f')} | {f(get(s,'b2b','server_cpu_us_per_rt'))} | {f(get(s,'b2b','server_cpu_pct'),'%.0f')} | {paced} | {errs(s,'b2b')} |")
     w("")
+fl = [n for n in ns if f"floor-{n}" in runs]
+if fl:
+    w("### The machine's floor (diagnostic)\n")
+    w("The same back-to-back load against `tests/bench/ocpp_floor`, which answers every frame at once without parsing or validating it (one thread, epoll): about what the kernel and the loopback TCP path cost per round trip on this machine, before a server does anything.\n")
+    w("| Stations | Round trips/s | CPU/rt (µs) | as a share of ocpp-rpc's CPU/rt | Load generator CPU (% of a core) |")
+    w("|---|---|---|---|---|")
+    for n in fl:
+        s = f"floor-{n}"
+        a, b = get(s, "b2b", "server_cpu_us_per_rt"), get(f"ocpp-rpc-{n}", "b2b", "server_cpu_us_per_rt")
+        w(f"| {thousands(n)} | {f(get(s,'b2b','rt_per_s'),'%.0f')} | {f(a)} | {ratio(a, b)} | {f(get(s,'b2b','client_cpu_pct'),'%.0f')} |")
+    w("")
 w("### Against the targets\n")
 big = max(ns)
 fgb, rpb = f"flexgw-{big}", f"ocpp-rpc-{big}"
@@ -669,6 +695,7 @@ if [ "$DO_OCPP" = 1 ]; then
   \`"ocpp": {"enabled": true, "listen": "127.0.0.1:PORT", "allow_unknown_stations": true}\`,
   \`"storage": {"path": FRESH_TMP_DIR}\` (sync_full default: true), \`"log": {"level": "warn"}\`, no assets
 - OCPP, ocpp-rpc: \`node --max-old-space-size=$NODE_HEAP_MB tests/bench/ocpp_rpc_server.js PORT\`
+- OCPP, floor (diagnostic): \`BUILD_DIR/tests/bench/ocpp_floor PORT\`, b2b only
 - load, per server and N, 2 s after the server is up:
   \`ocpp_load --port PORT --stations N --src-addrs 4 --connect-rate 2000 --max-pending 200 --connect-timeout 240 --hold $OCPP_HOLD --load b2b[,paced] --warmup $OCPP_WARM --duration $OCPP_S --rate $OCPP_RATE --server-pid PID\`
   (paced only at 10,000 stations); MeterValues with evseId 1, one Power.Active.Import and one Energy.Active.Import.Register sample
