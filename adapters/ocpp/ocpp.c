@@ -1903,9 +1903,23 @@ static struct station *asset_station(struct ocpp *o, const struct fg_asset *a,
 static int handle_frame(struct ocpp *o, struct station *st, const char *buf, size_t len,
                         struct fg_ocppj_msg *m);
 
+/* With thousands of stations a message's asset is not in the cache: start
+ * fetching the first EVSE's (most stations have one) while the frame is
+ * parsed and validated, which takes longer than the fetch. */
+static void prefetch_asset(const struct ocpp *o, const struct station *st)
+{
+    const struct fg_model *m = o->host.model;
+    if (st->n_evses && st->evses[0].asset_i < m->n_assets) {
+        const char *a = (const char *)&m->assets[st->evses[0].asset_i];
+        __builtin_prefetch(a, 1);
+        __builtin_prefetch(a + 64, 1);
+    }
+}
+
 /* One text message; -1 if it is not UTF-8 (the caller fails the connection). */
 static int on_message(struct ocpp *o, struct station *st, const char *buf, size_t len)
 {
+    prefetch_asset(o, st);
     fg_metrics_adapter(o->host.metrics, "ocpp", 1, 0);
     if (o->msg_busy) {
         struct fg_ocppj_msg own;

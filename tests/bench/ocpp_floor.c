@@ -94,12 +94,13 @@ static int frames(struct conn *c)
             const unsigned char *q = memchr(p + 4, '"', len - 4);
             int il = q ? (int)(q - p - 4) : 0;
             char out[256];
-            int body = memmem(p, len, "BootNotification", 16)
-                           ? snprintf(out + 2, sizeof(out) - 2,
-                                      "[3,\"%.*s\",{\"currentTime\":\"2026-01-01T00:00:00Z\","
-                                      "\"interval\":300,\"status\":\"Accepted\"}]",
-                                      il, p + 4)
-                           : snprintf(out + 2, sizeof(out) - 2, "[3,\"%.*s\",{}]", il, p + 4);
+            int body =
+                memmem(p, len, "BootNotification", 16)
+                    ? snprintf(out + 2, sizeof(out) - 2,
+                               "[3,\"%.*s\",{\"currentTime\":\"2026-01-01T00:00:00Z\","
+                               "\"interval\":300,\"status\":\"Accepted\"}]",
+                               il, p + 4)
+                    : snprintf(out + 2, sizeof(out) - 2, "[3,\"%.*s\",{}]", il, p + 4);
             if (body < 0 || body > 125)
                 return -1;
             out[0] = (char)0x81;
@@ -124,7 +125,8 @@ int main(int argc, char **argv)
     }
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[1]))};
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)atoi(argv[1]))};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 4096)) {
         perror("ocpp_floor: listen");
