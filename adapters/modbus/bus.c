@@ -139,10 +139,10 @@ static int attempt(struct mb_job *j, mb_op op, void *arg, const char *what)
         /* Name the device and its settings: "reading ...: No such file or
          * directory" sends the reader looking for a missing map file. */
         const struct fg_cfg_modbus_rtu *r = &b->cfg.rtu;
-        snprintf(j->err, sizeof(j->err), "cannot open serial device %.100s (%d %d%c%d): %s",
-                 r->device, r->baud, r->data_bits, parity_char[r->parity % 3],
-                 r->stop_bits,
-                 refused ? "its driver does not take these settings" : modbus_strerror(e));
+        snprintf(
+            j->err, sizeof(j->err), "cannot open serial device %.100s (%d %d%c%d): %s",
+            r->device, r->baud, r->data_bits, parity_char[r->parity % 3], r->stop_bits,
+            refused ? "its driver does not take these settings" : modbus_strerror(e));
         return -1;
     }
     snprintf(j->err, sizeof(j->err), "%s: %s%s", what,
