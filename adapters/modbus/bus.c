@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 
 #include "loop.h"
 #include "mb.h"
@@ -66,6 +67,40 @@ static void drop_connection(struct mb_bus *b)
     }
 }
 
+/* libmodbus sets up a serial line with one tcsetattr(), which succeeds when
+ * the driver takes only part of the settings (Linux ptys drop parity; some
+ * USB adapters drop a stop bit). Devices on such a line never answer, and
+ * "timed out" would send the reader to the wiring: check what the line
+ * really is. 0, or -1 when parity, data or stop bits differ. */
+static int line_as_configured(struct mb_bus *b)
+{
+    const struct fg_cfg_modbus_rtu *r = &b->cfg.rtu;
+    struct termios t;
+    if (tcgetattr(modbus_get_socket(b->ctx), &t))
+        return -1;
+    bool parity = t.c_cflag & PARENB, odd = t.c_cflag & PARODD;
+    if (parity != (r->parity != FG_MB_PARITY_NONE) ||
+        (parity && odd != (r->parity == FG_MB_PARITY_ODD)) ||
+        !(t.c_cflag & CSTOPB) != (r->stop_bits == 1) ||
+        (t.c_cflag & CSIZE) != (r->data_bits == 7 ? CS7 : CS8))
+        return -1;
+    return 0;
+}
+
+static int connect_bus(struct mb_bus *b, bool *refused)
+{
+    *refused = false;
+    if (modbus_connect(b->ctx) == -1)
+        return -1;
+    if (b->cfg.has_rtu && line_as_configured(b)) {
+        modbus_close(b->ctx);
+        *refused = true;
+        errno = EINVAL;
+        return -1;
+    }
+    return 0;
+}
+
 /* One request with retries. op does the libmodbus call and returns its
  * result (-1 with errno on failure). */
 typedef int (*mb_op)(modbus_t *ctx, void *arg);
@@ -74,10 +109,13 @@ static int attempt(struct mb_job *j, mb_op op, void *arg, const char *what)
 {
     struct mb_bus *b = j->bus;
     int e = 0;
+    bool no_line = false, refused = false;
     for (int i = 0; i <= j->retries; i++) {
+        no_line = false;
         if (!b->connected) {
-            if (modbus_connect(b->ctx) == -1) {
+            if (connect_bus(b, &refused) == -1) {
                 e = errno;
+                no_line = true;
                 continue;
             }
             b->connected = true;
@@ -97,6 +135,16 @@ static int attempt(struct mb_job *j, mb_op op, void *arg, const char *what)
     }
     j->mb_errno = e;
     j->fail = is_exception(e) ? MB_FAIL_EXCEPTION : MB_FAIL_COMM;
+    if (no_line && b->cfg.has_rtu) {
+        /* Name the device and its settings: "reading ...: No such file or
+         * directory" sends the reader looking for a missing map file. */
+        const struct fg_cfg_modbus_rtu *r = &b->cfg.rtu;
+        snprintf(
+            j->err, sizeof(j->err), "cannot open serial device %.100s (%d %d%c%d): %s",
+            r->device, r->baud, r->data_bits, parity_char[r->parity % 3], r->stop_bits,
+            refused ? "its driver does not take these settings" : modbus_strerror(e));
+        return -1;
+    }
     snprintf(j->err, sizeof(j->err), "%s: %s%s", what,
              is_exception(e) ? "Modbus exception: " : "", modbus_strerror(e));
     return -1;
