@@ -40,6 +40,10 @@ struct fg_adapter_ops {
      * reason in *err (FG_EUNSUPPORTED: the device cannot take set-points;
      * FG_ESTATE: not now, e.g. not connected). */
     int (*setpoint)(void *state, struct fg_asset *asset, struct fg_error *err);
+    /* setpoint() also executes asset->sp.var (sp.has_var) or refuses it
+     * itself; without this the gateway refuses var set-points for the
+     * adapter's assets with FG_EUNSUPPORTED before calling setpoint(). */
+    bool reactive;
 };
 
 extern const struct fg_adapter_ops fg_sim_adapter;

@@ -293,6 +293,7 @@ static void h_asset(struct call *c)
 
 struct sp_req {
     double w;
+    double var; /* NAN = none */
     int64_t expires_at;
 };
 
@@ -318,12 +319,14 @@ static int decode_expiry(const cJSON *it, const char *path, int64_t now, int64_t
 }
 
 /* Body: {"w": W, "duration_s": s} or {"w": W, "expires_at": t}; without
- * either the set-point lapses after DEFAULT_SETPOINT_S. */
+ * either the set-point lapses after DEFAULT_SETPOINT_S. Optional "var":
+ * reactive power, + = absorbing (fg_setpoint.var). */
 static int decode_setpoint(const cJSON *j, int64_t now, struct sp_req *out,
                            struct fg_error *e)
 {
     int have_w = 0, have_dur = 0, have_exp = 0;
     out->expires_at = now + DEFAULT_SETPOINT_S;
+    out->var = NAN;
     const cJSON *it;
     cJSON_ArrayForEach(it, j)
     {
@@ -335,6 +338,11 @@ static int decode_setpoint(const cJSON *j, int64_t now, struct sp_req *out,
                 return fg_error_set(e, FG_ETYPE, path, "expected a number of W");
             out->w = it->valuedouble;
             have_w = 1;
+        } else if (!strcmp(it->string, "var")) {
+            if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
+                return fg_error_set(e, FG_ETYPE, path,
+                                    "expected a number of var (+ absorbing)");
+            out->var = it->valuedouble;
         } else if (!strcmp(it->string, "duration_s")) {
             if (!cJSON_IsNumber(it))
                 return fg_error_set(e, FG_ETYPE, path, "expected a number of seconds");
@@ -373,7 +381,8 @@ static void h_setpoint_put(struct call *c)
     int rc = decode_setpoint(j, fg_gw_now(c->gw), &r, &e);
     cJSON_Delete(j);
     if (!rc)
-        rc = fg_gw_setpoint(c->gw, c->arg, r.w, FG_SP_API, r.expires_at, NULL, &e);
+        rc = fg_gw_setpoint_var(c->gw, c->arg, r.w, r.var, FG_SP_API, r.expires_at, NULL,
+                                &e);
     if (rc) {
         reply_fg_error(c, &e);
         return;

@@ -274,6 +274,11 @@ static int send_to_adapter(struct fg_gw *gw, struct fg_asset *a, struct fg_error
 {
     for (size_t i = 0; i < gw->n_adapters; i++) {
         if (!strcmp(gw->adapters[i].ops->name, a->adapter) && gw->adapters[i].state) {
+            if (a->sp.active && a->sp.has_var && !gw->adapters[i].ops->reactive)
+                return fg_error_set(err, FG_EUNSUPPORTED, "/var",
+                                    "the %s adapter cannot control reactive power "
+                                    "(\"%s\")",
+                                    a->adapter, a->id);
             int rc = gw->adapters[i].ops->setpoint(gw->adapters[i].state, a, err);
             if (rc && !err->msg[0])
                 fg_error_set(err, rc, "/asset", "the %s adapter cannot execute it: %s",
@@ -290,6 +295,13 @@ int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
                    enum fg_sp_source src, int64_t expires_at, struct fg_setpoint *applied,
                    struct fg_error *err)
 {
+    return fg_gw_setpoint_var(gw, asset_id, w, NAN, src, expires_at, applied, err);
+}
+
+int fg_gw_setpoint_var(struct fg_gw *gw, const char *asset_id, double w, double var,
+                       enum fg_sp_source src, int64_t expires_at,
+                       struct fg_setpoint *applied, struct fg_error *err)
+{
     struct fg_asset *a = fg_model_find_asset(&gw->model, asset_id);
     struct fg_setpoint before = a ? a->sp : (struct fg_setpoint){0};
     struct fg_setpoint sp;
@@ -299,6 +311,8 @@ int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
     if (rc)
         return rc;
     a = fg_model_find_asset(&gw->model, asset_id);
+    a->sp.has_var = sp.has_var = isfinite(var);
+    a->sp.var = sp.var = sp.has_var ? var : 0;
     rc = send_to_adapter(gw, a, err);
     if (rc) {
         /* Not executed, so not accepted: the model keeps what the device does. */

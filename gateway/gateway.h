@@ -86,6 +86,12 @@ void *fg_gw_adapter_state(struct fg_gw *gw, const char *name);
 int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
                    enum fg_sp_source src, int64_t expires_at, struct fg_setpoint *applied,
                    struct fg_error *err);
+/* The same with a reactive power target var (fg_setpoint.var; NAN = none).
+ * FG_EUNSUPPORTED (HTTP 422) when the asset's adapter or device has no
+ * reactive-power control; the model then keeps its previous set-point. */
+int fg_gw_setpoint_var(struct fg_gw *gw, const char *asset_id, double w, double var,
+                       enum fg_sp_source src, int64_t expires_at,
+                       struct fg_setpoint *applied, struct fg_error *err);
 /* Release an asset's set-point. */
 int fg_gw_setpoint_clear(struct fg_gw *gw, const char *asset_id, struct fg_error *err);
 

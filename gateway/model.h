@@ -129,6 +129,13 @@ struct fg_setpoint {
     bool active;
     double w;           /* applied (clamped) value */
     double requested_w; /* what the source asked for */
+    /* Reactive power target, var, in the same load convention as w: + =
+     * absorbing (consuming, inductive, under-excited), - = injecting
+     * (capacitive, over-excited). Only with has_var; otherwise the device
+     * keeps its own reactive-power control. Not clamped: the device refuses
+     * what it cannot do (adapters without reactive control refuse it). */
+    bool has_var;
+    double var;
     enum fg_sp_source source;
     int64_t set_at;
     int64_t expires_at; /* the set-point is dropped at this time */
@@ -207,7 +214,7 @@ struct fg_asset {
     enum fg_asset_kind kind;
     int64_t last_seen;
     double power_w;      /* measured, sign convention above; NAN until known */
-    double reactive_var; /* measured, NAN if unknown */
+    double reactive_var; /* measured, + = absorbing (as sp.var); NAN if unknown */
     struct fg_setpoint sp;
     struct fg_envelope env; /* envelope now, kept by fg_model_refresh() */
     char name[FG_NAME_MAX];

@@ -206,6 +206,8 @@ static cJSON *setpoint_json(const struct fg_setpoint *sp)
         return NULL;
     bool ok = add_num(o, "w", sp->w);
     ok = ok && add_num(o, "requested_w", sp->requested_w);
+    if (sp->has_var)
+        ok = ok && add_num(o, "var", sp->var);
     ok = ok && add_str(o, "source", fg_sp_source_name(sp->source));
     ok = ok && add_int(o, "set_at", sp->set_at);
     ok = ok && add_int(o, "expires_at", sp->expires_at);

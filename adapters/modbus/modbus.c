@@ -72,6 +72,7 @@ struct dev {
     /* set-points */
     bool sp_dirty;      /* write at the next job */
     bool controlling;   /* the device runs a set-point of ours */
+    bool var_written;   /* ... and VarSetEna = 1 of ours (704) */
     int64_t written_ms; /* monotonic time of the last write */
 };
 
@@ -233,6 +234,10 @@ static void apply_pv(struct dev *d, struct fg_asset *a, char *miss, size_t n)
         w = val(d, pv_models[i], "W", miss, n);
     w = first(w, val(d, 701, "W", miss, n));
     a->power_w = isfinite(w) ? 0 - w : NAN; /* + = generation in SunSpec */
+    double var = NAN;
+    for (size_t i = 0; i < 6 && !isfinite(var); i++)
+        var = val(d, pv_models[i], "VAr", NULL, 0);
+    a->reactive_var = isfinite(var) ? 0 - var : NAN; /* + = injecting in SunSpec */
     if (isfinite(w))
         a->pv.available_w = w > 0 ? w : 0;
     struct mdl *m = find_mdl(d, 704);
@@ -429,6 +434,32 @@ static int pv_704(struct dev *d, struct wlist *wl, const struct fg_setpoint *sp,
     return add_write(d, wl, 704, "WMaxLimPctEna", 1);
 }
 
+/* Reactive power through 704 (VarSet in var, DER convention: + = injecting,
+ * so -sp->var), after the active power: VarSetMod = VARS, VarSet,
+ * VarSetRvrtTms, VarSetEna last. A set-point without var, or a release,
+ * hands reactive power back to the device (VarSetEna = 0) if we had it. */
+static int var_704(struct dev *d, struct wlist *wl, const struct fg_setpoint *sp)
+{
+    if (!sp->active || !sp->has_var)
+        return d->var_written ? add_write(d, wl, 704, "VarSetEna", 0) : 0;
+    if (add_write(d, wl, 704, "VarSetMod", 4) ||
+        add_write(d, wl, 704, "VarSet", -sp->var) ||
+        add_write(d, wl, 704, "VarSetRvrtTms", d->cfg.revert_s))
+        return -1;
+    return add_write(d, wl, 704, "VarSetEna", 1);
+}
+
+/* Why the device cannot take a reactive power target, NULL if it can. */
+static const char *no_var_control(struct dev *d)
+{
+    if (d->map)
+        return "register-map devices have no reactive-power set-point";
+    struct mdl *m = find_mdl(d, 704);
+    if (!m || !fg_sunspec_point_find(m->m.def, "VarSet"))
+        return "the device offers no reactive-power control (SunSpec 704 VarSet)";
+    return NULL;
+}
+
 /* Which control the device offers for the asset, 0 if none. */
 static uint16_t control_model(struct dev *d)
 {
@@ -461,6 +492,8 @@ static int build_writes(struct dev *d, struct mb_job *j, struct fg_error *err)
         rc = battery_124(d, &wl, &a->sp, a);
     else
         rc = pv_704(d, &wl, &a->sp, a);
+    if (!rc && cm == 704)
+        rc = var_704(d, &wl, &a->sp);
     if (rc) {
         j->n_writes = 0;
         *err = wl.e;
@@ -622,6 +655,7 @@ static void writes_done(struct dev *d, struct mb_job *j)
     struct fg_asset *a = dev_asset(d);
     d->written_ms = mono_ms();
     d->controlling = a && a->sp.active;
+    d->var_written = d->controlling && a->sp.has_var;
     sp_state(d, FG_SPS_VERIFIED, NULL);
 }
 
@@ -892,6 +926,9 @@ static int mb_setpoint(void *state, struct fg_asset *asset, struct fg_error *err
                             asset->id);
     if (!d->online || (!d->discovered && !d->map))
         return fg_error_set(err, FG_ESTATE, NULL, "%s is offline", asset->id);
+    const char *why = asset->sp.active && asset->sp.has_var ? no_var_control(d) : NULL;
+    if (why)
+        return fg_error_set(err, FG_EUNSUPPORTED, "/var", "%s: %s", asset->id, why);
     if (d->map) {
         /* Refused here, before anything is written: a map without a
          * set-point point, a value outside the map's min/max. */
@@ -915,4 +952,5 @@ const struct fg_adapter_ops fg_modbus_adapter = {
     .start = mb_start,
     .stop = mb_stop,
     .setpoint = mb_setpoint,
+    .reactive = true,
 };

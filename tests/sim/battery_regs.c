@@ -9,8 +9,11 @@
 
 #include "battery_sim.h"
 
-static const uint16_t model_ids[BSIM_MODELS] = {1, 802, 124};
+/* Model indexes in s->ids per kind. A battery with --battery-704 has 704
+ * where 124 would be (M124 then means its 704). */
 enum { M1, M802, M124 };
+enum { P1, P103, P704 };
+enum { E1, E203 };
 
 /* ---- tables ----------------------------------------------------------------- */
 
@@ -59,11 +62,11 @@ static bool overlaps(int a, int n, uint32_t b, uint32_t m)
 
 /* ---- SunSpec ---------------------------------------------------------------- */
 
-static const struct fg_sunspec_point *pt(int mi, const char *name)
+static const struct fg_sunspec_point *pt(const struct bsim *s, int mi, const char *name)
 {
-    const struct fg_sunspec_point *p = fg_sunspec_lookup(model_ids[mi], name);
+    const struct fg_sunspec_point *p = fg_sunspec_lookup(s->ids[mi], name);
     if (!p)
-        fprintf(stderr, "battery_sim: BUG: no point %u.%s\n", model_ids[mi], name);
+        fprintf(stderr, "battery_sim: BUG: no point %u.%s\n", s->ids[mi], name);
     return p;
 }
 
@@ -72,13 +75,13 @@ static int sf_of(const struct bsim *s, int mi, const struct fg_sunspec_point *p)
 {
     if (p->sf == FG_SUNSPEC_NONE)
         return 0;
-    const struct fg_sunspec_model_def *d = fg_sunspec_model_find(model_ids[mi]);
+    const struct fg_sunspec_model_def *d = fg_sunspec_model_find(s->ids[mi]);
     return (int16_t)s->mb->tab_registers[s->model_addr[mi] + d->points[p->sf].offset];
 }
 
 static void put_raw(struct bsim *s, int mi, const char *name, uint16_t raw)
 {
-    const struct fg_sunspec_point *p = pt(mi, name);
+    const struct fg_sunspec_point *p = pt(s, mi, name);
     if (p)
         s->mb->tab_registers[s->model_addr[mi] + p->offset] = raw;
 }
@@ -87,7 +90,7 @@ static void put_raw(struct bsim *s, int mi, const char *name, uint16_t raw)
  * writes its read-only points too, so it encodes a writable copy. */
 static void put(struct bsim *s, int mi, const char *name, double value)
 {
-    const struct fg_sunspec_point *p = pt(mi, name);
+    const struct fg_sunspec_point *p = pt(s, mi, name);
     if (!p)
         return;
     struct fg_sunspec_point rw = *p;
@@ -95,8 +98,7 @@ static void put(struct bsim *s, int mi, const char *name, double value)
     struct fg_sunspec_write w;
     struct fg_error e;
     if (fg_sunspec_encode_raw(&rw, sf_of(s, mi, p), value, &w, &e)) {
-        fprintf(stderr, "battery_sim: %u.%s = %g: %s\n", model_ids[mi], name, value,
-                e.msg);
+        fprintf(stderr, "battery_sim: %u.%s = %g: %s\n", s->ids[mi], name, value, e.msg);
         return;
     }
     memcpy(&s->mb->tab_registers[s->model_addr[mi] + p->offset], w.regs,
@@ -105,7 +107,7 @@ static void put(struct bsim *s, int mi, const char *name, double value)
 
 static void put_str(struct bsim *s, int mi, const char *name, const char *str)
 {
-    const struct fg_sunspec_point *p = pt(mi, name);
+    const struct fg_sunspec_point *p = pt(s, mi, name);
     if (!p)
         return;
     uint16_t *r = &s->mb->tab_registers[s->model_addr[mi] + p->offset];
@@ -124,7 +126,7 @@ static int bind(const struct bsim *s, int mi, struct fg_sunspec_model *m)
     int rc =
         fg_sunspec_model_bind(m, &s->mb->tab_registers[a], 2u + s->model_len[mi], a, &e);
     if (rc)
-        fprintf(stderr, "battery_sim: bind %u: %s\n", model_ids[mi], e.msg);
+        fprintf(stderr, "battery_sim: bind %u: %s\n", s->ids[mi], e.msg);
     return rc;
 }
 
@@ -149,43 +151,79 @@ static int sf_for(double max)
     return sf;
 }
 
-static void sunspec_statics(struct bsim *s)
+static void common_statics(struct bsim *s)
 {
-    const struct bsim_battery *b = &s->bat;
     char sn[32];
+    static const char *const model[] = {"battery_sim", "pv_sim", "meter_sim"};
     snprintf(sn, sizeof(sn), "BSIM-%d-%d", s->port, s->unit);
     put_str(s, M1, "Mn", "flexgw");
-    put_str(s, M1, "Md", "battery_sim");
+    put_str(s, M1, "Md", model[s->kind]);
     put_str(s, M1, "Vr", "1.0");
     put_str(s, M1, "SN", sn);
     put(s, M1, "DA", s->unit);
+}
+
+/* 704's scale factors and starting values (the battery's with WSet, the
+ * PV's with the limit and var controls). */
+static void statics_704(struct bsim *s, int mi, int wsf)
+{
+    static const struct {
+        const char *name;
+        int sf;
+    } sfs[] = {
+        {"PF_SF", -3}, {"WMaxLimPct_SF", -1}, {"WSetPct_SF", -1}, {"VarSetPct_SF", -1}};
+    for (size_t i = 0; i < sizeof(sfs) / sizeof(sfs[0]); i++)
+        put_raw(s, mi, sfs[i].name, (uint16_t)sfs[i].sf);
+    put_raw(s, mi, "WSet_SF", (uint16_t)wsf);
+    put_raw(s, mi, "VarSet_SF", (uint16_t)wsf);
+    put(s, mi, "WMaxLimPct", 100);
+    put(s, mi, "WMaxLimPctRvrt", 100);
+    put(s, mi, "WSetMod", 1);   /* WATTS */
+    put(s, mi, "VarSetMod", 4); /* VARS */
+    /* (the PF groups stay 0: put() knows top-level points only) */
+}
+
+static void battery_statics(struct bsim *s)
+{
+    const struct bsim_battery *b = &s->bat;
     int wsf = sf_for(fmax(b->max_charge_w, b->max_discharge_w));
     static const struct {
         int mi;
         const char *name;
         int sf;
     } sfs[] = {
-        {M802, "AHRtg_SF", 0},      {M802, "DisChaRte_SF", 0},
-        {M802, "SoC_SF", -1},       {M802, "DoD_SF", -1},
-        {M802, "SoH_SF", -1},       {M802, "V_SF", -1},
-        {M802, "CellV_SF", -3},     {M802, "A_SF", -1},
-        {M802, "AMax_SF", -1},      {M124, "WChaDisChaGra_SF", 0},
-        {M124, "MinRsvPct_SF", -1}, {M124, "ChaState_SF", -1},
-        {M124, "StorAval_SF", -1},  {M124, "InBatV_SF", -1},
-        {M124, "InOutWRte_SF", -2},
+        {M802, "AHRtg_SF", 0},  {M802, "DisChaRte_SF", 0}, {M802, "SoC_SF", -1},
+        {M802, "DoD_SF", -1},   {M802, "SoH_SF", -1},      {M802, "V_SF", -1},
+        {M802, "CellV_SF", -3}, {M802, "A_SF", -1},        {M802, "AMax_SF", -1},
+    };
+    static const struct {
+        int mi;
+        const char *name;
+        int sf;
+    } sfs124[] = {
+        {M124, "WChaDisChaGra_SF", 0}, {M124, "MinRsvPct_SF", -1},
+        {M124, "ChaState_SF", -1},     {M124, "StorAval_SF", -1},
+        {M124, "InBatV_SF", -1},       {M124, "InOutWRte_SF", -2},
     };
     for (size_t i = 0; i < sizeof(sfs) / sizeof(sfs[0]); i++)
         put_raw(s, sfs[i].mi, sfs[i].name, (uint16_t)sfs[i].sf);
     put_raw(s, M802, "WHRtg_SF", (uint16_t)sf_for(b->capacity_wh));
     put_raw(s, M802, "WChaDisChaMax_SF", (uint16_t)wsf);
     put_raw(s, M802, "W_SF", (uint16_t)wsf);
-    put_raw(s, M124, "WChaMax_SF", (uint16_t)wsf);
-    put_raw(s, M124, "VAChaMax_SF", (uint16_t)wsf);
-    /* the writable points' starting values */
     put(s, M802, "SocRsvMax", 100);
     put(s, M802, "SoCRsvMin", 0);
     put(s, M802, "SetOp", 1);
     put(s, M802, "SetInvState", 3);
+    if (s->use704) {
+        statics_704(s, M124, wsf);
+        put(s, M124, "WSetRvrtTms", b->revert_s);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(sfs124) / sizeof(sfs124[0]); i++)
+        put_raw(s, sfs124[i].mi, sfs124[i].name, (uint16_t)sfs124[i].sf);
+    put_raw(s, M124, "WChaMax_SF", (uint16_t)wsf);
+    put_raw(s, M124, "VAChaMax_SF", (uint16_t)wsf);
+    /* the writable points' starting values */
     put(s, M124, "WChaMax", b->charge_limit_w);
     put(s, M124, "VAChaMax", b->max_charge_w);
     put(s, M124, "WChaGra", 100);
@@ -197,14 +235,53 @@ static void sunspec_statics(struct bsim *s)
     put(s, M124, "ChaGriSet", 1);
 }
 
+static void pv_statics(struct bsim *s)
+{
+    int wsf = sf_for(s->pv.rated_w);
+    static const struct {
+        const char *name;
+        int sf;
+    } sfs[] = {{"A_SF", -1}, {"V_SF", -1},   {"Hz_SF", -2},  {"PF_SF", -2},
+               {"WH_SF", 0}, {"DCA_SF", -1}, {"DCV_SF", -1}, {"Tmp_SF", -1}};
+    for (size_t i = 0; i < sizeof(sfs) / sizeof(sfs[0]); i++)
+        put_raw(s, P103, sfs[i].name, (uint16_t)sfs[i].sf);
+    const char *const wsfs[] = {"W_SF", "VA_SF", "VAr_SF", "DCW_SF"};
+    for (size_t i = 0; i < sizeof(wsfs) / sizeof(wsfs[0]); i++)
+        put_raw(s, P103, wsfs[i], (uint16_t)wsf);
+    statics_704(s, P704, wsf);
+}
+
+static void meter_statics(struct bsim *s)
+{
+    static const struct {
+        const char *name;
+        int sf;
+    } sfs[] = {{"A_SF", -2},     {"V_SF", -1},     {"Hz_SF", -2}, {"PF_SF", -2},
+               {"W_SF", 0},      {"VA_SF", 0},     {"VAR_SF", 0}, {"TotWh_SF", 0},
+               {"TotVAh_SF", 0}, {"TotVArh_SF", 0}};
+    for (size_t i = 0; i < sizeof(sfs) / sizeof(sfs[0]); i++)
+        put_raw(s, E203, sfs[i].name, (uint16_t)sfs[i].sf);
+}
+
+static void sunspec_statics(struct bsim *s)
+{
+    common_statics(s);
+    if (s->kind == BSIM_BATTERY)
+        battery_statics(s);
+    else if (s->kind == BSIM_PV)
+        pv_statics(s);
+    else
+        meter_statics(s);
+}
+
 static int sunspec_init(struct bsim *s)
 {
     uint16_t *h = s->mb->tab_registers;
     uint32_t a = s->base;
     h[a++] = FG_SUNSPEC_MARKER_HI;
     h[a++] = FG_SUNSPEC_MARKER_LO;
-    for (int mi = 0; mi < BSIM_MODELS; mi++) {
-        const struct fg_sunspec_model_def *d = fg_sunspec_model_find(model_ids[mi]);
+    for (int mi = 0; mi < s->n_models; mi++) {
+        const struct fg_sunspec_model_def *d = fg_sunspec_model_find(s->ids[mi]);
         if (!d)
             return -1;
         s->model_addr[mi] = a;
@@ -236,7 +313,7 @@ static int cha_st(const struct bsim_battery *b)
     return b->soc >= 100 ? 5 : b->soc <= 0 ? 2 : 6; /* FULL, EMPTY, HOLDING */
 }
 
-static void sunspec_publish(struct bsim *s)
+static void battery_publish(struct bsim *s)
 {
     const struct bsim_battery *b = &s->bat;
     double v = b->voltage_v;
@@ -254,16 +331,19 @@ static void sunspec_publish(struct bsim *s)
     put(s, M802, "A", -b->w / v); /* SunSpec: + = discharging */
     put(s, M802, "AChaMax", b->max_charge_w / v);
     put(s, M802, "ADisChaMax", b->max_discharge_w / v);
-    put(s, M124, "ChaSt", cha_st(b));
-    put(s, M124, "InBatV", v);
-    put(s, M124, "StorAval", b->capacity_wh * b->soc / 100 / v);
+    if (!s->use704) {
+        put(s, M124, "ChaSt", cha_st(b));
+        put(s, M124, "InBatV", v);
+        put(s, M124, "StorAval", b->capacity_wh * b->soc / 100 / v);
+    }
     if (s->garbage) {
         put_raw(s, M802, "SoC", 0xffff);      /* "not implemented" */
         put_raw(s, M802, "SoH", 1500);        /* 150.0 % */
         put_raw(s, M802, "W", 0x8000);        /* "not implemented" */
         put_raw(s, M802, "V", 0xffff);        /* "not implemented" */
         put_raw(s, M802, "WHRtg_SF", 0x8000); /* capacity unknown */
-        put_raw(s, M124, "ChaState", 0x7fff); /* 3276.7 % */
+        if (!s->use704)
+            put_raw(s, M124, "ChaState", 0x7fff); /* 3276.7 % */
         return;
     }
     put_raw(s, M802, "WHRtg_SF", (uint16_t)sf_for(b->capacity_wh));
@@ -272,7 +352,70 @@ static void sunspec_publish(struct bsim *s)
     put(s, M802, "SoH", b->soh);
     put(s, M802, "V", v);
     put(s, M802, "W", -b->w); /* SunSpec: + = discharging */
-    put(s, M124, "ChaState", b->soc);
+    if (!s->use704)
+        put(s, M124, "ChaState", b->soc);
+}
+
+/* Model 103 from the PV's state: three balanced phases at 230 V. */
+static void pv_publish(struct bsim *s)
+{
+    const struct bsim_pv *pv = &s->pv;
+    double va = hypot(pv->w, pv->var), a = va / 3 / 230;
+    put(s, P103, "W", pv->w);
+    put(s, P103, "VAr", pv->var);
+    put(s, P103, "VA", va);
+    put(s, P103, "PF", va > 0 ? pv->w / va : 1);
+    put(s, P103, "A", 3 * a);
+    const char *const ph[3][2] = {
+        {"AphA", "PhVphA"}, {"AphB", "PhVphB"}, {"AphC", "PhVphC"}};
+    for (int i = 0; i < 3; i++) {
+        put(s, P103, ph[i][0], a);
+        put(s, P103, ph[i][1], 230);
+    }
+    put(s, P103, "Hz", 50);
+    put(s, P103, "DCW", pv->w / 0.97);
+    put(s, P103, "DCV", 600);
+    put(s, P103, "DCA", pv->w / 0.97 / 600);
+    put(s, P103, "TmpCab", 35);
+    put(s, P103, "St", pv->w > 0 ? (pv->lim_ena ? 5 : 4) : 2); /* THROTTLED, MPPT,
+                                                                 SLEEPING */
+    if (s->garbage)
+        put_raw(s, P103, "W", 0x8000);
+}
+
+/* Model 203 from the site balance (battery_sim.c computes it). */
+static void meter_publish(struct bsim *s)
+{
+    const struct bsim_meter *m = &s->meter;
+    const char *const ph[3][4] = {{"AphA", "PhVphA", "WphA", "VARphA"},
+                                  {"AphB", "PhVphB", "WphB", "VARphB"},
+                                  {"AphC", "PhVphC", "WphC", "VARphC"}};
+    double va = hypot(m->w, m->var);
+    put(s, E203, "W", m->w);
+    put(s, E203, "VAR", m->var);
+    put(s, E203, "VA", va);
+    put(s, E203, "PF", va > 0 ? m->w / va : 1);
+    put(s, E203, "A", m->a[0] + m->a[1] + m->a[2]);
+    put(s, E203, "PhV", (m->v[0] + m->v[1] + m->v[2]) / 3);
+    put(s, E203, "Hz", 50);
+    for (int i = 0; i < 3; i++) {
+        put(s, E203, ph[i][0], m->a[i]);
+        put(s, E203, ph[i][1], m->v[i]);
+        put(s, E203, ph[i][2], m->w / 3);
+        put(s, E203, ph[i][3], m->var / 3);
+    }
+    if (s->garbage)
+        put_raw(s, E203, "W", 0x8000);
+}
+
+static void sunspec_publish(struct bsim *s)
+{
+    if (s->kind == BSIM_BATTERY)
+        battery_publish(s);
+    else if (s->kind == BSIM_PV)
+        pv_publish(s);
+    else
+        meter_publish(s);
 }
 
 /* Refused values of writable points: [lo, hi] in the point's units. */
@@ -280,28 +423,50 @@ static bool sunspec_in_range(const struct bsim *s, int mi,
                              const struct fg_sunspec_point *p, double v)
 {
     static const struct {
-        int mi;
+        uint16_t id;
         const char *name;
         double lo, hi;
     } lim[] = {
-        {M124, "InWRte", -100, 100}, {M124, "OutWRte", -100, 100},
-        {M124, "StorCtl_Mod", 0, 3}, {M124, "InOutWRte_RvrtTms", 0, 86400},
-        {M124, "WChaGra", 0, 100},   {M124, "WDisChaGra", 0, 100},
-        {M802, "SocRsvMax", 0, 100}, {M802, "SoCRsvMin", 0, 100},
-        {M802, "SetOp", 1, 2},       {M802, "SetInvState", 1, 3},
-        {M1, "DA", 1, 247},
+        {124, "InWRte", -100, 100},
+        {124, "OutWRte", -100, 100},
+        {124, "StorCtl_Mod", 0, 3},
+        {124, "InOutWRte_RvrtTms", 0, 86400},
+        {124, "WChaGra", 0, 100},
+        {124, "WDisChaGra", 0, 100},
+        {802, "SocRsvMax", 0, 100},
+        {802, "SoCRsvMin", 0, 100},
+        {802, "SetOp", 1, 2},
+        {802, "SetInvState", 1, 3},
+        {1, "DA", 1, 247},
+        {704, "WMaxLimPct", 0, 100},
+        {704, "WMaxLimPctEna", 0, 1},
+        {704, "WSetEna", 0, 1},
+        {704, "WSetMod", 0, 1},
+        {704, "VarSetEna", 0, 1},
+        {704, "VarSetMod", 0, 4},
+        {704, "WSetRvrtTms", 0, 86400},
+        {704, "WMaxLimPctRvrtTms", 0, 86400},
+        {704, "VarSetRvrtTms", 0, 86400},
     };
-    if (mi == M124 && !strcmp(p->name, "WChaMax"))
+    uint16_t id = s->ids[mi];
+    if (id == 124 && !strcmp(p->name, "WChaMax"))
         return v >= 0 && v <= s->bat.max_charge_w;
+    /* 704 WSet and VarSet: DER convention, + = discharge / inject. */
+    if (id == 704 && !strcmp(p->name, "WSet"))
+        return s->kind == BSIM_BATTERY
+                   ? v >= -s->bat.max_charge_w && v <= s->bat.max_discharge_w
+                   : v >= 0 && v <= s->pv.rated_w;
+    if (id == 704 && !strcmp(p->name, "VarSet"))
+        return s->kind == BSIM_PV ? fabs(v) <= s->pv.var_max : v == 0;
     for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++)
-        if (lim[i].mi == mi && !strcmp(lim[i].name, p->name))
+        if (lim[i].id == id && !strcmp(lim[i].name, p->name))
             return v >= lim[i].lo && v <= lim[i].hi;
     return true;
 }
 
 static int sunspec_check(struct bsim *s, int addr, int n, char *why)
 {
-    for (int mi = 0; mi < BSIM_MODELS; mi++) {
+    for (int mi = 0; mi < s->n_models; mi++) {
         if (!overlaps(addr, n, s->model_addr[mi], 2u + s->model_len[mi]))
             continue;
         struct fg_sunspec_model m;
@@ -355,25 +520,52 @@ static double sunspec_command(const struct bsim *s)
     return 0;
 }
 
-static int sunspec_applied(struct bsim *s, int addr, int n)
+/* Did the write [addr, addr + n) touch one of the named points of model mi? */
+static bool touched(const struct bsim *s, int mi, int addr, int n,
+                    const char *const *names, size_t count)
 {
-    uint32_t a = s->model_addr[M124];
-    const char *const cmd[] = {"StorCtl_Mod", "InWRte", "OutWRte"};
-    int setpoint = 0;
-    for (size_t i = 0; i < 3; i++) {
-        const struct fg_sunspec_point *p = pt(M124, cmd[i]);
-        if (p && overlaps(addr, n, a + p->offset, p->size))
-            setpoint = 1;
+    for (size_t i = 0; i < count; i++) {
+        const struct fg_sunspec_point *p = pt(s, mi, names[i]);
+        if (p && overlaps(addr, n, s->model_addr[mi] + p->offset, p->size))
+            return true;
     }
-    const struct fg_sunspec_point *p = pt(M124, "WChaMax");
-    if (p && overlaps(addr, n, a + p->offset, p->size)) {
+    return false;
+}
+
+#define TOUCHED(s, mi, addr, n, ...)                                                     \
+    touched(s, mi, addr, n, (const char *const[]){__VA_ARGS__},                          \
+            sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+/* Battery with 704: WSet in W (DER convention: + = discharge) when WSetEna
+ * and WSetMod = WATTS; anything else is 0 W. */
+static int battery_704_applied(struct bsim *s, int addr, int n)
+{
+    if (TOUCHED(s, M124, addr, n, "WSetRvrtTms")) {
+        double v = get(s, M124, "WSetRvrtTms");
+        s->bat.revert_s = isnan(v) ? 0 : v;
+    }
+    if (!TOUCHED(s, M124, addr, n, "WSetEna", "WSetMod", "WSet"))
+        return 0;
+    bool ena = get(s, M124, "WSetEna") == 1;
+    double w = get(s, M124, "WSet");
+    s->bat.cmd_w = ena && get(s, M124, "WSetMod") == 1 && !isnan(w) ? -w : 0;
+    s->bat.cmd_at = s->now;
+    s->bat.cmd_active = ena;
+    return 1;
+}
+
+static int battery_applied(struct bsim *s, int addr, int n)
+{
+    if (s->use704)
+        return battery_704_applied(s, addr, n);
+    int setpoint = TOUCHED(s, M124, addr, n, "StorCtl_Mod", "InWRte", "OutWRte");
+    if (TOUCHED(s, M124, addr, n, "WChaMax")) {
         double v = get(s, M124, "WChaMax");
         if (!isnan(v))
             s->bat.charge_limit_w = v;
         setpoint = 1;
     }
-    p = pt(M124, "InOutWRte_RvrtTms");
-    if (p && overlaps(addr, n, a + p->offset, p->size)) {
+    if (TOUCHED(s, M124, addr, n, "InOutWRte_RvrtTms")) {
         double v = get(s, M124, "InOutWRte_RvrtTms");
         s->bat.revert_s = isnan(v) ? 0 : v;
     }
@@ -383,6 +575,72 @@ static int sunspec_applied(struct bsim *s, int addr, int n)
         s->bat.cmd_active = get(s, M124, "StorCtl_Mod") != 0;
     }
     return setpoint;
+}
+
+/* PV with 704: the active-power limit (WMaxLimPct of rated_w, when
+ * WMaxLimPctEna) and the reactive power (VarSet in var when VarSetEna and
+ * VarSetMod = VARS; VarSetPct of var_max with VAR_MAX_PCT). Each has its
+ * revert timer, restarted by a write to its points. */
+static int pv_applied(struct bsim *s, int addr, int n)
+{
+    struct bsim_pv *pv = &s->pv;
+    int what = 0;
+    if (TOUCHED(s, P704, addr, n, "WMaxLimPctRvrtTms"))
+        pv->lim_rvrt_s = fmax(0, get(s, P704, "WMaxLimPctRvrtTms"));
+    if (TOUCHED(s, P704, addr, n, "VarSetRvrtTms"))
+        pv->var_rvrt_s = fmax(0, get(s, P704, "VarSetRvrtTms"));
+    if (TOUCHED(s, P704, addr, n, "WMaxLimPctEna", "WMaxLimPct")) {
+        pv->lim_ena = get(s, P704, "WMaxLimPctEna") == 1;
+        pv->lim_pct = get(s, P704, "WMaxLimPct");
+        pv->lim_at = s->now;
+        pv->lim_real_at = s->real;
+        what |= 1;
+    }
+    if (TOUCHED(s, P704, addr, n, "VarSetEna", "VarSetMod", "VarSet", "VarSetPct")) {
+        double mode = get(s, P704, "VarSetMod");
+        pv->var_ena = get(s, P704, "VarSetEna") == 1;
+        pv->var_cmd = mode == 4   ? get(s, P704, "VarSet")
+                      : mode == 1 ? get(s, P704, "VarSetPct") / 100 * pv->var_max
+                                  : 0;
+        if (isnan(pv->var_cmd))
+            pv->var_cmd = 0;
+        pv->var_at = s->now;
+        pv->var_real_at = s->real;
+        what |= 2;
+    }
+    return what ? 1 : 0;
+}
+
+static int sunspec_applied(struct bsim *s, int addr, int n)
+{
+    if (s->kind == BSIM_BATTERY)
+        return battery_applied(s, addr, n);
+    if (s->kind == BSIM_PV)
+        return pv_applied(s, addr, n);
+    return 0;
+}
+
+int bsim_pv_step(struct bsim *s)
+{
+    struct bsim_pv *pv = &s->pv;
+    int reverted = 0;
+    double lim_since = s->rvrt_real ? s->real - pv->lim_real_at : s->now - pv->lim_at;
+    double var_since = s->rvrt_real ? s->real - pv->var_real_at : s->now - pv->var_at;
+    if (pv->lim_ena && pv->lim_rvrt_s > 0 && lim_since >= pv->lim_rvrt_s) {
+        pv->lim_ena = false;
+        put(s, P704, "WMaxLimPctEna", 0);
+        reverted |= 1;
+    }
+    if (pv->var_ena && pv->var_rvrt_s > 0 && var_since >= pv->var_rvrt_s) {
+        pv->var_ena = false;
+        put(s, P704, "VarSetEna", 0);
+        reverted |= 2;
+    }
+    double avail = pv->rated_w * pv->irradiance / 1000;
+    double cap = pv->lim_ena ? pv->lim_pct / 100 * pv->rated_w : pv->rated_w;
+    pv->w = fmax(0, fmin(avail, cap));
+    pv->var = pv->var_ena ? fmax(-pv->var_max, fmin(pv->var_max, pv->var_cmd)) : 0;
+    return reverted;
 }
 
 /* ---- register map ----------------------------------------------------------- */
@@ -584,7 +842,9 @@ int bsim_regs_applied(struct bsim *s, int t, int addr, int n)
 
 void bsim_regs_revert(struct bsim *s)
 {
-    if (s->sunspec) {
+    if (s->sunspec && s->use704) {
+        put(s, M124, "WSetEna", 0);
+    } else if (s->sunspec) {
         put(s, M124, "StorCtl_Mod", 0);
         put(s, M124, "InWRte", 0);
         put(s, M124, "OutWRte", 0);

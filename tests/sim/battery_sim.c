@@ -1,7 +1,9 @@
 /* battery_sim: one simulated battery behind a Modbus/TCP server on
- * 127.0.0.1 (README.md). One thread: a select() loop over the listening
- * socket, the clients, and stdin (JSON commands); the battery's clock runs
- * --speed times real time and is stepped on every turn of the loop. */
+ * 127.0.0.1 (README.md), with optionally a PV inverter (--pv-unit) and a site
+ * meter (--meter-unit) as further unit ids on the same port. One thread: a
+ * select() loop over the listening socket, the clients, and stdin (JSON
+ * commands); the clock runs --speed times real time and is stepped on every
+ * turn of the loop. */
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -22,13 +24,19 @@
 
 struct opts {
     double port, unit, base, capacity_wh, soc, soh, max_charge_w, max_discharge_w, eff,
-        speed, revert_s, temp_c, voltage_v;
+        speed, revert_s, temp_c, voltage_v, pv_unit, meter_unit, pv_rated_w, irradiance,
+        base_load_w;
     const char *map;
     bool quit_on_eof;
     bool revert_real;
+    bool battery_704;
 };
 
-static struct bsim S;
+static struct bsim S;  /* the battery */
+static struct bsim PV; /* --pv-unit */
+static struct bsim MT; /* --meter-unit */
+static struct bsim *units[3];
+static int n_units;
 static int clients[MAX_CLIENTS];
 static int nclients;
 static bool opt_timeout, opt_quit;
@@ -92,10 +100,67 @@ static cJSON *state_json(void)
     cJSON_AddBoolToObject(o, "garbage", S.garbage);
     cJSON_AddBoolToObject(o, "chain_broken", S.chain_broken);
     cJSON_AddNumberToObject(o, "clients", nclients);
+    if (PV.mb) {
+        const struct bsim_pv *pv = &PV.pv;
+        cJSON *p = cJSON_AddObjectToObject(o, "pv");
+        cJSON_AddNumberToObject(p, "w", round(pv->w * 10) / 10);
+        cJSON_AddNumberToObject(p, "var", round(pv->var * 10) / 10);
+        cJSON_AddNumberToObject(p, "irradiance", pv->irradiance);
+        cJSON_AddBoolToObject(p, "limit_enabled", pv->lim_ena);
+        cJSON_AddNumberToObject(p, "limit_pct", pv->lim_pct);
+        cJSON_AddNumberToObject(p, "limit_revert_s", pv->lim_rvrt_s);
+        cJSON_AddBoolToObject(p, "var_enabled", pv->var_ena);
+        cJSON_AddNumberToObject(p, "var_cmd", pv->var_cmd);
+        cJSON_AddNumberToObject(p, "var_revert_s", pv->var_rvrt_s);
+    }
+    if (MT.mb) {
+        const struct bsim_meter *m = &MT.meter;
+        cJSON *p = cJSON_AddObjectToObject(o, "meter");
+        cJSON_AddNumberToObject(p, "w", round(m->w * 10) / 10);
+        cJSON_AddNumberToObject(p, "var", round(m->var * 10) / 10);
+        cJSON_AddNumberToObject(p, "base_load_w", m->base_w);
+        cJSON_AddNumberToObject(p, "base_load_var", m->base_var);
+    }
     return o;
 }
 
 /* ---- physics ---------------------------------------------------------------- */
+
+/* The PV and the meter: PV output from irradiance and its limit (with the
+ * limit's and the var set-point's revert), then the site balance at the
+ * meter: base load - PV + battery (+ = import), shared evenly by three
+ * phases whose voltages differ a little (so a test can tell them apart). */
+static void step_site(double dt)
+{
+    (void)dt;
+    if (PV.mb) {
+        PV.now = S.now;
+        PV.real = mono();
+        int rv = bsim_pv_step(&PV);
+        for (int bit = 1; bit <= 2; bit <<= 1) {
+            if (!(rv & bit))
+                continue;
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "unit", PV.unit);
+            cJSON_AddStringToObject(o, "what", bit == 1 ? "WMaxLimPct" : "VarSet");
+            cJSON_AddNumberToObject(o, "after_s",
+                                    bit == 1 ? PV.pv.lim_rvrt_s : PV.pv.var_rvrt_s);
+            emit("reverted", o);
+        }
+        bsim_regs_publish(&PV);
+    }
+    if (MT.mb) {
+        struct bsim_meter *m = &MT.meter;
+        static const double v[3] = {230.0, 231.5, 228.5};
+        m->w = m->base_w - (PV.mb ? PV.pv.w : 0) + S.bat.w;
+        m->var = m->base_var - (PV.mb ? PV.pv.var : 0);
+        for (int p = 0; p < 3; p++) {
+            m->v[p] = v[p];
+            m->a[p] = m->w / 3 / v[p];
+        }
+        bsim_regs_publish(&MT);
+    }
+}
 
 /* Advance the battery by dt simulated seconds: power follows the command
  * within the limits and the SoC bounds, energy moves with the one-way
@@ -125,6 +190,7 @@ static void step(double dt)
     double target = b->ambient_c + 20 * fabs(w) / (full > 0 ? full : 1);
     b->temp_c += (target - b->temp_c) * (1 - exp(-dt / 600));
     bsim_regs_publish(&S);
+    step_site(dt);
 }
 
 /* ---- Modbus ----------------------------------------------------------------- */
@@ -134,12 +200,12 @@ static int get16(const uint8_t *q)
     return q[0] << 8 | q[1];
 }
 
-static bool all_defined(int t, int addr, int n)
+static bool all_defined(const struct bsim *u, int t, int addr, int n)
 {
     if (n < 1 || addr + n > 65536)
         return false;
     for (int i = 0; i < n; i++)
-        if (!S.defined[t][addr + i])
+        if (!u->defined[t][addr + i])
             return false;
     return true;
 }
@@ -187,9 +253,10 @@ static int write_values(int fc, const uint8_t *q, int len, uint16_t *vals)
     return -1;
 }
 
-static void write_event(int fc, int addr, int n, const uint16_t *vals)
+static void write_event(int unit, int fc, int addr, int n, const uint16_t *vals)
 {
     cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "unit", unit);
     cJSON_AddNumberToObject(o, "fc", fc);
     cJSON_AddNumberToObject(o, "address", addr);
     cJSON *a = cJSON_AddArrayToObject(o, "values");
@@ -205,7 +272,11 @@ static void handle(modbus_t *ctx, const uint8_t *req, int len)
     if (len < hl + 5)
         return;
     int unit = req[hl - 1];
-    if (unit != S.unit)
+    struct bsim *u = NULL;
+    for (int i = 0; i < n_units; i++)
+        if (units[i]->unit == unit)
+            u = units[i];
+    if (!u)
         return; /* not ours: a TCP device for one unit stays silent */
     if (opt_timeout)
         return;
@@ -220,11 +291,11 @@ static void handle(modbus_t *ctx, const uint8_t *req, int len)
                                      [MODBUS_FC_READ_HOLDING_REGISTERS] = 0 + 1,
                                      [MODBUS_FC_READ_INPUT_REGISTERS] = 1 + 1};
     if (fc < (int)(sizeof(read_table) / sizeof(read_table[0])) && read_table[fc]) {
-        if (!all_defined(read_table[fc] - 1, addr, get16(q + 3)))
+        if (!all_defined(u, read_table[fc] - 1, addr, get16(q + 3)))
             refuse(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS, fc, addr,
                    "not a defined register");
         else
-            modbus_reply(ctx, req, len, S.mb);
+            modbus_reply(ctx, req, len, u->mb);
         return;
     }
     static uint16_t vals[MODBUS_MAX_WRITE_BITS];
@@ -242,16 +313,32 @@ static void handle(modbus_t *ctx, const uint8_t *req, int len)
     }
     int t =
         fc == MODBUS_FC_WRITE_SINGLE_COIL || fc == MODBUS_FC_WRITE_MULTIPLE_COILS ? 2 : 0;
-    write_event(fc, addr, n, vals);
+    write_event(u->unit, fc, addr, n, vals);
     char why[BSIM_WHY_MAX] = "";
-    int code = addr + n <= 65536 ? bsim_regs_check_write(&S, t, addr, n, vals, why)
+    int code = addr + n <= 65536 ? bsim_regs_check_write(u, t, addr, n, vals, why)
                                  : MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS;
     if (code) {
         refuse(ctx, req, code, fc, addr, why[0] ? why : "past the address space");
         return;
     }
-    modbus_reply(ctx, req, len, S.mb);
-    if (bsim_regs_applied(&S, t, addr, n)) {
+    modbus_reply(ctx, req, len, u->mb);
+    u->real = mono();
+    if (!bsim_regs_applied(u, t, addr, n))
+        return;
+    if (u->kind == BSIM_PV) {
+        step_site(0);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "unit", u->unit);
+        cJSON_AddBoolToObject(o, "limit_enabled", u->pv.lim_ena);
+        cJSON_AddNumberToObject(o, "limit_pct", u->pv.lim_pct);
+        cJSON_AddNumberToObject(o, "limit_revert_s", u->pv.lim_rvrt_s);
+        cJSON_AddBoolToObject(o, "var_enabled", u->pv.var_ena);
+        cJSON_AddNumberToObject(o, "var", u->pv.var_cmd);
+        cJSON_AddNumberToObject(o, "var_revert_s", u->pv.var_rvrt_s);
+        emit("pv_setpoint", o);
+        return;
+    }
+    if (u == &S) {
         cmd_real_at = mono();
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "w", S.bat.cmd_w);
@@ -322,6 +409,9 @@ static const char *cmd_set(const cJSON *c)
         {"max_discharge_w", &b->max_discharge_w, 0, 1e6},
         {"charge_limit_w", &b->charge_limit_w, 0, 1e6},
         {"power", &b->cmd_w, -1e6, 1e6},
+        {"irradiance", PV.mb ? &PV.pv.irradiance : NULL, 0, 1500},
+        {"base_load_w", MT.mb ? &MT.meter.base_w : NULL, -1e5, 1e5},
+        {"base_load_var", MT.mb ? &MT.meter.base_var : NULL, -1e5, 1e5},
     };
     double x = v->valuedouble;
     if (!strcmp(p->valuestring, "alarm")) {
@@ -333,14 +423,18 @@ static const char *cmd_set(const cJSON *c)
     }
     for (size_t i = 0; i < sizeof(pts) / sizeof(pts[0]); i++)
         if (!strcmp(pts[i].name, p->valuestring)) {
+            if (!pts[i].dst)
+                return "no such unit (--pv-unit, --meter-unit)";
             if (x < pts[i].lo || x > pts[i].hi)
                 return "value out of range";
             *pts[i].dst = x;
             bsim_regs_publish(&S);
+            step_site(0);
             return NULL;
         }
     return "unknown point (soc, soh, temperature, ambient, capacity_wh, "
-           "max_discharge_w, charge_limit_w, power, alarm)";
+           "max_discharge_w, charge_limit_w, power, alarm, irradiance, base_load_w, "
+           "base_load_var)";
 }
 
 static const char *cmd_state(const cJSON *c)
@@ -428,7 +522,8 @@ static int usage(const char *why)
             "  [--capacity-wh 10000] [--soc 50] [--soh 98] [--max-charge-w 5000]\n"
             "  [--max-discharge-w 5000] [--efficiency 0.95] [--revert-s 0]\n"
             "  [--temperature 25] [--voltage 51.2] [--speed 1] [--revert-real]\n"
-            "  [--quit-on-eof]\n",
+            "  [--battery-704] [--pv-unit N [--pv-rated-w 10000] [--irradiance 1000]]\n"
+            "  [--meter-unit N [--base-load-w 2000]] [--quit-on-eof]\n",
             why);
     return 2;
 }
@@ -452,6 +547,11 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"--revert-s", &o->revert_s, 0, 65534},
         {"--temperature", &o->temp_c, -40, 60},
         {"--voltage", &o->voltage_v, 1, 1500},
+        {"--pv-unit", &o->pv_unit, 1, 247},
+        {"--meter-unit", &o->meter_unit, 1, 247},
+        {"--pv-rated-w", &o->pv_rated_w, 1, 1e6},
+        {"--irradiance", &o->irradiance, 0, 1500},
+        {"--base-load-w", &o->base_load_w, -1e5, 1e5},
     };
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quit-on-eof")) {
@@ -460,6 +560,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
         }
         if (!strcmp(argv[i], "--revert-real")) {
             o->revert_real = true;
+            continue;
+        }
+        if (!strcmp(argv[i], "--battery-704")) {
+            o->battery_704 = true;
             continue;
         }
         if (i + 1 >= argc)
@@ -484,8 +588,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
         return usage("--port is required");
     if (o->base != 0 && o->base != 40000 && o->base != 50000)
         return usage("--base: 40000, 50000 or 0");
-    if (o->port != floor(o->port) || o->unit != floor(o->unit))
-        return usage("--port and --unit are integers");
+    if (o->port != floor(o->port) || o->unit != floor(o->unit) ||
+        o->pv_unit != floor(o->pv_unit) || o->meter_unit != floor(o->meter_unit))
+        return usage("--port and the unit ids are integers");
+    if ((o->pv_unit || o->meter_unit || o->battery_704) && o->map)
+        return usage("--pv-unit, --meter-unit and --battery-704 are SunSpec only");
+    if (o->pv_unit == o->unit || o->meter_unit == o->unit ||
+        (o->pv_unit && o->pv_unit == o->meter_unit))
+        return usage("the unit ids must differ");
     return 0;
 }
 
@@ -518,6 +628,26 @@ static void on_signal(int sig)
     stop = 1;
 }
 
+/* Give a unit its address space, lay it out, publish, and serve it. */
+static int add_unit(struct bsim *u)
+{
+    u->mb = modbus_mapping_new(65536, 65536, 65536, 65536);
+    for (int t = 0; t < 4; t++) {
+        u->defined[t] = calloc(65536, 1);
+        u->writable[t] = calloc(65536, 1);
+        if (!u->defined[t] || !u->writable[t])
+            return -1;
+    }
+    if (!u->mb || bsim_regs_init(u)) {
+        fprintf(stderr, "battery_sim: cannot lay out the registers of unit %d\n",
+                u->unit);
+        return -1;
+    }
+    bsim_regs_publish(u);
+    units[n_units++] = u;
+    return 0;
+}
+
 static int setup(const struct opts *o)
 {
     struct bsim_battery *b = &S.bat;
@@ -539,18 +669,41 @@ static int setup(const struct opts *o)
     S.sunspec = !o->map;
     if (o->map && load_map(o->map))
         return -1;
-    S.mb = modbus_mapping_new(65536, 65536, 65536, 65536);
-    for (int t = 0; t < 4; t++) {
-        S.defined[t] = calloc(65536, 1);
-        S.writable[t] = calloc(65536, 1);
-        if (!S.defined[t] || !S.writable[t])
+    S.kind = BSIM_BATTERY;
+    S.use704 = o->battery_704;
+    S.n_models = 3;
+    memcpy(S.ids, (uint16_t[]){1, 802, o->battery_704 ? 704 : 124}, sizeof(S.ids));
+    if (add_unit(&S))
+        return -1;
+    if (o->pv_unit) {
+        PV = (struct bsim){.kind = BSIM_PV,
+                           .n_models = 3,
+                           .ids = {1, 103, 704},
+                           .unit = (int)o->pv_unit,
+                           .port = S.port,
+                           .base = S.base,
+                           .sunspec = true,
+                           .rvrt_real = o->revert_real,
+                           .pv = {.rated_w = o->pv_rated_w,
+                                  .var_max = 0.44 * o->pv_rated_w,
+                                  .irradiance = o->irradiance,
+                                  .lim_pct = 100}};
+        if (add_unit(&PV))
             return -1;
     }
-    if (!S.mb || bsim_regs_init(&S)) {
-        fprintf(stderr, "battery_sim: cannot lay out the registers\n");
-        return -1;
+    if (o->meter_unit) {
+        MT = (struct bsim){.kind = BSIM_METER,
+                           .n_models = 2,
+                           .ids = {1, 203},
+                           .unit = (int)o->meter_unit,
+                           .port = S.port,
+                           .base = S.base,
+                           .sunspec = true,
+                           .meter = {.base_w = o->base_load_w}};
+        if (add_unit(&MT))
+            return -1;
     }
-    bsim_regs_publish(&S);
+    step_site(0);
     return 0;
 }
 
@@ -562,11 +715,14 @@ static void teardown(modbus_t *ctx, int server)
         close(server);
     if (ctx)
         modbus_free(ctx);
-    if (S.mb)
-        modbus_mapping_free(S.mb);
-    for (int t = 0; t < 4; t++) {
-        free(S.defined[t]);
-        free(S.writable[t]);
+    struct bsim *all[] = {&S, &PV, &MT};
+    for (size_t i = 0; i < 3; i++) {
+        if (all[i]->mb)
+            modbus_mapping_free(all[i]->mb);
+        for (int t = 0; t < 4; t++) {
+            free(all[i]->defined[t]);
+            free(all[i]->writable[t]);
+        }
     }
     fg_regmap_clear(&S.map);
 }
@@ -636,7 +792,10 @@ int main(int argc, char **argv)
                      .eff = 0.95,
                      .speed = 1,
                      .temp_c = 25,
-                     .voltage_v = 51.2};
+                     .voltage_v = 51.2,
+                     .pv_rated_w = 10000,
+                     .irradiance = 1000,
+                     .base_load_w = 2000};
     t0 = mono();
     int rc = parse_args(argc, argv, &o);
     if (rc)
@@ -661,6 +820,11 @@ int main(int argc, char **argv)
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddNumberToObject(ev, "port", o.port);
     cJSON_AddNumberToObject(ev, "unit", o.unit);
+    if (o.pv_unit)
+        cJSON_AddNumberToObject(ev, "pv_unit", o.pv_unit);
+    if (o.meter_unit)
+        cJSON_AddNumberToObject(ev, "meter_unit", o.meter_unit);
+    cJSON_AddNumberToObject(ev, "battery_model", S.ids[2]);
     cJSON_AddStringToObject(ev, "layout", S.sunspec ? "sunspec" : "regmap");
     if (S.sunspec)
         cJSON_AddNumberToObject(ev, "base", o.base);

@@ -1,7 +1,9 @@
-/* battery_sim: a simulated battery behind a Modbus/TCP server (README.md).
- * battery_sim.c owns the command line, the loop, the physics, the commands
- * and the events; battery_regs.c lays the state out in registers (SunSpec
- * 1 + 802 + 124, or a register-map file) and reads the writes back. */
+/* battery_sim: a simulated battery behind a Modbus/TCP server (README.md),
+ * optionally with a PV inverter and a site meter as further unit ids on the
+ * same port. battery_sim.c owns the command line, the loop, the physics,
+ * the commands and the events; battery_regs.c lays each unit's state out in
+ * registers (battery: SunSpec 1 + 802 + 124 or 704, or a register-map file;
+ * PV: 1 + 103 + 704; meter: 1 + 203) and reads the writes back. */
 #ifndef BATTERY_SIM_H
 #define BATTERY_SIM_H
 
@@ -13,7 +15,7 @@
 #include "fg_regmap.h"
 #include "fg_sunspec.h"
 
-#define BSIM_MODELS 3    /* 1, 802, 124 */
+#define BSIM_MODELS 3    /* at most per unit: 1, 802, 124 | 704 */
 #define BSIM_WHY_MAX 128 /* bytes of a refusal's reason */
 
 /* The battery, in model units: W (+ = charging), Wh, %, C, s. */
@@ -31,8 +33,37 @@ struct bsim_battery {
     double voltage_v; /* nominal DC voltage */
 };
 
+/* The PV inverter, DER convention (model 103/704): W and var + = injected. */
+struct bsim_pv {
+    double rated_w, var_max;    /* ratings */
+    double irradiance;          /* W/m2; 1000 = rated_w available */
+    double w, var;              /* now */
+    bool lim_ena;               /* 704 WMaxLimPctEna */
+    double lim_pct, lim_rvrt_s; /* 704 WMaxLimPct, WMaxLimPctRvrtTms (0 = never) */
+    double lim_at, lim_real_at; /* sim / real seconds of the last limit write */
+    bool var_ena;               /* 704 VarSetEna */
+    double var_cmd, var_rvrt_s; /* 704 VarSet (VARS mode), VarSetRvrtTms */
+    double var_at, var_real_at;
+};
+
+/* The site meter, load convention (model 203): W and VAR + = import. */
+struct bsim_meter {
+    double base_w, base_var; /* the site's own load */
+    double w, var, v[3], a[3];
+};
+
+enum bsim_kind { BSIM_BATTERY, BSIM_PV, BSIM_METER };
+
 struct bsim {
+    enum bsim_kind kind;
+    uint16_t ids[BSIM_MODELS]; /* the SunSpec models, in chain order */
+    int n_models;
+    bool use704; /* battery: 704 WSet instead of 124 */
+    double real; /* monotonic seconds now (for --revert-real) */
+    bool rvrt_real;
     struct bsim_battery bat;
+    struct bsim_pv pv;
+    struct bsim_meter meter;
     modbus_mapping_t *mb; /* the whole address space of every table */
     /* which addresses exist / may be written: one byte per address of the
      * four tables (holding, input, coil, discrete) */
@@ -50,7 +81,8 @@ struct bsim {
     int port;
 };
 
-/* Lay out the tables (SunSpec when s->sunspec, else s->map) and publish. */
+/* Lay out the tables (SunSpec when s->sunspec, else s->map) and publish.
+ * s->kind, s->ids and s->n_models are set by the caller. */
 int bsim_regs_init(struct bsim *s);
 /* Write the battery's state into the registers (garbage when s->garbage). */
 void bsim_regs_publish(struct bsim *s);
@@ -64,6 +96,10 @@ int bsim_regs_check_write(struct bsim *s, int t, int addr, int n, const uint16_t
 int bsim_regs_applied(struct bsim *s, int t, int addr, int n);
 /* Fall back to the safe default (0 W) in the registers too. */
 void bsim_regs_revert(struct bsim *s);
+/* PV: step the revert timers and the output (from irradiance and the
+ * limit). Returns a bit set: 1 = the limit reverted, 2 = the var set-point
+ * reverted. */
+int bsim_pv_step(struct bsim *s);
 /* Corrupt (on) or repair the SunSpec model chain. */
 void bsim_regs_break_chain(struct bsim *s, bool on);
 
