@@ -19,6 +19,12 @@
 # separate the cost of fsync from CPU), BENCH_OCPP_FLOOR (1: the same b2b load
 # against tests/bench/ocpp_floor, which answers without parsing: what the
 # machine itself costs per round trip), BENCH_NODE_HEAP_MB (4096).
+# Modbus: BENCH_MODBUS (1; 0 skips it), BENCH_MODBUS_BUSES (10 simulators,
+# one Modbus/TCP bus each), BENCH_MODBUS_UNITS (20 unit ids per simulator:
+# 10 x 20 = 200 devices), BENCH_MODBUS_WARM (5 s after all are online),
+# BENCH_MODBUS_S (20 s measured), BENCH_MODBUS_SETPOINTS (50, during the
+# window): flexgw, then a python3-pymodbus client (tests/bench/modbus_poll.py)
+# polling the same devices at 1 Hz on fresh simulators.
 #
 # Each gateway run gets its own fresh data dir and a free loopback port, is
 # stopped with SIGTERM and must exit 0; the script exits 1 if any did not.
@@ -42,6 +48,12 @@ OCPP_RATE=${BENCH_OCPP_RATE:-20000}
 OCPP_TMPFS=${BENCH_OCPP_TMPFS:-1}
 OCPP_FLOOR=${BENCH_OCPP_FLOOR:-1}
 NODE_HEAP_MB=${BENCH_NODE_HEAP_MB:-4096}
+DO_MODBUS=${BENCH_MODBUS:-1}
+MB_BUSES=${BENCH_MODBUS_BUSES:-10}
+MB_UNITS=${BENCH_MODBUS_UNITS:-20}
+MB_WARM=${BENCH_MODBUS_WARM:-5}
+MB_S=${BENCH_MODBUS_S:-20}
+MB_SETPOINTS=${BENCH_MODBUS_SETPOINTS:-50}
 
 die() {
     echo "bench: $*" >&2
@@ -67,6 +79,14 @@ if [ "$DO_OCPP" = 1 ]; then
     command -v node >/dev/null 2>&1 || die "node not found: run packaging/install-deps.sh (as root)"
     [ -d "$SRC/tests/node/node_modules/ocpp-rpc" ] ||
         die "ocpp-rpc not installed in tests/node: run packaging/install-deps.sh"
+fi
+
+BSIM=$(cd "$1" && pwd)/tests/sim/battery_sim
+MB_POLL=$SRC/tests/bench/modbus_poll.py
+if [ "$DO_MODBUS" = 1 ]; then
+    [ -x "$BSIM" ] || die "$BSIM not found (build the tree: make build)"
+    "$PY" -c 'import pymodbus.client' 2>/dev/null ||
+        die "python3-pymodbus not found: run packaging/install-deps.sh (as root)"
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/flexgw-bench.XXXXXX")
@@ -481,6 +501,32 @@ if [ "$DO_OCPP" = 1 ]; then
     fi
 fi
 
+# --- e. Modbus: 200 devices polled at 1 s -----------------------------------
+# modbus_poll.py starts MB_BUSES battery_sim processes (--units MB_UNITS each),
+# then flexgw (one bus per simulator, one SunSpec battery asset per unit id,
+# poll 1000 ms) or the pymodbus poller, and measures itself: one JSON line per
+# client into $WORK/modbus.jsonl.
+MB_JSONL="$WORK/modbus.jsonl"
+: >"$MB_JSONL"
+if [ "$DO_MODBUS" = 1 ]; then
+    for client in flexgw pymodbus; do
+        say "Modbus, $client: $MB_BUSES x $MB_UNITS devices at 1 Hz, ${MB_WARM} s warm-up, ${MB_S} s measured"
+        [ "$client" = pymodbus ] || N_GW=$((N_GW + 1))
+        rc=0
+        timeout $((180 + MB_WARM + MB_S)) "$PY" "$MB_POLL" bench --client "$client" \
+            --sim "$BSIM" --gw "$BIN" --work "$WORK/modbus-$client" --buses "$MB_BUSES" \
+            --units "$MB_UNITS" --warm "$MB_WARM" --duration "$MB_S" \
+            --setpoints "$MB_SETPOINTS" >"$WORK/modbus-$client.out" || rc=$?
+        cat "$WORK/modbus-$client.out" >&2
+        grep '^{' "$WORK/modbus-$client.out" >>"$MB_JSONL" || true
+        if [ "$rc" != 0 ]; then
+            say "Modbus, $client: the run failed (status $rc)"
+            [ "$client" = pymodbus ] || tail -20 "$WORK/modbus-$client/flexgw-modbus.log" >&2 || true
+            echo "{\"label\":\"$client\",\"failed\":$rc}" >>"$MB_JSONL"
+        fi
+    done
+fi
+
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # Everything else that ran on the machine during the whole bench (concurrent
 # builds, tests, fuzzers), as % of all cores; a busy machine shows here.
@@ -663,6 +709,80 @@ PYEOF
     echo
 fi
 
+MB_RC=0
+if [ "$DO_MODBUS" = 1 ]; then
+    "$PY" - "$MB_JSONL" "$MB_BUSES" "$MB_UNITS" "$MB_WARM" "$MB_S" "$MB_SETPOINTS" <<'PYEOF' || MB_RC=$?
+import json, sys
+
+path, buses, units, warm, dur, nsp = sys.argv[1:7]
+runs = {}
+for line in open(path):
+    if line.strip():
+        j = json.loads(line)
+        runs[j["label"]] = j
+fg, py = runs.get("flexgw", {}), runs.get("pymodbus", {})
+n = int(buses) * int(units)
+
+def f(v, fmt="%.1f"):
+    return "n/a" if v is None else fmt % v
+
+def ratio(a, b):
+    return "n/a" if a is None or not b else "%.2f" % (a / b)
+
+out = []
+w = out.append
+w(f"## Modbus: {n} devices polled at 1 s\n")
+w(f"{buses} `battery_sim` processes on loopback, each a Modbus/TCP server answering {units} unit ids (like {buses} Modbus/TCP gateways with {units} SunSpec batteries behind each; the unit ids of one simulator share one battery's registers and state). "
+  f"flexgw: one bus per simulator, {n} battery assets (profile sunspec, base_address 40000, poll_interval_ms 1000, scheduler none, log warn); a poll reads models 802 (64 registers) and 124 (26), one request at a time per bus. "
+  f"pymodbus: Debian's python3-pymodbus asyncio client reading the same two blocks of every device once a second, one connection per simulator and one request at a time on it; on fresh simulators after flexgw. "
+  f"Both: all devices answering, {warm} s warm-up, then {dur} s measured. Polls are counted by the simulators (reads answered per unit id, minus flexgw's read-backs of its writes, / 2); CPU is utime + stime of the client process from /proc over the window. "
+  f"During flexgw's window {nsp} set-points (PUT /api/v1/assets/{{id}}/setpoint, ±2000 W, each on another device) are timed from just before the PUT to the simulator's write events (its stdout, read as it comes): the first register written and StorCtl_Mod (written last; it turns the set-point on). flexgw's CPU includes those PUTs and writes.\n")
+w("| Figure | flexgw | pymodbus | ratio |")
+w("|---|---|---|---|")
+w(f"| Devices online | {f(fg.get('online'), '%d')} of {n} (after {f(fg.get('online_s'), '%.1f')} s) | {f(py.get('online'), '%d')} of {n} | |")
+w(f"| Polls/s, all devices | {f(fg.get('polls_per_s'))} | {f(py.get('polls_per_s'))} | |")
+w(f"| Slowest / fastest device (polls/s) | {f(fg.get('min_device_hz'), '%.2f')} / {f(fg.get('max_device_hz'), '%.2f')} | {f(py.get('min_device_hz'), '%.2f')} / {f(py.get('max_device_hz'), '%.2f')} | |")
+w(f"| CPU (% of one core) | {f(fg.get('cpu_pct'), '%.2f')} | {f(py.get('cpu_pct'), '%.2f')} | {ratio(fg.get('cpu_pct'), py.get('cpu_pct'))} |")
+w(f"| CPU per poll (µs) | {f(fg.get('cpu_us_per_poll'))} | {f(py.get('cpu_us_per_poll'))} | {ratio(fg.get('cpu_us_per_poll'), py.get('cpu_us_per_poll'))} |")
+sp = fg.get("setpoint") or {}
+w(f"| Set-point: PUT to first register write, p50 / p99 (ms) | {f(sp.get('first_write_p50_ms'), '%.2f')} / {f(sp.get('first_write_p99_ms'), '%.2f')} | | |")
+w(f"| Set-point: PUT to StorCtl_Mod write, p50 / p99 / max (ms) | {f(sp.get('p50_ms'), '%.2f')} / {f(sp.get('p99_ms'), '%.2f')} / {f(sp.get('max_ms'), '%.2f')} ({f(sp.get('measured'), '%d')} of {f(sp.get('n'), '%d')}) | | |")
+w("")
+w("### Against the targets\n")
+pps, cpu = fg.get("polls_per_s"), fg.get("cpu_pct")
+a, b = fg.get("cpu_us_per_poll"), py.get("cpu_us_per_poll")
+w(f"- all {n} at 1 Hz (at least {0.98 * n:.0f} polls/s): {f(pps)} polls/s, slowest device {f(fg.get('min_device_hz'), '%.2f')}/s: **{'met' if pps is not None and pps >= 0.98 * n else 'NOT met'}**")
+w(f"- gateway CPU < 15 % of one core: {f(cpu, '%.2f')} %: **{'met' if cpu is not None and cpu < 15 else 'NOT met'}**")
+w(f"- CPU per poll at least 10x less than pymodbus' (ratio <= 0.10, the goal): {f(a)} vs {f(b)} µs, ratio {ratio(a, b)}: **{'met' if a is not None and b and a / b <= 0.1 else 'NOT met'}**")
+bad = []
+for k, r in (("flexgw", fg), ("pymodbus", py)):
+    if not r:
+        bad.append(f"{k}: no data")
+    elif r.get("failed") is not None:
+        bad.append(f"{k}: run failed (status {r['failed']})")
+    elif r.get("died"):
+        bad.append(f"{k}: died during the window")
+if fg.get("exit"):
+    bad.append(f"flexgw: exit status {fg['exit']} after SIGTERM")
+if sp.get("n_errors"):
+    bad.append(f"flexgw set-points: {sp['n_errors']} not written ({'; '.join(sp.get('errors', []))})")
+if (py.get("poller") or {}).get("errors"):
+    bad.append(f"pymodbus: {py['poller']['errors']} failed reads (first: {py['poller'].get('first_error')})")
+w("")
+w("Errors: " + ("none" if not bad else "**" + "; ".join(bad) + "**"))
+w("")
+w("### Raw output (JSON, one line per client)\n")
+w("```")
+for line in open(path):
+    if line.strip():
+        w(line.rstrip())
+w("```")
+print("\n".join(out))
+sys.exit(3 if any(x.startswith("flexgw") for x in bad) else 0)
+PYEOF
+    echo
+fi
+
 cat <<EOF
 ## Machine
 - date: $DATE (took ${ELAPSED} s)
@@ -703,5 +823,14 @@ if [ "$DO_OCPP" = 1 ]; then
 EOF
 fi
 
+if [ "$DO_MODBUS" = 1 ]; then
+    cat <<EOF
+- Modbus: \`tests/bench/modbus_poll.py bench --client flexgw|pymodbus --sim BUILD_DIR/tests/sim/battery_sim --gw $BIN --buses $MB_BUSES --units $MB_UNITS --warm $MB_WARM --duration $MB_S --setpoints $MB_SETPOINTS\`
+  (simulators: \`battery_sim --port FREE_PORT --units $MB_UNITS --quit-on-eof\`; flexgw: \`$BIN --config CONF\` with CONF written by modbus_poll.py;
+  pymodbus: \`modbus_poll.py poll --target 127.0.0.1:PORT:1:$MB_UNITS ...\`, one --target per simulator)
+EOF
+fi
+
 [ -z "$FAILED_EXITS" ] || exit 1
+[ "$MB_RC" = 0 ] || exit 1
 [ "$OCPP_RC" = 0 ] || exit 1

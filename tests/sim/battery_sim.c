@@ -1,6 +1,8 @@
 /* battery_sim: one simulated battery behind a Modbus/TCP server on
  * 127.0.0.1 (README.md), with optionally a PV inverter (--pv-unit) and a site
- * meter (--meter-unit) as further unit ids on the same port. One thread: a
+ * meter (--meter-unit) as further unit ids on the same port; --units N
+ * answers the battery under N consecutive unit ids (the benchmark's many
+ * devices, cheaply). One thread: a
  * select() loop over the listening socket, the clients, and stdin (JSON
  * commands); the clock runs --speed times real time and is stepped on every
  * turn of the loop. */
@@ -25,7 +27,7 @@
 struct opts {
     double port, unit, base, capacity_wh, soc, soh, max_charge_w, max_discharge_w, eff,
         speed, revert_s, temp_c, voltage_v, pv_unit, meter_unit, pv_rated_w, irradiance,
-        base_load_w;
+        base_load_w, units;
     const char *map;
     bool quit_on_eof;
     bool revert_real;
@@ -37,6 +39,10 @@ static struct bsim PV; /* --pv-unit */
 static struct bsim MT; /* --meter-unit */
 static struct bsim *units[3];
 static int n_units;
+/* --units: the battery also answers unit ids S.unit + 1 .. S.unit + n_alias - 1
+ * (same registers, same state); reads answered, per unit id. */
+static int n_alias = 1;
+static unsigned long reads_by_unit[256];
 static int clients[MAX_CLIENTS];
 static int nclients;
 static bool opt_timeout, opt_quit;
@@ -100,6 +106,9 @@ static cJSON *state_json(void)
     cJSON_AddBoolToObject(o, "garbage", S.garbage);
     cJSON_AddBoolToObject(o, "chain_broken", S.chain_broken);
     cJSON_AddNumberToObject(o, "clients", nclients);
+    cJSON *rd = cJSON_AddArrayToObject(o, "reads"); /* S.unit, S.unit + 1, ... */
+    for (int i = 0; i < n_alias; i++)
+        cJSON_AddItemToArray(rd, cJSON_CreateNumber((double)reads_by_unit[S.unit + i]));
     if (PV.mb) {
         const struct bsim_pv *pv = &PV.pv;
         cJSON *p = cJSON_AddObjectToObject(o, "pv");
@@ -276,6 +285,8 @@ static void handle(modbus_t *ctx, const uint8_t *req, int len)
     for (int i = 0; i < n_units; i++)
         if (units[i]->unit == unit)
             u = units[i];
+    if (!u && unit > S.unit && unit < S.unit + n_alias)
+        u = &S;
     if (!u)
         return; /* not ours: a TCP device for one unit stays silent */
     if (opt_timeout)
@@ -294,8 +305,8 @@ static void handle(modbus_t *ctx, const uint8_t *req, int len)
         if (!all_defined(u, read_table[fc] - 1, addr, get16(q + 3)))
             refuse(ctx, req, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS, fc, addr,
                    "not a defined register");
-        else
-            modbus_reply(ctx, req, len, u->mb);
+        else if (modbus_reply(ctx, req, len, u->mb) > 0)
+            reads_by_unit[unit]++;
         return;
     }
     static uint16_t vals[MODBUS_MAX_WRITE_BITS];
@@ -313,7 +324,7 @@ static void handle(modbus_t *ctx, const uint8_t *req, int len)
     }
     int t =
         fc == MODBUS_FC_WRITE_SINGLE_COIL || fc == MODBUS_FC_WRITE_MULTIPLE_COILS ? 2 : 0;
-    write_event(u->unit, fc, addr, n, vals);
+    write_event(unit, fc, addr, n, vals);
     char why[BSIM_WHY_MAX] = "";
     int code = addr + n <= 65536 ? bsim_regs_check_write(u, t, addr, n, vals, why)
                                  : MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS;
@@ -341,6 +352,7 @@ static void handle(modbus_t *ctx, const uint8_t *req, int len)
     if (u == &S) {
         cmd_real_at = mono();
         cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "unit", unit);
         cJSON_AddNumberToObject(o, "w", S.bat.cmd_w);
         cJSON_AddNumberToObject(o, "revert_s", S.bat.revert_s);
         emit("setpoint", o);
@@ -523,7 +535,7 @@ static int usage(const char *why)
             "  [--max-discharge-w 5000] [--efficiency 0.95] [--revert-s 0]\n"
             "  [--temperature 25] [--voltage 51.2] [--speed 1] [--revert-real]\n"
             "  [--battery-704] [--pv-unit N [--pv-rated-w 10000] [--irradiance 1000]]\n"
-            "  [--meter-unit N [--base-load-w 2000]] [--quit-on-eof]\n",
+            "  [--meter-unit N [--base-load-w 2000]] [--units 1] [--quit-on-eof]\n",
             why);
     return 2;
 }
@@ -552,6 +564,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"--pv-rated-w", &o->pv_rated_w, 1, 1e6},
         {"--irradiance", &o->irradiance, 0, 1500},
         {"--base-load-w", &o->base_load_w, -1e5, 1e5},
+        {"--units", &o->units, 1, 247},
     };
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quit-on-eof")) {
@@ -589,13 +602,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
     if (o->base != 0 && o->base != 40000 && o->base != 50000)
         return usage("--base: 40000, 50000 or 0");
     if (o->port != floor(o->port) || o->unit != floor(o->unit) ||
-        o->pv_unit != floor(o->pv_unit) || o->meter_unit != floor(o->meter_unit))
+        o->pv_unit != floor(o->pv_unit) || o->meter_unit != floor(o->meter_unit) ||
+        o->units != floor(o->units))
         return usage("--port and the unit ids are integers");
     if ((o->pv_unit || o->meter_unit || o->battery_704) && o->map)
         return usage("--pv-unit, --meter-unit and --battery-704 are SunSpec only");
     if (o->pv_unit == o->unit || o->meter_unit == o->unit ||
         (o->pv_unit && o->pv_unit == o->meter_unit))
         return usage("the unit ids must differ");
+    if (o->unit + o->units - 1 > 247)
+        return usage("--unit + --units - 1 must be at most 247");
+    if ((o->pv_unit > o->unit && o->pv_unit < o->unit + o->units) ||
+        (o->meter_unit > o->unit && o->meter_unit < o->unit + o->units))
+        return usage("--units covers --pv-unit or --meter-unit");
     return 0;
 }
 
@@ -663,6 +682,7 @@ static int setup(const struct opts *o)
                                .revert_s = o->revert_s,
                                .voltage_v = o->voltage_v};
     revert_real = o->revert_real;
+    n_alias = (int)o->units;
     S.unit = (int)o->unit;
     S.port = (int)o->port;
     S.base = (uint16_t)o->base;
@@ -783,6 +803,7 @@ static void serve(modbus_t *ctx, int server, const struct opts *o)
 int main(int argc, char **argv)
 {
     struct opts o = {.unit = 1,
+                     .units = 1,
                      .base = 40000,
                      .capacity_wh = 10000,
                      .soc = 50,
@@ -820,6 +841,7 @@ int main(int argc, char **argv)
     cJSON *ev = cJSON_CreateObject();
     cJSON_AddNumberToObject(ev, "port", o.port);
     cJSON_AddNumberToObject(ev, "unit", o.unit);
+    cJSON_AddNumberToObject(ev, "units", o.units);
     if (o.pv_unit)
         cJSON_AddNumberToObject(ev, "pv_unit", o.pv_unit);
     if (o.meter_unit)
