@@ -9,13 +9,10 @@ Environment (set by ctest): BATTERY_SIM (the simulator), FG_SOURCE_DIR."""
 
 import json
 import os
-import queue
-import subprocess
 import sys
-import threading
 import time
 
-from fgtest import free_port, SANITIZER_MARKS
+from batterysim import BatterySim
 
 try:
     from pymodbus.client import ModbusTcpClient
@@ -23,7 +20,6 @@ except ImportError:
     print("SKIP: python3-pymodbus is not installed (packaging/install-deps.sh)")
     sys.exit(0)
 
-BATTERY_SIM = os.environ.get("BATTERY_SIM", "build/tests/sim/battery_sim")
 SRC = os.environ.get("FG_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 MODELS = os.path.join(SRC, "protocols", "sunspec", "models")
 
@@ -40,58 +36,26 @@ def offsets(model_id):
     return out
 
 
-class Sim:
-    def __init__(self, *args):
-        self.port = free_port()
-        self.cmd = [BATTERY_SIM, "--port", str(self.port), *args]
-        self.events = queue.Queue()
-        self.log = []
+class Sim(BatterySim):
+    """The simulator on its own clock, with a pymodbus client connected."""
 
-    def __enter__(self):
-        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-        self.wait("listening")
+    def __init__(self, *args):
+        super().__init__(*args, revert_real=False)
+
+    def start(self):
+        super().start()
         self.client = ModbusTcpClient("127.0.0.1", port=self.port, timeout=1, retries=0)
         assert self.client.connect()
         return self
 
-    def _read(self):
-        for line in self.proc.stdout:
-            ev = json.loads(line)  # every line one JSON object
-            self.log.append(ev)
-            self.events.put(ev)
-
-    def wait(self, ev, timeout=10, **match):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                e = self.events.get(timeout=max(0.01, end - time.time()))
-            except queue.Empty:
-                break
-            if e["ev"] == ev and all(e.get(k) == v for k, v in match.items()):
-                return e
-        raise AssertionError(f"no {ev} {match} within {timeout}s; seen {self.log[-10:]}")
-
-    def send(self, **cmd):
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        return self.wait("ok", cmd=cmd["cmd"])
+    def stop(self):
+        self.client.close()
+        super().stop()
 
     def read(self, addr, n):
         r = self.client.read_holding_registers(addr, n, slave=1)
         assert not r.isError(), f"read {addr}+{n}: {r}"
         return r.registers
-
-    def __exit__(self, *exc):
-        self.client.close()
-        self.proc.stdin.write('{"cmd":"quit"}\n')
-        self.proc.stdin.flush()
-        rc = self.proc.wait(timeout=10)
-        err = self.proc.stderr.read()
-        assert not any(m in err for m in SANITIZER_MARKS), err
-        assert rc == 0, f"battery_sim exit {rc}: {err}"
-
 
 def s16(r):
     return r - 65536 if r >= 32768 else r

@@ -14,85 +14,28 @@ Environment (set by ctest): FLEXGW, BATTERY_SIM, FG_SOURCE_DIR."""
 import copy
 import json
 import os
-import queue
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from fgtest import Gateway, base_config, free_port, run, wait_asset, FLEXGW  # noqa: E402
+from batterysim import BatterySim  # noqa: E402
+from fgtest import Gateway, base_config, run, wait_asset, FLEXGW  # noqa: E402
 
-BATTERY_SIM = os.environ.get("BATTERY_SIM", "build/tests/sim/battery_sim")
 SRC = os.environ.get("FG_SOURCE_DIR", os.path.join(HERE, "..", ".."))
 MAP = os.path.join(SRC, "conf", "devices", "generic_battery.json")
 POLL_MS = 200
 REVERT_S = 10
 
 
-class Sim:
-    """battery_sim --map MAP; events from its stdout, commands on stdin."""
+class Sim(BatterySim):
+    """battery_sim serving the generic map."""
 
     def __init__(self, *args, port=None):
-        self.port = port or free_port()
-        self.args = args
-        self.log = []
-        self.events = queue.Queue()
-
-    def start(self):
-        cmd = [BATTERY_SIM, "--port", str(self.port), "--map", MAP, "--capacity-wh", "1000",
-               "--soc", "40", "--soh", "97", *self.args]
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
-        self.wait("listening")
-        return self
-
-    def _read(self, proc):
-        for line in proc.stdout:
-            ev = json.loads(line)
-            self.log.append(ev)
-            self.events.put(ev)
-
-    def wait(self, ev, timeout=10, **match):
-        end = time.time() + timeout
-        while time.time() < end:
-            try:
-                e = self.events.get(timeout=max(0.01, end - time.time()))
-            except queue.Empty:
-                break
-            if e["ev"] == ev and all(e.get(k) == v for k, v in match.items()):
-                return e
-        raise AssertionError(f"no {ev} {match} within {timeout}s; seen {self.log[-10:]}")
-
-    def send(self, **cmd):
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        return self.wait("ok", cmd=cmd["cmd"])
-
-    def state(self):
-        self.proc.stdin.write('{"cmd":"state"}\n')
-        self.proc.stdin.flush()
-        return self.wait("state")
-
-    def writes(self, address):
-        return [e["values"] for e in self.log if e["ev"] == "write" and
-                e["address"] == address]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
+        super().__init__("--map", MAP, "--capacity-wh", "1000", "--soc", "40", "--soh", "97",
+                         *args, port=port)
 
 def config(port, map_file="generic_battery.json", **mb):
     cfg = base_config()
@@ -271,7 +214,7 @@ def test_offline_and_back():
     try:
         with Gateway(config(sim.port)) as gw:
             wait_asset(gw, "bat1", online, "online", timeout=5)
-            sim.stop()
+            sim.kill()
             a = wait_asset(gw, "bat1", lambda a: not a["online"], "offline",
                            timeout=2 * POLL_MS / 1000 + 1)
             assert a["power_w"] is None and a["envelope"] == {"min_w": 0, "max_w": 0}, a

@@ -15,17 +15,11 @@ Modbus/TCP on loopback, issue 5 acceptance 1 and 3:
 
 Environment (set by ctest): FLEXGW, BATTERY_SIM, FG_SOURCE_DIR."""
 
-import json
-import os
-import queue
-import signal
-import subprocess
-import threading
 import time
 
-from fgtest import Gateway, base_config, free_port, run, wait_asset
+from batterysim import BatterySim as Sim
+from fgtest import Gateway, base_config, run, wait_asset
 
-BATTERY_SIM = os.environ.get("BATTERY_SIM", "build/tests/sim/battery_sim")
 POLL_MS = 500
 TIMEOUT_MS = 300
 RETRIES = 1
@@ -34,87 +28,6 @@ REVERT_S = 10  # the config's minimum
 # is tried 1 + retries times, each waiting response_timeout_ms.
 FAIL_S = (1 + RETRIES) * TIMEOUT_MS / 1000
 SLACK_S = 0.4  # our 50 ms polling of the API, scheduling, sanitizers
-
-
-class Sim:
-    """One battery_sim process: commands on stdin, events read from stdout
-    by a thread. kill() and start() again keep the port. Its revert timer
-    counts real seconds (--revert-real) whatever its --speed: flexgw renews a
-    set-point every revert_s / 2 of real time, so on a fast battery clock it
-    would lapse between renewals."""
-
-    def __init__(self, *args, port=None):
-        self.port = port or free_port()
-        self.args = ["--revert-real", *args]
-        self.events = queue.Queue()
-        self.log = []
-        self.proc = None
-        self.seq = 0
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            [BATTERY_SIM, "--port", str(self.port), "--quit-on-eof", *self.args],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
-        self.wait("listening")
-        return self
-
-    def _read(self, proc):
-        for line in proc.stdout:
-            ev = json.loads(line)
-            self.log.append(ev)
-            self.events.put(ev)
-
-    def wait(self, ev, timeout=10, **match):
-        end = time.monotonic() + timeout
-        while True:
-            left = end - time.monotonic()
-            try:
-                e = self.events.get(timeout=max(0.01, left))
-            except queue.Empty:
-                e = None
-            if e and e["ev"] == ev and all(e.get(k) == v for k, v in match.items()):
-                return e
-            if left <= 0:
-                raise AssertionError(f"battery_sim: no {ev} {match} within {timeout} s; "
-                                     f"last events {self.log[-8:]}")
-
-    def send(self, **cmd):
-        self.seq += 1
-        self.proc.stdin.write(json.dumps(dict(cmd, seq=self.seq)) + "\n")
-        self.proc.stdin.flush()
-        return self.wait("ok", seq=self.seq)
-
-    def state(self):
-        self.seq += 1
-        self.proc.stdin.write(json.dumps({"cmd": "state", "seq": self.seq}) + "\n")
-        self.proc.stdin.flush()
-        return self.wait("state")
-
-    def seen(self, ev):
-        return [e for e in self.log if e["ev"] == ev]
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.proc = None
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(timeout=10)
-        if self.proc:
-            assert self.proc.returncode == 0, f"battery_sim exited {self.proc.returncode}"
-            self.proc.stdin.close()
-        self.proc = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.kill() if exc[0] else self.stop()
-        return False
 
 
 def battery(asset_id, bus, **kw):
