@@ -307,7 +307,9 @@ int fg_age_sample(struct fg_age_state *st, int64_t t, double soc, double power_w
         st->win_temp_s += st->temp_last * dt;
         st->win_soc_s += st->soc_last * dt;
         double dsoc = fabs(soc - st->soc_last);
-        if (isfinite(power_w)) {
+        /* Over a gap (an EV away driving, a device offline) the power now
+         * says nothing about the interval: take the SoC's change. */
+        if (isfinite(power_w) && dt <= FG_AGE_GAP_S) {
             double c = fabs(power_w) / st->capacity_wh; /* 1/h */
             st->seg.ah_s += c * dt;
             if (c > 0.01)

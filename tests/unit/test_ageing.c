@@ -437,6 +437,16 @@ static void test_sample_errors(void **state)
     double before = fg_age_loss(&st);
     assert_int_equal(fg_age_sample(&st, T0 + 10 + (int64_t)YEAR, 1.0, 0, 25), 0);
     assert_true(fg_age_loss(&st) > before + 0.01);
+    /* an EV away for three days comes back 40 % lower, charging at 7 kW:
+     * the gap's throughput is the SoC's change, not 7 kW for 72 h */
+    fg_age_init(&st, P(NMC), 60000);
+    assert_int_equal(fg_age_sample(&st, T0, 0.8, 0, 20), 0);
+    assert_int_equal(fg_age_sample(&st, T0 + 3 * 86400, 0.4, 7000, 20), 0);
+    near_rel(st.throughput_wh, 0.4 * 60000, 1e-12, "throughput over a gap");
+    assert_int_equal(
+        fg_age_sample(&st, T0 + 3 * 86400 + 60, 0.4 + 7000 / 60.0 / 60000, 7000, 20), 0);
+    near_rel(st.throughput_wh, 0.4 * 60000 + 7000 / 60.0, 1e-12,
+             "throughput while charging");
     assert_null(fg_age_params_find("nmc"));
     assert_ptr_equal(fg_age_params_for_chemistry("lfp"), P(LFP));
     assert_null(fg_age_params_for_chemistry("lead-acid"));
