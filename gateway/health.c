@@ -88,8 +88,13 @@ static void remove_at(struct fg_health *h, size_t i)
     h->n_ev -= h->v[i].ev;
     h->v[i] = h->v[h->n - 1];
     h->n--;
-    if (rebuild_idx(h, h->n))
+    if (rebuild_idx(h, h->n)) {
+        /* no index is better than a stale one: add() builds it again */
         fg_err("health", "out of memory rebuilding the index");
+        free(h->idx);
+        h->idx = NULL;
+        h->idx_cap = 0;
+    }
 }
 
 /* Make room for one more EV: the one seen least recently goes (its row is
@@ -113,9 +118,9 @@ static struct fg_health_entry *add_ev(struct fg_health *h, const char *key)
     while (h->n_ev >= FG_HEALTH_EVS_MAX)
         evict_ev(h);
     /* a key that comes back after its eviction is not deleted after all */
-    for (size_t i = 0; i < h->n_gone; i++)
+    for (size_t i = h->n_gone; i-- > 0;)
         if (!strcmp(h->gone[i], key))
-            memcpy(h->gone[i], h->gone[--h->n_gone], FG_HEALTH_KEY_MAX);
+            memmove(h->gone[i], h->gone[--h->n_gone], FG_HEALTH_KEY_MAX);
     return add(h, true, key);
 }
 
