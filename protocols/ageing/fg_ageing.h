@@ -55,8 +55,8 @@ size_t fg_age_params_count(void);
 const struct fg_age_params *fg_age_params_at(size_t i); /* NULL past the end */
 const char *fg_age_params_name(const struct fg_age_params *p);
 const char *fg_age_params_chemistry(const struct fg_age_params *p); /* "LFP", ... */
-const char *fg_age_params_cell(const struct fg_age_params *p);      /* the cell measured */
-const char *fg_age_params_source(const struct fg_age_params *p);    /* citation */
+const char *fg_age_params_cell(const struct fg_age_params *p);   /* the cell measured */
+const char *fg_age_params_source(const struct fg_age_params *p); /* citation */
 /* The set's fitted constants as a JSON object {"name": value, ...} and its
  * equations as text, for the health API. */
 cJSON *fg_age_params_json(const struct fg_age_params *p);
@@ -94,9 +94,9 @@ const char *fg_age_factor_name(enum fg_age_factor f); /* "time", "temperature", 
 
 /* One counted cycle: a full cycle (count 1) or a half cycle (count 0.5). */
 struct fg_rf_cycle {
-    double range; /* |peak - valley| */
-    double mean;  /* (peak + valley) / 2 */
-    double count; /* 1 or 0.5 */
+    double range;      /* |peak - valley| */
+    double mean;       /* (peak + valley) / 2 */
+    double count;      /* 1 or 0.5 */
     size_t start, end; /* indices of the two reversals in the input */
 };
 
@@ -105,11 +105,15 @@ struct fg_rf_cycle {
  * dropped); what is left in the residue at the end is counted as half
  * cycles. Calls emit for each cycle in the order found. Returns the number
  * of cycles. */
-size_t fg_rainflow(const double *x, size_t n, void (*emit)(const struct fg_rf_cycle *, void *),
-                   void *arg);
+size_t fg_rainflow(const double *x, size_t n,
+                   void (*emit)(const struct fg_rf_cycle *, void *), void *arg);
 
 /* ---- the state of one battery ---------------------------------------------- */
 
+/* A turn of the SoC counts as a reversal once the SoC has gone back by this
+ * much (fraction): smaller wiggles, e.g. the 1 % steps of a rounded SoC
+ * reading, are not cycles. */
+#define FG_AGE_GATE 0.01
 #define FG_AGE_RESIDUE_MAX 48  /* reversals kept open; older ones close as half cycles */
 #define FG_AGE_CAL_T_BINS 16   /* recent usage: storage temperature, 5 K from -15 C */
 #define FG_AGE_CAL_SOC_BINS 10 /*              storage SoC, 10 % */
@@ -139,7 +143,7 @@ struct fg_age_checkpoint {
  * copy it with = to try a schedule without touching the original. */
 struct fg_age_state {
     const struct fg_age_params *p;
-    double capacity_wh; /* nominal, for C-rate and throughput */
+    double capacity_wh;  /* nominal, for C-rate and throughput */
     double s_cal, s_cyc; /* scale factors, 1 as published */
     int64_t t0;          /* first sample */
     int64_t t_last;      /* last sample; 0 = none yet */
@@ -148,13 +152,14 @@ struct fg_age_state {
     /* damage, unscaled (in the set's own units) */
     double d_cal, d_cyc;
     double prior; /* loss given at init (fraction), outside g */
-    /* booked loss per factor, fractions; sums to the committed loss */
-    double by_factor[FG_AGE_FACTORS];
-    double loss_committed; /* g() at the last booking, + prior */
+    /* damage per factor, unscaled; by_cal sums to d_cal, by_cyc to d_cyc
+     * (the loss per factor follows from the scales and g) */
+    double by_cal[FG_AGE_FACTORS];
+    double by_cyc[FG_AGE_FACTORS];
 
-    double efc;        /* equivalent full cycles counted (closed cycles) */
-    double cycles;     /* rainflow cycles counted (half = 0.5) */
-    double age_s;      /* seconds of calendar ageing applied */
+    double efc;    /* equivalent full cycles counted (closed cycles) */
+    double cycles; /* rainflow cycles counted (half = 0.5) */
+    double age_s;  /* seconds of calendar ageing applied */
     double throughput_wh;
 
     /* calendar window: conditions averaged until they move */
@@ -162,7 +167,7 @@ struct fg_age_state {
     double win_temp0, win_soc0;
 
     /* rainflow: the gated turning-point detector and the open residue */
-    int dir;            /* +1 rising, -1 falling, 0 unknown */
+    int dir;                     /* +1 rising, -1 falling, 0 unknown */
     struct fg_age_reversal cand; /* the running extreme, not yet confirmed */
     struct fg_age_reversal seg;  /* accumulators of the segment since the last reversal */
     size_t n_res;
@@ -170,23 +175,26 @@ struct fg_age_state {
 
     /* recent usage, exponentially forgotten (time constant FG_AGE_RECENT_S) */
     int64_t recent_t;
-    double cal_w[FG_AGE_CAL_T_BINS][FG_AGE_CAL_SOC_BINS]; /* seconds */
-    double cyc_n[FG_AGE_CYC_DOD_BINS][FG_AGE_CYC_C_BINS];  /* cycles */
+    double cal_w[FG_AGE_CAL_T_BINS][FG_AGE_CAL_SOC_BINS];   /* seconds */
+    double cal_tw[FG_AGE_CAL_T_BINS][FG_AGE_CAL_SOC_BINS];  /* sum of temperature * s */
+    double cal_sw[FG_AGE_CAL_T_BINS][FG_AGE_CAL_SOC_BINS];  /* sum of SoC * s */
+    double cyc_n[FG_AGE_CYC_DOD_BINS][FG_AGE_CYC_C_BINS];   /* cycles */
     double cyc_dod[FG_AGE_CYC_DOD_BINS][FG_AGE_CYC_C_BINS]; /* sum of dod * n */
     double cyc_soc[FG_AGE_CYC_DOD_BINS][FG_AGE_CYC_C_BINS]; /* sum of mean SoC * n */
     double cyc_c[FG_AGE_CYC_DOD_BINS][FG_AGE_CYC_C_BINS];   /* sum of C-rate * n */
     double cyc_t[FG_AGE_CYC_DOD_BINS][FG_AGE_CYC_C_BINS];   /* sum of temperature * n */
-    double recent_s;                                       /* forgotten seconds observed */
+    double recent_s; /* forgotten seconds observed */
 
     size_t n_cp;
     struct fg_age_checkpoint cp[FG_AGE_CHECKPOINTS_MAX];
     double fit_rms; /* RMS SoH error of the last fit, fraction; NAN = never fitted */
 };
 
-#define FG_AGE_RECENT_S (7 * 86400.0)
+#define FG_AGE_RECENT_S (14 * 86400.0)
 
 /* A fresh state. capacity_wh > 0. */
-int fg_age_init(struct fg_age_state *st, const struct fg_age_params *p, double capacity_wh);
+int fg_age_init(struct fg_age_state *st, const struct fg_age_params *p,
+                double capacity_wh);
 /* Start from a battery that has aged before it was monitored: its measured
  * state of health (fraction) becomes PRIOR loss. Only before the first sample. */
 int fg_age_init_soh(struct fg_age_state *st, double soh);
@@ -196,7 +204,8 @@ int fg_age_init_soh(struct fg_age_state *st, double soh);
  * unknown (then the C-rate comes from the SoC slope); temp_c NAN if unknown
  * (then the last known, or 25 C). A gap between samples ages the battery at
  * the conditions of the earlier sample. */
-int fg_age_sample(struct fg_age_state *st, int64_t t, double soc, double power_w, double temp_c);
+int fg_age_sample(struct fg_age_state *st, int64_t t, double soc, double power_w,
+                  double temp_c);
 
 /* Book what is pending: the calendar window and the open residue's half
  * cycles are NOT booked by this (they are counted when they close); use
@@ -207,7 +216,10 @@ void fg_age_flush(struct fg_age_state *st);
 /* Loss now (fraction), counting the pending calendar window and the open
  * residue as half cycles (ASTM's end-of-history rule), without changing st. */
 double fg_age_loss(const struct fg_age_state *st);
-static inline double fg_age_soh(const struct fg_age_state *st) { return 1.0 - fg_age_loss(st); }
+static inline double fg_age_soh(const struct fg_age_state *st)
+{
+    return 1.0 - fg_age_loss(st);
+}
 
 /* The loss per factor (fractions, adding up to fg_age_loss()). */
 void fg_age_factors(const struct fg_age_state *st, double out[FG_AGE_FACTORS]);
@@ -223,8 +235,8 @@ struct fg_age_forecast {
 };
 
 /* Run the model forward from st under its recent usage pattern (calendar
- * conditions and cycles as observed, exponentially weighted over about a
- * week) until SoH falls to eol_soh (e.g. 0.8) or horizon_years pass. */
+ * conditions and cycles as observed, exponentially weighted with a time
+ * constant of two weeks) until SoH falls to eol_soh (e.g. 0.8) or horizon_years pass. */
 int fg_age_predict(const struct fg_age_state *st, int64_t now, double eol_soh,
                    double horizon_years, struct fg_age_forecast *out);
 
@@ -260,21 +272,24 @@ struct fg_age_cost {
  * open at its end counted as half cycles, minus the loss those open cycles
  * already stood for. Wear costs the replacement cost per (1 - eol_soh) of
  * capacity lost. */
-int fg_age_schedule_cost(const struct fg_age_state *st, const struct fg_age_step *steps, size_t n,
-                         double replacement_cost, double eol_soh, struct fg_age_cost *out);
+int fg_age_schedule_cost(const struct fg_age_state *st, const struct fg_age_step *steps,
+                         size_t n, double replacement_cost, double eol_soh,
+                         struct fg_age_cost *out);
 
 /* The cycle ageing cost of one full cycle at the given conditions, from st's
  * present state, in currency. Non-decreasing in dod, crate and (above 25 C)
  * temp_c. Divide by 2 * dod * capacity for a price per kWh of throughput. */
-double fg_age_cycle_cost(const struct fg_age_state *st, double dod, double mean_soc, double crate,
-                         double temp_c, double replacement_cost, double eol_soh);
+double fg_age_cycle_cost(const struct fg_age_state *st, double dod, double mean_soc,
+                         double crate, double temp_c, double replacement_cost,
+                         double eol_soh);
 
 /* ---- persistence ------------------------------------------------------------------ */
 
 /* The state as JSON (compact: zero bins left out) and back. from_json
  * checks every field and names the first wrong one in err. */
 cJSON *fg_age_state_to_json(const struct fg_age_state *st);
-int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err, size_t errlen);
+int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err,
+                           size_t errlen);
 
 /* ---- the what-if tool ---------------------------------------------------------- */
 
