@@ -36,7 +36,8 @@ static const struct fg_age_params *P(const char *name)
 static void near_rel(double got, double want, double rel, const char *what)
 {
     if (!(fabs(got - want) <= rel * fabs(want))) {
-        fprintf(stderr, "%s: got %.9g, want %.9g (+-%.2g %%)\n", what, got, want, rel * 100);
+        fprintf(stderr, "%s: got %.9g, want %.9g (+-%.2g %%)\n", what, got, want,
+                rel * 100);
         fail();
     }
 }
@@ -69,9 +70,15 @@ static void test_rainflow_astm(void **state)
     fg_rainflow(x, 9, tally_cb, &t);
     /* the standard's result: range 3: 0.5, 4: 1.5, 6: 0.5, 8: 1.0, 9: 0.5 */
     for (int r = 0; r < 16; r++) {
-        double want = r == 3 ? 0.5 : r == 4 ? 1.5 : r == 6 ? 0.5 : r == 8 ? 1.0 : r == 9 ? 0.5 : 0;
+        double want = r == 3   ? 0.5
+                      : r == 4 ? 1.5
+                      : r == 6 ? 0.5
+                      : r == 8 ? 1.0
+                      : r == 9 ? 0.5
+                               : 0;
         if (t.count_by_range[r] != want) {
-            fprintf(stderr, "range %d: %g cycles, want %g\n", r, t.count_by_range[r], want);
+            fprintf(stderr, "range %d: %g cycles, want %g\n", r, t.count_by_range[r],
+                    want);
             fail();
         }
     }
@@ -135,7 +142,6 @@ static void test_rainflow_online_matches_offline(void **state)
     (void)efc;
 }
 
-
 /* ---- the published equations ----------------------------------------------------
  * Each set, at constant conditions, must give exactly the published closed
  * form (the equations and constants printed in the papers; see params.c and
@@ -161,19 +167,21 @@ static double storage(const char *model, double temp, double soc_pct, double day
 {
     char j[512];
     snprintf(j, sizeof j,
-             "{\"cases\":[{\"model\":\"%s\",\"storage\":{\"temp_c\":%g,\"soc_pct\":%g,\"days\":%g}}]}",
+             "{\"cases\":[{\"model\":\"%s\",\"storage\":{\"temp_c\":%g,\"soc_pct\":%g,"
+             "\"days\":%g}}]}",
              model, temp, soc_pct, days);
     return 1.0 - whatif_retention(j) / 100.0;
 }
 
-static double cycling(const char *model, double dod_pct, double mean, double c, double temp,
-                      double n)
+static double cycling(const char *model, double dod_pct, double mean, double c,
+                      double temp, double n)
 {
     char j[512];
-    snprintf(j, sizeof j,
-             "{\"cases\":[{\"model\":\"%s\",\"cycling\":{\"dod_pct\":%g,\"mean_soc_pct\":%g,"
-             "\"c_rate\":%g,\"temp_c\":%g,\"cycles\":%g,\"calendar\":false}}]}",
-             model, dod_pct, mean, c, temp, n);
+    snprintf(
+        j, sizeof j,
+        "{\"cases\":[{\"model\":\"%s\",\"cycling\":{\"dod_pct\":%g,\"mean_soc_pct\":%g,"
+        "\"c_rate\":%g,\"temp_c\":%g,\"cycles\":%g,\"calendar\":false}}]}",
+        model, dod_pct, mean, c, temp, n);
     return 1.0 - whatif_retention(j) / 100.0;
 }
 
@@ -187,15 +195,18 @@ static void test_naumann_published(void **state)
             double kt = 1.2571e-5 * exp(-17126 / R * (1 / (T + 273.15) - 1 / 298.15));
             double ks = 2.8575 * pow(soc - 0.5, 3) + 0.60225;
             double want = kt * ks * sqrt(2 * YEAR);
-            near_rel(storage(LFP, T, soc * 100, 730), want, 1e-9, "Naumann calendar, 2 years");
+            near_rel(storage(LFP, T, soc * 100, 730), want, 1e-9,
+                     "Naumann calendar, 2 years");
         }
-    /* Naumann 2020, cycle: Q_loss[%] = (0.0630 C + 0.0971)(4.0253 (DoD-0.6)^3 + 1.0923) sqrt(FEC) */
+    /* Naumann 2020, cycle: Q_loss[%] = (0.0630 C + 0.0971)(4.0253 (DoD-0.6)^3 + 1.0923)
+     * sqrt(FEC) */
     for (double c = 0.5; c <= 1.0; c += 0.5)
         for (double dod = 0.2; dod <= 1.0; dod += 0.4) {
             double fec = 5000 * dod;
-            double want =
-                (0.0630 * c + 0.0971) * (4.0253 * pow(dod - 0.6, 3) + 1.0923) * sqrt(fec) / 100;
-            near_rel(cycling(LFP, dod * 100, 50, c, 25, 5000), want, 1e-9, "Naumann cycle");
+            double want = (0.0630 * c + 0.0971) * (4.0253 * pow(dod - 0.6, 3) + 1.0923) *
+                          sqrt(fec) / 100;
+            near_rel(cycling(LFP, dod * 100, 50, c, 25, 5000), want, 1e-9,
+                     "Naumann cycle");
         }
 }
 
@@ -261,8 +272,10 @@ static void test_nca_published(void **state)
     double T = 30 + 273.15, soc = 0.7;
     double k = 75.4 * exp(-3340 / T) * exp(353 * soc / T);
     near_rel(storage(NCA, 30, 70, 400), k * pow(400, 0.512), 1e-9, "NCA calendar");
-    double kc = (1.86e-6 + 4.74e-11 * 0.5 + 1.77e-4 * 0.9) * (exp(3.34e-11 / T) + exp(-2.81e-9 / T));
-    near_rel(cycling(NCA, 90, 50, 0.5, 30, 1500), kc * pow(0.9 * 1500, 0.699), 1e-9, "NCA cycle");
+    double kc = (1.86e-6 + 4.74e-11 * 0.5 + 1.77e-4 * 0.9) *
+                (exp(3.34e-11 / T) + exp(-2.81e-9 / T));
+    near_rel(cycling(NCA, 90, 50, 0.5, 30, 1500), kc * pow(0.9 * 1500, 0.699), 1e-9,
+             "NCA cycle");
 }
 
 /* ---- an independent implementation of the same published models -------------
@@ -320,8 +333,8 @@ static void test_blastlite_reference(void **state)
         const struct blast_row *b = &blast[r];
         if (b->soc >= 0) {
             for (int i = 0; i < 3; i++)
-                near_rel(storage(b->model, b->temp, b->soc * 100, days[i]), 1 - b->q[i], 0.005,
-                         "BLAST-Lite storage");
+                near_rel(storage(b->model, b->temp, b->soc * 100, days[i]), 1 - b->q[i],
+                         0.005, "BLAST-Lite storage");
             continue;
         }
         struct fg_age_state st;
@@ -333,8 +346,8 @@ static void test_blastlite_reference(void **state)
             assert_int_equal(fg_age_sample(&st, T0 + s, soc, w, b->temp), 0);
             if (s == (int64_t)(days[k] * DAY)) {
                 char what[96];
-                snprintf(what, sizeof what, "BLAST-Lite daily cycle %s %g C day %g", b->model,
-                         b->temp, days[k]);
+                snprintf(what, sizeof what, "BLAST-Lite daily cycle %s %g C day %g",
+                         b->model, b->temp, days[k]);
                 near_rel(fg_age_loss(&st), 1 - b->q[k], 0.06, what);
                 k++;
             }
@@ -350,7 +363,8 @@ static void run_days(struct fg_age_state *st, int64_t *t, double days, double te
     int64_t end = *t + (int64_t)(days * DAY);
     for (; *t < end; *t += 60) {
         double s = soc_of((double)(*t - T0)), n = soc_of((double)(*t - T0 + 60));
-        assert_int_equal(fg_age_sample(st, *t, s, (n - s) * st->capacity_wh * 60, temp), 0);
+        assert_int_equal(fg_age_sample(st, *t, s, (n - s) * st->capacity_wh * 60, temp),
+                         0);
     }
 }
 
@@ -416,7 +430,8 @@ static void test_sample_errors(void **state)
     assert_int_equal(fg_age_sample(&st, T0, NAN, 0, 25), FG_EINVAL);
     assert_int_equal(fg_age_sample(&st, T0, 0.5, 0, 25), 0);
     assert_int_equal(fg_age_sample(&st, T0 - 1, 0.5, 0, 25), FG_EINVAL);
-    assert_int_equal(fg_age_sample(&st, T0 + 10, 1.7, NAN, NAN), 0); /* clamped, last temp */
+    assert_int_equal(fg_age_sample(&st, T0 + 10, 1.7, NAN, NAN),
+                     0); /* clamped, last temp */
     assert_true(st.soc_last == 1.0 && st.temp_last == 25);
     /* a gap ages the battery at the earlier conditions */
     double before = fg_age_loss(&st);
@@ -492,7 +507,8 @@ static double gauss(unsigned *s)
     return u - 6;
 }
 
-static void fit_then_predict(const char *model, double true_cal, double true_cyc, double noise)
+static void fit_then_predict(const char *model, double true_cal, double true_cyc,
+                             double noise)
 {
     enum { N = 60 };
     const double cycles_per_cp = 50;
@@ -520,7 +536,8 @@ static void fit_then_predict(const char *model, double true_cal, double true_cyc
     int nfit = N * 3 / 10;
     m.n_cp = 0;
     for (int i = 0; i < nfit; i++)
-        m.cp[m.n_cp++] = (struct fg_age_checkpoint){T0 + i, soh_meas[i], d_cal[i], d_cyc[i]};
+        m.cp[m.n_cp++] =
+            (struct fg_age_checkpoint){T0 + i, soh_meas[i], d_cal[i], d_cyc[i]};
     assert_int_equal(fg_age_fit(&m), 0);
     assert_true(m.fit_rms < 3 * noise + 1e-6);
     /* predict the rest */
@@ -532,7 +549,9 @@ static void fit_then_predict(const char *model, double true_cal, double true_cyc
         se_unfitted += pow(raw - soh_true[i], 2);
     }
     double rms = sqrt(se / (N - nfit)), rms0 = sqrt(se_unfitted / (N - nfit));
-    fprintf(stderr, "fit %s: s_cal %.3f s_cyc %.3f, RMS SoH error %.4f (unfitted %.4f), final SoH %.3f\n",
+    fprintf(stderr,
+            "fit %s: s_cal %.3f s_cyc %.3f, RMS SoH error %.4f (unfitted %.4f), final "
+            "SoH %.3f\n",
             model, m.s_cal, m.s_cyc, rms, rms0, soh_true[N - 1]);
     assert_true(rms < 0.02);
     assert_true(rms < rms0);
@@ -573,7 +592,8 @@ static void test_fit_online(void **state)
     near_rel(fg_age_loss(&st), fg_age_loss(&truth), 0.01, "fitted loss");
 }
 
-/* ---- cost (acceptance 4) ---------------------------------------------------------------- */
+/* ---- cost (acceptance 4)
+ * ---------------------------------------------------------------- */
 
 static void test_cost_monotone(void **state)
 {
@@ -596,7 +616,8 @@ static void test_cost_monotone(void **state)
                             double k = fg_age_cycle_cost(&st, d, soc, c, T, rep, eol);
                             assert_true(k > 0 && isfinite(k));
                             if (k < prev) {
-                                fprintf(stderr, "%s: cost falls with DoD at %g\n", p->name, d);
+                                fprintf(stderr, "%s: cost falls with DoD at %g\n",
+                                        p->name, d);
                                 fail();
                             }
                             prev = k;
@@ -608,7 +629,8 @@ static void test_cost_monotone(void **state)
                     for (double c = 0.05; c <= 3; c += 0.05) {
                         double k = fg_age_cycle_cost(&st, d, 0.5, c, T, rep, eol);
                         if (k < prev * (1 - 1e-12)) {
-                            fprintf(stderr, "%s: cost falls with C-rate at %g\n", p->name, c);
+                            fprintf(stderr, "%s: cost falls with C-rate at %g\n", p->name,
+                                    c);
                             fail();
                         }
                         prev = k;
@@ -620,8 +642,8 @@ static void test_cost_monotone(void **state)
                     for (double T = 25; T <= 60; T += 0.5) {
                         double k = fg_age_cycle_cost(&st, d, 0.5, c, T, rep, eol);
                         if (k < prev * (1 - 1e-12)) {
-                            fprintf(stderr, "%s: cost falls with temperature at %g\n", p->name,
-                                    T);
+                            fprintf(stderr, "%s: cost falls with temperature at %g\n",
+                                    p->name, T);
                             fail();
                         }
                         prev = k;
@@ -663,14 +685,16 @@ static void test_schedule_cost(void **state)
         run_days(&st, &t, 20, 25, daily_soc);
         /* from 10 % (where the days end) to 50 %, where the schedules start */
         for (int k = 1; k <= 180; k++, t += 60)
-            fg_age_sample(&st, t, k <= 120 ? 0.1 + 0.4 * k / 120 : 0.5, k <= 120 ? 2000 : 0, 25);
+            fg_age_sample(&st, t, k <= 120 ? 0.1 + 0.4 * k / 120 : 0.5,
+                          k <= 120 ? 2000 : 0, 25);
         struct fg_age_state copy = st;
         double idle = day_cost(&st, 0, 4, 25);
         double shallow = day_cost(&st, 0.1, 4, 25);
         double deep = day_cost(&st, 0.4, 4, 25);
         double fast = day_cost(&st, 0.4, 1, 25);
         double hot = day_cost(&st, 0.4, 4, 40);
-        fprintf(stderr, "%s: day cost idle %.4f, 20 %% %.4f, 80 %% %.4f, fast %.4f, hot %.4f\n",
+        fprintf(stderr,
+                "%s: day cost idle %.4f, 20 %% %.4f, 80 %% %.4f, fast %.4f, hot %.4f\n",
                 fg_age_params_at(i)->name, idle, shallow, deep, fast, hot);
         assert_true(idle > 0);
         assert_true(shallow > idle);
@@ -687,7 +711,8 @@ static void test_schedule_cost(void **state)
     }
 }
 
-/* ---- persistence ------------------------------------------------------------------------- */
+/* ---- persistence
+ * ------------------------------------------------------------------------- */
 
 static void test_state_json(void **state)
 {
@@ -716,9 +741,12 @@ static void test_state_json(void **state)
     static const struct {
         const char *key, *value, *msg;
     } bad[] = {
-        {"model", "\"lead\"", "model: unknown"},    {"capacity_wh", "-1", "capacity_wh"},
-        {"soc_last", "2", "soc_last: out of range"}, {"d_cal", "\"x\"", "d_cal: not a number"},
-        {"res", "[[1]]", "res: wrong shape"},      {"cal", "[[99,0,1,1,1]]", "cal: bin"},
+        {"model", "\"lead\"", "model: unknown"},
+        {"capacity_wh", "-1", "capacity_wh"},
+        {"soc_last", "2", "soc_last: out of range"},
+        {"d_cal", "\"x\"", "d_cal: not a number"},
+        {"res", "[[1]]", "res: wrong shape"},
+        {"cal", "[[99,0,1,1,1]]", "cal: bin"},
         {"v", "7", "v: unknown state version"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -739,7 +767,8 @@ static void test_state_json(void **state)
     free(text);
 }
 
-/* ---- the what-if tool ----------------------------------------------------------------------- */
+/* ---- the what-if tool
+ * ----------------------------------------------------------------------- */
 
 static void whatif_err(const char *json, const char *want)
 {
@@ -763,19 +792,23 @@ static void test_whatif(void **state)
     whatif_err("{\"cases\":[{\"model\":\"x\",\"storage\":{}}]}",
                "/cases/0/model: unknown parameter set \"x\"; known: " NMC);
     whatif_err("{\"cases\":[{\"model\":\"" LFP "\"}]}", "/cases/0: needs exactly one");
-    whatif_err("{\"cases\":[{\"model\":\"" LFP "\",\"storage\":{\"temp_c\":25,\"soc_pct\":50}}]}",
+    whatif_err("{\"cases\":[{\"model\":\"" LFP
+               "\",\"storage\":{\"temp_c\":25,\"soc_pct\":50}}]}",
                "/cases/0/storage/days: is required");
     whatif_err("{\"cases\":[{\"model\":\"" LFP
                "\",\"storage\":{\"temp_c\":25,\"soc_pct\":150,\"days\":1}}]}",
                "/cases/0/storage/soc_pct: 150 is out of range [0, 100]");
+    whatif_err(
+        "{\"cases\":[{\"model\":\"" LFP
+        "\",\"cycling\":{\"dod_pct\":80,\"mean_soc_pct\":80,\"c_rate\":1,\"temp_c\":25,"
+        "\"cycles\":10}}]}",
+        "/cases/0/cycling/mean_soc_pct: a cycle of dod_pct around it leaves 0..100 %");
+    whatif_err(
+        "{\"cases\":[{\"model\":\"" LFP
+        "\",\"cycling\":{\"dod_pct\":80,\"c_rate\":0,\"temp_c\":25,\"cycles\":10}}]}",
+        "/cases/0/cycling/c_rate: 0 is out of range (0, 10]");
     whatif_err("{\"cases\":[{\"model\":\"" LFP
-               "\",\"cycling\":{\"dod_pct\":80,\"mean_soc_pct\":80,\"c_rate\":1,\"temp_c\":25,"
-               "\"cycles\":10}}]}",
-               "/cases/0/cycling/mean_soc_pct: a cycle of dod_pct around it leaves 0..100 %");
-    whatif_err("{\"cases\":[{\"model\":\"" LFP
-               "\",\"cycling\":{\"dod_pct\":80,\"c_rate\":0,\"temp_c\":25,\"cycles\":10}}]}",
-               "/cases/0/cycling/c_rate: 0 is out of range (0, 10]");
-    whatif_err("{\"cases\":[{\"model\":\"" LFP "\",\"storage\":{\"temp_c\":25,\"soc_pct\":50,"
+               "\",\"storage\":{\"temp_c\":25,\"soc_pct\":50,"
                "\"days\":1,\"hours\":2}}]}",
                "/cases/0/storage/hours: unknown key");
 
@@ -797,12 +830,14 @@ static void test_whatif(void **state)
                      cJSON_GetArraySize(cJSON_GetObjectItem(doc, "cases")));
     cJSON_Delete(out);
     cJSON_Delete(doc);
-    double with = whatif_retention("{\"cases\":[{\"model\":\"" NMC
-                                   "\",\"cycling\":{\"dod_pct\":50,\"c_rate\":0.5,\"temp_c\":"
-                                   "30,\"cycles\":2000,\"calendar\":true}}]}");
-    double without = whatif_retention("{\"cases\":[{\"model\":\"" NMC
-                                      "\",\"cycling\":{\"dod_pct\":50,\"c_rate\":0.5,\"temp_c\":"
-                                      "30,\"cycles\":2000,\"calendar\":false}}]}");
+    double with =
+        whatif_retention("{\"cases\":[{\"model\":\"" NMC
+                         "\",\"cycling\":{\"dod_pct\":50,\"c_rate\":0.5,\"temp_c\":"
+                         "30,\"cycles\":2000,\"calendar\":true}}]}");
+    double without =
+        whatif_retention("{\"cases\":[{\"model\":\"" NMC
+                         "\",\"cycling\":{\"dod_pct\":50,\"c_rate\":0.5,\"temp_c\":"
+                         "30,\"cycles\":2000,\"calendar\":false}}]}");
     assert_true(with < without);
 }
 

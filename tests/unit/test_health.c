@@ -67,6 +67,8 @@ static int setup(void **state)
         a.power_w = NAN;
         a.battery.soc = a.battery.soh = a.battery.temperature_c = NAN;
         a.battery.capacity_wh = f->cfg.site.assets[i].capacity_wh;
+        snprintf(a.battery.chemistry, sizeof(a.battery.chemistry), "%s",
+                 f->cfg.site.assets[i].chemistry);
         a.evse.ev_soc = NAN;
         struct fg_error e;
         if (fg_model_add_asset(&f->m, &a, &e))
