@@ -562,7 +562,7 @@ static cJSON *factors_json(const struct fg_age_state *st, double loss)
     for (int i = 0; o && i < FG_AGE_FACTORS; i++) {
         cJSON *x = cJSON_AddObjectToObject(o, fg_age_factor_name((enum fg_age_factor)i));
         if (!x || !add_num(x, "loss_pct", f[i] * 100.0) ||
-            !add_num(x, "share", loss > 0 ? f[i] / loss : 0)) {
+            !add_num(x, "share_pct", loss > 0 ? 100.0 * f[i] / loss : 0)) {
             cJSON_Delete(o);
             return NULL;
         }
@@ -642,16 +642,17 @@ cJSON *fg_health_json(struct fg_health_entry *e, const struct fg_cfg_ageing *age
     const struct fg_age_state *st = &e->st;
     double loss = fg_age_loss(st);
     cJSON *o = cJSON_CreateObject();
-    bool ok =
-        o && cJSON_AddStringToObject(o, e->ev ? "ev" : "battery", e->key) &&
-        (!e->ev || cJSON_AddStringToObject(o, "evse", e->asset)) &&
-        add_num(o, "soh_pct", (1.0 - loss) * 100.0) &&
-        add_num(o, "loss_pct", loss * 100.0) && add_num(o, "efc", st->efc) &&
-        add_num(o, "cycles", st->cycles) && add_num(o, "age_days", st->age_s / 86400.0) &&
-        add_num(o, "throughput_kwh", st->throughput_wh / 1000.0) &&
-        add_num(o, "capacity_wh", st->capacity_wh) &&
-        add_num(o, "replacement_cost", ageing->replacement_cost) &&
-        add_time(o, "monitored_since", st->t0) && add_time(o, "updated", st->t_last);
+    bool ok = o && cJSON_AddStringToObject(o, e->ev ? "ev" : "battery", e->key) &&
+              (!e->ev || cJSON_AddStringToObject(o, "evse", e->asset)) &&
+              add_num(o, "soh_pct", (1.0 - loss) * 100.0) &&
+              add_num(o, "loss_pct", loss * 100.0) && add_num(o, "efc", st->efc) &&
+              add_num(o, "cycles", st->cycles) &&
+              add_num(o, "age_days", (st->age_s + st->win_s) / 86400.0) &&
+              add_num(o, "throughput_kwh", st->throughput_wh / 1000.0) &&
+              add_num(o, "capacity_wh", st->capacity_wh) &&
+              add_num(o, "replacement_cost", ageing->replacement_cost) &&
+              add_time(o, "monitored_since", st->t0) &&
+              add_time(o, "updated", st->t_last);
     cJSON *parts[] = {factors_json(st, loss), forecast_json(e, ageing->eol_soh, now),
                       fit_json(st), model_json(st->p)};
     static const char *const names[] = {"factors", "forecast", "fit", "model"};

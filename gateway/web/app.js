@@ -509,7 +509,7 @@ function mainCause(factors) {
     if (isNum(f.loss_pct) && (!best || f.loss_pct > best[1].loss_pct)) best = [name, f];
   }
   return best && best[1].loss_pct > 0
-    ? `${best[0]} (${(100 * best[1].share).toFixed(0)} %)` : '–';
+    ? `${best[0]} (${best[1].share_pct.toFixed(0)} %)` : '–';
 }
 
 function renderHealth(rows) {
