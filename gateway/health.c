@@ -12,6 +12,7 @@
 #define FORECAST_HORIZON_Y 50.0
 #define FORECAST_CACHE_MS 60000 /* the health API predicts at most once a minute */
 #define LOAD_EVENTS_MAX 16      /* failed loads recorded as events, per start */
+#define MAX_POWER_GAP_S 60      /* longer since the last sample: power not used */
 
 /* ---- the index: (ev, key) -> entry -------------------------------------- */
 
@@ -303,6 +304,12 @@ static void sample(struct fg_health_entry *e, int64_t now, double soc_pct, doubl
         return; /* one sample per second at most; the clock never goes back here */
     double soc = soc_pct / 100.0;
     soc = soc < 0 ? 0 : soc > 1 ? 1 : soc;
+    /* fg_age_sample() integrates the power it is given over the whole time
+     * since the previous sample. After a gap (the device was offline, the
+     * gateway stopped, or a fast simulated clock) today's power says nothing
+     * about that time: the SoC change measures the throughput instead. */
+    if (e->st.t_last && now - e->st.t_last > MAX_POWER_GAP_S)
+        power_w = NAN;
     int rc = fg_age_sample(&e->st, now, soc, isfinite(power_w) ? power_w : NAN,
                            isfinite(temp_c) ? temp_c : NAN);
     if (rc) {
@@ -339,8 +346,8 @@ static void tick_battery(struct fg_health *h, const struct fg_asset *a, int64_t 
 {
     const struct fg_battery *b = &a->battery;
     struct fg_health_entry *e = find(h, false, a->id);
-    if (!e || !isfinite(b->soc))
-        return;
+    if (!e || !a->online || !isfinite(b->soc))
+        return; /* an offline device's SoC is stale: the gap is aged when it is back */
     if (!e->started && isfinite(b->soh) && b->soh > 0 && b->soh < 100) {
         /* aged before it was monitored: its SoH is prior loss */
         if (!e->params || fg_age_init(&e->st, e->params, e->capacity_wh) ||
@@ -360,7 +367,7 @@ static void tick_evse(struct fg_health *h, const struct fg_asset *a,
                       const struct fg_config *cfg, int64_t now)
 {
     const struct fg_evse *v = &a->evse;
-    if (!v->session_active || !isfinite(v->ev_soc))
+    if (!a->online || !v->session_active || !isfinite(v->ev_soc))
         return;
     const char *key = v->id_token[0] ? v->id_token : v->session_id;
     if (!key[0] || !cfg->site.ev_ageing.params)

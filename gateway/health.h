@@ -1,8 +1,9 @@
 /* Battery health: the ageing state (protocols/ageing, fg_ageing.h) of every
  * battery asset and of every EV charged at the site.
  *
- * The gateway's tick feeds it the model once per second: each battery with a
- * known SoC, and each EVSE with an active session and a known EV SoC, gives
+ * The gateway's tick feeds it the model once per second: each online battery
+ * with a known SoC, and each online EVSE with an active session and a known
+ * EV SoC, gives
  * one sample (SoC, power with + = charging, temperature). An EV is known by
  * its session's id token (else the session id); its state outlives the
  * session, in a table of FG_HEALTH_EVS_MAX EVs where the one seen least

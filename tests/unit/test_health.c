@@ -70,6 +70,7 @@ static int setup(void **state)
         snprintf(a.battery.chemistry, sizeof(a.battery.chemistry), "%s",
                  f->cfg.site.assets[i].chemistry);
         a.evse.ev_soc = NAN;
+        a.online = true;
         struct fg_error e;
         if (fg_model_add_asset(&f->m, &a, &e))
             return -1;
@@ -337,6 +338,63 @@ static void test_device_soh(void **state)
     assert_int_equal(h->st.n_cp, 1);
 }
 
+/* An offline battery is not fed; when it is back, the gap ages it (calendar)
+ * but its power then is not taken for the whole gap. */
+static void test_offline_gap(void **state)
+{
+    struct fx *f = *state;
+    int64_t t = cycle_battery(f, T0, 1);
+    struct fg_health_entry *h = find_ok(f, "bat1");
+    struct fg_asset *b = asset(f, "bat1");
+    double thr = h->st.throughput_wh, age = h->st.age_s + h->st.win_s;
+    int64_t last = h->st.t_last;
+    b->online = false;
+    fg_health_tick(&f->h, &f->m, &f->cfg, t + 3600);
+    assert_true(h->st.t_last == last);
+    b->online = true;
+    b->power_w = 5000; /* full power now, after two idle hours at the same SoC */
+    fg_health_tick(&f->h, &f->m, &f->cfg, t + 7200);
+    assert_true(h->st.t_last == t + 7200);
+    assert_true(h->st.age_s + h->st.win_s >= age + 7200 - 60);
+    assert_true(h->st.throughput_wh - thr < 1.0); /* not 5 kW * 2 h */
+}
+
+/* A reload that changes a battery's model carries its SoH over as prior
+ * loss; one that removes the battery drops it. */
+static void test_model_change(void **state)
+{
+    struct fx *f = *state;
+    cycle_battery(f, T0, 24);
+    double soh = fg_age_soh(&find_ok(f, "bat1")->st);
+    const char *json =
+        "{\"site\":{\"assets\":[{\"id\":\"bat1\",\"kind\":\"battery\","
+        "\"capacity_wh\":12000,\"max_charge_w\":5000,\"max_discharge_w\":5000,"
+        "\"ageing\":{\"model\":\"nmc-sanyo-ur18650e-schmalstieg2014\"}}]}}";
+    struct fg_config next;
+    struct fg_errlist errs;
+    fg_errlist_init(&errs);
+    assert_int_equal(fg_config_parse(json, strlen(json), NULL, &next, &errs), 0);
+    assert_int_equal(fg_health_configure(&f->h, &next), 0);
+    struct fg_error e = {0};
+    /* not sampled under the new model yet */
+    assert_null(fg_health_find(&f->h, asset(f, "bat1"), &e));
+    assert_int_equal(e.code, FG_ESTATE);
+    fg_health_tick(&f->h, &f->m, &next, T0 + 25 * 3600);
+    struct fg_health_entry *h = find_ok(f, "bat1");
+    assert_ptr_equal(h->st.p, fg_age_params_find("nmc-sanyo-ur18650e-schmalstieg2014"));
+    assert_true(h->st.capacity_wh == 12000);
+    assert_true(fabs(h->st.prior - (1 - soh)) < 1e-12);
+    assert_true(fabs(fg_age_soh(&h->st) - soh) < 1e-6);
+    fg_config_clear(&next);
+
+    const char *none = "{\"site\":{\"assets\":[]}}";
+    assert_int_equal(fg_config_parse(none, strlen(none), NULL, &next, &errs), 0);
+    assert_int_equal(fg_health_configure(&f->h, &next), 0);
+    assert_int_equal(f->h.n, 0);
+    fg_config_clear(&next);
+    fg_errlist_clear(&errs);
+}
+
 static void test_checkpoint_validation(void **state)
 {
     struct fx *f = *state;
@@ -367,6 +425,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ev_table_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_device_soh, setup, teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_validation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_offline_gap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_model_change, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
