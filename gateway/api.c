@@ -467,8 +467,9 @@ static void h_health_checkpoint(struct call *c)
         rc = fg_error_set(&e, FG_EMISSING, "/soh_pct",
                           "required: the measured state of health in %%");
     char fit_msg[128] = "";
+    double soh_pct = soh ? soh->valuedouble : NAN; /* j goes before the log line */
     if (!rc)
-        rc = fg_health_checkpoint(h, soh->valuedouble, fit_msg, &e);
+        rc = fg_health_checkpoint(h, soh_pct, fit_msg, &e);
     cJSON_Delete(j);
     if (!rc && fg_health_save_entry(h, c->gw->store, fg_clock_now_ms(&c->gw->clock)))
         rc = fg_error_set(&e, FG_ESTORE, NULL, "cannot store the checkpoint: %s",
@@ -478,7 +479,7 @@ static void h_health_checkpoint(struct call *c)
         reply_fg_error(c, &e);
         return;
     }
-    fg_info("api", "%s: SoH checkpoint %.2f %% recorded (%s)", a->id, soh->valuedouble,
+    fg_info("api", "%s: SoH checkpoint %.2f %% recorded (%s)", a->id, soh_pct,
             fit_msg[0] ? fit_msg : "refitted");
     reply_health(c, a, h, 201, fit_msg);
 }
