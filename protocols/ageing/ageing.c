@@ -5,12 +5,18 @@
 
 #include "ageing_int.h"
 
-static double tk(double c) { return c + 273.15; }
-static double clamp(double x, double lo, double hi) { return x < lo ? lo : x > hi ? hi : x; }
+static double tk(double c)
+{
+    return c + 273.15;
+}
+static double clamp(double x, double lo, double hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
 
 const char *fg_age_factor_name(enum fg_age_factor f)
 {
-    static const char *const names[FG_AGE_FACTORS] = {"time", "temperature", "dod",
+    static const char *const names[FG_AGE_FACTORS] = {"time",  "temperature", "dod",
                                                       "crate", "soc",         "prior"};
     return (unsigned)f < FG_AGE_FACTORS ? names[f] : "?";
 }
@@ -53,13 +59,13 @@ static void split_cal(const struct fg_age_params *p, double temp_c, double soc, 
 
 /* Cycle: base DOD at (actual depth, 25 C, 50 % mean SoC, 0.5 C), Shapley
  * over C-rate, temperature and SoC. */
-static void split_cyc(const struct fg_age_params *p, double temp_c, double soc, double dod,
-                      double crate, double d, double *by)
+static void split_cyc(const struct fg_age_params *p, double temp_c, double soc,
+                      double dod, double crate, double d, double *by)
 {
     double v[8]; /* bit 0: C-rate, bit 1: temperature, bit 2: SoC at actual value */
     for (int m = 0; m < 8; m++)
-        v[m] = r_cyc(p, m & 2 ? temp_c : FG_AGE_REF_TEMP_C, m & 4 ? soc : FG_AGE_REF_SOC, dod,
-                     m & 1 ? crate : FG_AGE_REF_CRATE);
+        v[m] = r_cyc(p, m & 2 ? temp_c : FG_AGE_REF_TEMP_C, m & 4 ? soc : FG_AGE_REF_SOC,
+                     dod, m & 1 ? crate : FG_AGE_REF_CRATE);
     double r = v[7];
     if (!(r > 0) || d == 0) {
         by[FG_AGE_F_DOD] += d;
@@ -86,9 +92,18 @@ static int t_bin(double temp_c)
 {
     return (int)clamp(floor((temp_c + 15.0) / 5.0), 0, FG_AGE_CAL_T_BINS - 1);
 }
-static int soc_bin(double soc) { return (int)clamp(floor(soc * 10.0), 0, FG_AGE_CAL_SOC_BINS - 1); }
-static int dod_bin(double dod) { return (int)clamp(floor(dod * 10.0), 0, FG_AGE_CYC_DOD_BINS - 1); }
-static int c_bin(double c) { return c < 0.25 ? 0 : c < 0.5 ? 1 : c < 1.0 ? 2 : 3; }
+static int soc_bin(double soc)
+{
+    return (int)clamp(floor(soc * 10.0), 0, FG_AGE_CAL_SOC_BINS - 1);
+}
+static int dod_bin(double dod)
+{
+    return (int)clamp(floor(dod * 10.0), 0, FG_AGE_CYC_DOD_BINS - 1);
+}
+static int c_bin(double c)
+{
+    return c < 0.25 ? 0 : c < 0.5 ? 1 : c < 1.0 ? 2 : 3;
+}
 
 void fg_age_book_cal(struct fg_age_state *st, double dt_s, double temp_c, double soc)
 {
@@ -194,7 +209,8 @@ static void push_reversal(struct fg_age_state *st, const struct fg_age_reversal 
 static void flush_window(struct fg_age_state *st)
 {
     if (st->win_s > 0) {
-        fg_age_book_cal(st, st->win_s, st->win_temp_s / st->win_s, st->win_soc_s / st->win_s);
+        fg_age_book_cal(st, st->win_s, st->win_temp_s / st->win_s,
+                        st->win_soc_s / st->win_s);
         st->win_s = st->win_temp_s = st->win_soc_s = 0;
     }
 }
@@ -219,13 +235,20 @@ static void close_history(struct fg_age_state *c)
     c->dir = 0;
 }
 
-static double damage(const struct fg_age_state *st) { return st->s_cal * st->d_cal + st->s_cyc * st->d_cyc; }
+static double damage(const struct fg_age_state *st)
+{
+    return st->s_cal * st->d_cal + st->s_cyc * st->d_cyc;
+}
 
-static double loss_of(const struct fg_age_state *st) { return st->prior + fg_age_g(st->p, damage(st)); }
+static double loss_of(const struct fg_age_state *st)
+{
+    return st->prior + fg_age_g(st->p, damage(st));
+}
 
 /* ---- public: state ----------------------------------------------------------- */
 
-int fg_age_init(struct fg_age_state *st, const struct fg_age_params *p, double capacity_wh)
+int fg_age_init(struct fg_age_state *st, const struct fg_age_params *p,
+                double capacity_wh)
 {
     if (!st || !p || !(capacity_wh > 0) || !isfinite(capacity_wh))
         return FG_EINVAL;
@@ -247,7 +270,8 @@ int fg_age_init_soh(struct fg_age_state *st, double soh)
     return 0;
 }
 
-static struct fg_age_reversal snapshot(const struct fg_age_state *st, double soc, int64_t t)
+static struct fg_age_reversal snapshot(const struct fg_age_state *st, double soc,
+                                       int64_t t)
 {
     struct fg_age_reversal r = st->seg;
     r.soc = soc;
@@ -255,7 +279,8 @@ static struct fg_age_reversal snapshot(const struct fg_age_state *st, double soc
     return r;
 }
 
-int fg_age_sample(struct fg_age_state *st, int64_t t, double soc, double power_w, double temp_c)
+int fg_age_sample(struct fg_age_state *st, int64_t t, double soc, double power_w,
+                  double temp_c)
 {
     if (!st || !st->p || !isfinite(soc) || (st->t_last && t < st->t_last) || t <= 0)
         return FG_EINVAL;
@@ -282,7 +307,9 @@ int fg_age_sample(struct fg_age_state *st, int64_t t, double soc, double power_w
         st->win_temp_s += st->temp_last * dt;
         st->win_soc_s += st->soc_last * dt;
         double dsoc = fabs(soc - st->soc_last);
-        if (isfinite(power_w)) {
+        /* Over a gap (an EV away driving, a device offline) the power now
+         * says nothing about the interval: take the SoC's change. */
+        if (isfinite(power_w) && dt <= FG_AGE_GAP_S) {
             double c = fabs(power_w) / st->capacity_wh; /* 1/h */
             st->seg.ah_s += c * dt;
             if (c > 0.01)
@@ -303,7 +330,8 @@ int fg_age_sample(struct fg_age_state *st, int64_t t, double soc, double power_w
             st->dir = d > 0 ? 1 : -1;
             st->cand = snapshot(st, soc, t);
         }
-    } else if ((st->dir > 0 && soc > st->cand.soc) || (st->dir < 0 && soc < st->cand.soc)) {
+    } else if ((st->dir > 0 && soc > st->cand.soc) ||
+               (st->dir < 0 && soc < st->cand.soc)) {
         st->cand = snapshot(st, soc, t);
     } else if (fabs(soc - st->cand.soc) >= FG_AGE_GATE) {
         struct fg_age_reversal r = st->cand;
@@ -476,7 +504,8 @@ static double sse_at(const struct fg_age_state *st, double a, double b)
 {
     double s = 0;
     for (size_t i = 0; i < st->n_cp; i++) {
-        double r = (1.0 - st->cp[i].soh - st->prior) - fg_age_g(st->p, a * st->cp[i].d_cal + b * st->cp[i].d_cyc);
+        double r = (1.0 - st->cp[i].soh - st->prior) -
+                   fg_age_g(st->p, a * st->cp[i].d_cal + b * st->cp[i].d_cyc);
         s += r * r;
     }
     return s;
@@ -537,10 +566,12 @@ int fg_age_fit(struct fg_age_state *st)
                 break;
             d0 = jtr[0] / (jtj[0][0] * (1 + lambda));
         }
-        double n0 = clamp(s[0] + d0, 1e-3, 1e3), n1 = two ? clamp(s[1] + d1, 1e-3, 1e3) : n0;
+        double n0 = clamp(s[0] + d0, 1e-3, 1e3),
+               n1 = two ? clamp(s[1] + d1, 1e-3, 1e3) : n0;
         double e = sse_at(st, n0, n1);
         if (e <= cur) {
-            bool done = fabs(n0 - s[0]) < 1e-10 * s[0] && fabs(n1 - s[1]) < 1e-10 * (s[1] + 1e-3);
+            bool done =
+                fabs(n0 - s[0]) < 1e-10 * s[0] && fabs(n1 - s[1]) < 1e-10 * (s[1] + 1e-3);
             s[0] = n0;
             s[1] = n1;
             cur = e;
@@ -559,10 +590,12 @@ int fg_age_fit(struct fg_age_state *st)
     return 0;
 }
 
-/* ---- cost --------------------------------------------------------------------------- */
+/* ---- cost ---------------------------------------------------------------------------
+ */
 
-int fg_age_schedule_cost(const struct fg_age_state *st, const struct fg_age_step *steps, size_t n,
-                         double replacement_cost, double eol_soh, struct fg_age_cost *out)
+int fg_age_schedule_cost(const struct fg_age_state *st, const struct fg_age_step *steps,
+                         size_t n, double replacement_cost, double eol_soh,
+                         struct fg_age_cost *out)
 {
     if (!st || !st->p || (!steps && n) || !out || !(eol_soh >= 0 && eol_soh < 1) ||
         !(replacement_cost >= 0))
@@ -600,8 +633,9 @@ int fg_age_schedule_cost(const struct fg_age_state *st, const struct fg_age_step
     return 0;
 }
 
-double fg_age_cycle_cost(const struct fg_age_state *st, double dod, double mean_soc, double crate,
-                         double temp_c, double replacement_cost, double eol_soh)
+double fg_age_cycle_cost(const struct fg_age_state *st, double dod, double mean_soc,
+                         double crate, double temp_c, double replacement_cost,
+                         double eol_soh)
 {
     if (!st || !st->p || !(dod > 0) || !(eol_soh >= 0 && eol_soh < 1))
         return 0;

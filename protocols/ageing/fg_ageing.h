@@ -114,6 +114,9 @@ size_t fg_rainflow(const double *x, size_t n,
  * much (fraction): smaller wiggles, e.g. the 1 % steps of a rounded SoC
  * reading, are not cycles. */
 #define FG_AGE_GATE 0.01
+/* Samples further apart than this are a gap: the interval's C-rate and
+ * throughput come from the SoC's change, not from the power. */
+#define FG_AGE_GAP_S 300
 #define FG_AGE_RESIDUE_MAX 48  /* reversals kept open; older ones close as half cycles */
 #define FG_AGE_CAL_T_BINS 16   /* recent usage: storage temperature, 5 K from -15 C */
 #define FG_AGE_CAL_SOC_BINS 10 /*              storage SoC, 10 % */
@@ -203,7 +206,8 @@ int fg_age_init_soh(struct fg_age_state *st, double soh);
  * refused with FG_EINVAL); soc 0..1 (required); power_w + charging, NAN if
  * unknown (then the C-rate comes from the SoC slope); temp_c NAN if unknown
  * (then the last known, or 25 C). A gap between samples ages the battery at
- * the conditions of the earlier sample. */
+ * the conditions of the earlier sample, and its C-rate comes from the SoC
+ * change (FG_AGE_GAP_S). */
 int fg_age_sample(struct fg_age_state *st, int64_t t, double soc, double power_w,
                   double temp_c);
 

@@ -12,7 +12,8 @@ struct rev {
 };
 
 static void emit_one(const struct rev *a, const struct rev *b, double count,
-                     void (*emit)(const struct fg_rf_cycle *, void *), void *arg, size_t *n)
+                     void (*emit)(const struct fg_rf_cycle *, void *), void *arg,
+                     size_t *n)
 {
     struct fg_rf_cycle c = {
         .range = fabs(b->v - a->v),
@@ -26,8 +27,8 @@ static void emit_one(const struct rev *a, const struct rev *b, double count,
     (*n)++;
 }
 
-size_t fg_rainflow(const double *x, size_t n, void (*emit)(const struct fg_rf_cycle *, void *),
-                   void *arg)
+size_t fg_rainflow(const double *x, size_t n,
+                   void (*emit)(const struct fg_rf_cycle *, void *), void *arg)
 {
     if (!x || n < 2)
         return 0;

@@ -55,7 +55,8 @@ cJSON *fg_age_state_to_json(const struct fg_age_state *st)
     add_num(o, "cycles", st->cycles);
     add_num(o, "age_s", st->age_s);
     add_num(o, "throughput_wh", st->throughput_wh);
-    double win[5] = {st->win_s, st->win_temp_s, st->win_soc_s, st->win_temp0, st->win_soc0};
+    double win[5] = {st->win_s, st->win_temp_s, st->win_soc_s, st->win_temp0,
+                     st->win_soc0};
     cJSON_AddItemToObject(o, "win", nums(win, 5));
     cJSON_AddNumberToObject(o, "dir", st->dir);
     cJSON_AddItemToObject(o, "cand", rev_json(&st->cand));
@@ -87,7 +88,8 @@ cJSON *fg_age_state_to_json(const struct fg_age_state *st)
             }
     cJSON *cp = cJSON_AddArrayToObject(o, "checkpoints");
     for (size_t i = 0; cp && i < st->n_cp; i++) {
-        double v[4] = {(double)st->cp[i].t, st->cp[i].soh, st->cp[i].d_cal, st->cp[i].d_cyc};
+        double v[4] = {(double)st->cp[i].t, st->cp[i].soh, st->cp[i].d_cal,
+                       st->cp[i].d_cyc};
         cJSON_AddItemToArray(cp, nums(v, 4));
     }
     add_num(o, "fit_rms", st->fit_rms);
@@ -128,6 +130,13 @@ static double get(struct rd *r, const char *key, double lo, double hi, bool null
     return v->valuedouble;
 }
 
+/* A time or small integer: 0 when the field was bad (r->ok says so). */
+static int64_t get_int(struct rd *r, const char *key, double lo, double hi)
+{
+    double v = get(r, key, lo, hi, false);
+    return isfinite(v) ? (int64_t)v : 0;
+}
+
 /* An array of exactly n finite numbers. */
 static bool arr(struct rd *r, const cJSON *a, const char *key, double *out, size_t n)
 {
@@ -148,7 +157,8 @@ static bool arr(struct rd *r, const cJSON *a, const char *key, double *out, size
     return true;
 }
 
-static bool get_rev(struct rd *r, const cJSON *a, const char *key, struct fg_age_reversal *out)
+static bool get_rev(struct rd *r, const cJSON *a, const char *key,
+                    struct fg_age_reversal *out)
 {
     double v[6];
     if (!arr(r, a, key, v, 6))
@@ -157,11 +167,16 @@ static bool get_rev(struct rd *r, const cJSON *a, const char *key, struct fg_age
         bad(r, key, "out of range");
         return false;
     }
+    if (v[1] > 9e15) {
+        bad(r, key, "out of range");
+        return false;
+    }
     *out = (struct fg_age_reversal){v[0], (int64_t)v[1], v[2], v[3], v[4], v[5]};
     return true;
 }
 
-int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err, size_t errlen)
+int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err,
+                           size_t errlen)
 {
     char dummy[8];
     if (!err || !errlen) {
@@ -181,7 +196,8 @@ int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err, s
         return FG_EINVAL;
     }
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
-    const struct fg_age_params *p = cJSON_IsString(m) ? fg_age_params_find(m->valuestring) : NULL;
+    const struct fg_age_params *p =
+        cJSON_IsString(m) ? fg_age_params_find(m->valuestring) : NULL;
     if (!p) {
         bad(&r, "model", "unknown parameter set");
         return FG_EINVAL;
@@ -193,8 +209,8 @@ int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err, s
     }
     s.s_cal = get(&r, "s_cal", 1e-6, 1e6, false);
     s.s_cyc = get(&r, "s_cyc", 1e-6, 1e6, false);
-    s.t0 = (int64_t)get(&r, "t0", 0, 9e15, false);
-    s.t_last = (int64_t)get(&r, "t_last", 0, 9e15, false);
+    s.t0 = get_int(&r, "t0", 0, 9e15);
+    s.t_last = get_int(&r, "t_last", 0, 9e15);
     s.soc_last = get(&r, "soc_last", 0, 1, true);
     s.temp_last = get(&r, "temp_last", -100, 200, false);
     s.d_cal = get(&r, "d_cal", 0, 1e12, false);
@@ -204,8 +220,8 @@ int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err, s
     s.cycles = get(&r, "cycles", 0, 1e12, false);
     s.age_s = get(&r, "age_s", 0, 1e15, false);
     s.throughput_wh = get(&r, "throughput_wh", 0, 1e18, false);
-    s.dir = (int)get(&r, "dir", -1, 1, false);
-    s.recent_t = (int64_t)get(&r, "recent_t", 0, 9e15, false);
+    s.dir = (int)get_int(&r, "dir", -1, 1);
+    s.recent_t = get_int(&r, "recent_t", 0, 9e15);
     s.recent_s = get(&r, "recent_s", 0, 1e15, false);
     s.fit_rms = get(&r, "fit_rms", 0, 10, true);
     if (!r.ok)
@@ -259,8 +275,8 @@ int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err, s
         double b[5];
         if (!arr(&r, e, "cal", b, 5))
             return FG_EINVAL;
-        if (b[0] < 0 || b[0] >= FG_AGE_CAL_T_BINS || b[1] < 0 || b[1] >= FG_AGE_CAL_SOC_BINS ||
-            b[2] < 0) {
+        if (b[0] < 0 || b[0] >= FG_AGE_CAL_T_BINS || b[1] < 0 ||
+            b[1] >= FG_AGE_CAL_SOC_BINS || b[2] < 0) {
             bad(&r, "cal", "bin out of range");
             return FG_EINVAL;
         }
@@ -279,8 +295,8 @@ int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err, s
         double b[7];
         if (!arr(&r, e, "cyc", b, 7))
             return FG_EINVAL;
-        if (b[0] < 0 || b[0] >= FG_AGE_CYC_DOD_BINS || b[1] < 0 || b[1] >= FG_AGE_CYC_C_BINS ||
-            b[2] < 0) {
+        if (b[0] < 0 || b[0] >= FG_AGE_CYC_DOD_BINS || b[1] < 0 ||
+            b[1] >= FG_AGE_CYC_C_BINS || b[2] < 0) {
             bad(&r, "cyc", "bin out of range");
             return FG_EINVAL;
         }
@@ -302,7 +318,8 @@ int fg_age_state_from_json(struct fg_age_state *st, const cJSON *j, char *err, s
         double b[4];
         if (!arr(&r, e, "checkpoints", b, 4))
             return FG_EINVAL;
-        if (b[0] < 0 || !(b[1] > 0 && b[1] <= 1.2) || b[2] < 0 || b[3] < 0) {
+        if (b[0] < 0 || b[0] > 9e15 || !(b[1] > 0 && b[1] <= 1.2) || b[2] < 0 ||
+            b[3] < 0) {
             bad(&r, "checkpoints", "out of range");
             return FG_EINVAL;
         }

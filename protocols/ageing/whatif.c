@@ -10,6 +10,7 @@
 #define WHATIF_MAX_POINTS 1000
 #define WHATIF_MAX_CYCLES 1e7
 #define WHATIF_MAX_DAYS (100 * 365.25)
+#define DAY_S 86400.0
 
 struct ctx {
     char *err;
@@ -24,8 +25,8 @@ static bool fail(struct ctx *x, const char *path, const char *what)
 
 /* A number member in [lo, hi] (lo_open: lo itself excluded); missing: def
  * (NAN def = required). */
-static bool num(struct ctx *x, const cJSON *o, const char *base, const char *key, double lo,
-                bool lo_open, double hi, double def, double *out)
+static bool num(struct ctx *x, const cJSON *o, const char *base, const char *key,
+                double lo, bool lo_open, double hi, double def, double *out)
 {
     char path[160];
     snprintf(path, sizeof path, "%s/%s", base, key);
@@ -41,14 +42,16 @@ static bool num(struct ctx *x, const cJSON *o, const char *base, const char *key
     double d = v->valuedouble;
     if ((lo_open ? d <= lo : d < lo) || d > hi) {
         char msg[96];
-        snprintf(msg, sizeof msg, "%g is out of range %c%g, %g]", d, lo_open ? '(' : '[', lo, hi);
+        snprintf(msg, sizeof msg, "%g is out of range %c%g, %g]", d, lo_open ? '(' : '[',
+                 lo, hi);
         return fail(x, path, msg);
     }
     *out = d;
     return true;
 }
 
-static bool only_keys(struct ctx *x, const cJSON *o, const char *base, const char *const *keys)
+static bool only_keys(struct ctx *x, const cJSON *o, const char *base,
+                      const char *const *keys)
 {
     const cJSON *it;
     cJSON_ArrayForEach(it, o)
@@ -84,14 +87,15 @@ static cJSON *run_case(struct ctx *x, const cJSON *c, size_t idx)
     snprintf(base, sizeof base, "/cases/%zu", idx);
     if (!cJSON_IsObject(c))
         return fail(x, base, "must be an object"), NULL;
-    static const char *const keys[] = {"name",      "model",     "storage",        "cycling",
-                                       "scale_cal", "scale_cyc", "initial_soh_pct", "points",
-                                       NULL};
+    static const char *const keys[] = {
+        "name",      "model",           "storage", "cycling", "scale_cal",
+        "scale_cyc", "initial_soh_pct", "points",  NULL};
     if (!only_keys(x, c, base, keys))
         return NULL;
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(c, "name");
     if (name && !cJSON_IsString(name))
-        return snprintf(sub, sizeof sub, "%s/name", base), fail(x, sub, "must be a string"), NULL;
+        return snprintf(sub, sizeof sub, "%s/name", base),
+               fail(x, sub, "must be a string"), NULL;
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(c, "model");
     snprintf(sub, sizeof sub, "%s/model", base);
     if (!cJSON_IsString(model))
@@ -99,9 +103,10 @@ static cJSON *run_case(struct ctx *x, const cJSON *c, size_t idx)
     const struct fg_age_params *p = fg_age_params_find(model->valuestring);
     if (!p) {
         char msg[512];
-        int n = snprintf(msg, sizeof msg, "unknown parameter set \"%.64s\"; known:",
-                         model->valuestring);
-        for (size_t i = 0; i < fg_age_params_count() && n > 0 && (size_t)n < sizeof msg; i++)
+        int n = snprintf(msg, sizeof msg,
+                         "unknown parameter set \"%.64s\"; known:", model->valuestring);
+        for (size_t i = 0; i < fg_age_params_count() && n > 0 && (size_t)n < sizeof msg;
+             i++)
             n += snprintf(msg + n, sizeof msg - (size_t)n, " %s",
                           fg_age_params_name(fg_age_params_at(i)));
         return fail(x, sub, msg), NULL;
@@ -154,9 +159,10 @@ static cJSON *run_case(struct ctx *x, const cJSON *c, size_t idx)
         days = d;
     } else {
         snprintf(sub, sizeof sub, "%s/cycling", base);
-        static const char *const ck[] = {"dod_pct", "mean_soc_pct", "c_rate", "temp_c",
-                                         "cycles",  "calendar",     NULL};
-        double dod, mean, crate, temp, n;
+        static const char *const ck[] = {
+            "dod_pct", "mean_soc_pct", "c_rate",         "temp_c",
+            "cycles",  "calendar",     "cycles_per_day", NULL};
+        double dod, mean, crate, temp, n, per_day;
         bool ok = cJSON_IsObject(cycling);
         if (!ok)
             fail(x, sub, "must be an object");
@@ -165,8 +171,10 @@ static cJSON *run_case(struct ctx *x, const cJSON *c, size_t idx)
              num(x, cycling, sub, "mean_soc_pct", 0, false, 100, 50, &mean) &&
              num(x, cycling, sub, "c_rate", 0, true, 10, NAN, &crate) &&
              num(x, cycling, sub, "temp_c", -40, false, 80, NAN, &temp) &&
-             num(x, cycling, sub, "cycles", 0, true, WHATIF_MAX_CYCLES, NAN, &n);
-        const cJSON *cal = ok ? cJSON_GetObjectItemCaseSensitive(cycling, "calendar") : NULL;
+             num(x, cycling, sub, "cycles", 0, true, WHATIF_MAX_CYCLES, NAN, &n) &&
+             num(x, cycling, sub, "cycles_per_day", 0, false, 1e4, 0, &per_day);
+        const cJSON *cal =
+            ok ? cJSON_GetObjectItemCaseSensitive(cycling, "calendar") : NULL;
         if (ok && cal && !cJSON_IsBool(cal)) {
             char path[160];
             snprintf(path, sizeof path, "%s/calendar", sub);
@@ -183,7 +191,20 @@ static cJSON *run_case(struct ctx *x, const cJSON *c, size_t idx)
             return NULL;
         }
         bool with_cal = cal ? cJSON_IsTrue(cal) : true;
+        /* a cycle's time: back to back, or 1 / cycles_per_day with the rest
+         * spent at the mean SoC */
         double cycle_s = 2.0 * (dod / 100.0) / crate * 3600.0;
+        if (per_day > 0) {
+            if (cycle_s > DAY_S / per_day * (1 + 1e-9)) {
+                char path[160];
+                snprintf(path, sizeof path, "%s/cycles_per_day", sub);
+                cJSON_Delete(out);
+                cJSON_Delete(curve);
+                fail(x, path, "more cycles a day than fit at this c_rate and dod_pct");
+                return NULL;
+            }
+            cycle_s = DAY_S / per_day;
+        }
         /* calendar and cycle ageing interleaved in small chunks */
         int chunks = (int)fmin(ceil(n), 1000.0);
         if (npts > chunks)
@@ -234,7 +255,8 @@ cJSON *fg_age_whatif(const cJSON *doc, char *err, size_t errlen)
         return fail(&x, "/cases", "must be a non-empty array"), NULL;
     if (cJSON_GetArraySize(cases) > WHATIF_MAX_CASES)
         return fail(&x, "/cases", "more than 1000 cases"), NULL;
-    cJSON *out = cJSON_CreateObject(), *res = out ? cJSON_AddArrayToObject(out, "cases") : NULL;
+    cJSON *out = cJSON_CreateObject(),
+          *res = out ? cJSON_AddArrayToObject(out, "cases") : NULL;
     if (!res) {
         cJSON_Delete(out);
         return fail(&x, "/", "out of memory"), NULL;

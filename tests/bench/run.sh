@@ -25,6 +25,8 @@
 # BENCH_MODBUS_S (20 s measured), BENCH_MODBUS_SETPOINTS (50, during the
 # window): flexgw, then a python3-pymodbus client (tests/bench/modbus_poll.py)
 # polling the same devices at 1 Hz on fresh simulators.
+# Ageing: BENCH_AGEING (1; 0 skips it): tests/bench/ageing_bench, one day of
+# 1 s samples for 100 batteries and the API's and scheduler's calls.
 #
 # Each gateway run gets its own fresh data dir and a free loopback port, is
 # stopped with SIGTERM and must exit 0; the script exits 1 if any did not.
@@ -54,6 +56,7 @@ MB_UNITS=${BENCH_MODBUS_UNITS:-20}
 MB_WARM=${BENCH_MODBUS_WARM:-5}
 MB_S=${BENCH_MODBUS_S:-20}
 MB_SETPOINTS=${BENCH_MODBUS_SETPOINTS:-50}
+DO_AGEING=${BENCH_AGEING:-1}
 
 die() {
     echo "bench: $*" >&2
@@ -81,6 +84,10 @@ if [ "$DO_OCPP" = 1 ]; then
         die "ocpp-rpc not installed in tests/node: run packaging/install-deps.sh"
 fi
 
+AGE_BENCH=$(cd "$1" && pwd)/tests/bench/ageing_bench
+if [ "$DO_AGEING" = 1 ]; then
+    [ -x "$AGE_BENCH" ] || die "$AGE_BENCH not found (build the tree: make build)"
+fi
 BSIM=$(cd "$1" && pwd)/tests/sim/battery_sim
 MB_POLL=$SRC/tests/bench/modbus_poll.py
 if [ "$DO_MODBUS" = 1 ]; then
@@ -783,6 +790,12 @@ PYEOF
     echo
 fi
 
+AGE_RC=0
+if [ "$DO_AGEING" = 1 ]; then
+    "$AGE_BENCH" || AGE_RC=$?
+    echo
+fi
+
 cat <<EOF
 ## Machine
 - date: $DATE (took ${ELAPSED} s)
@@ -833,4 +846,5 @@ fi
 
 [ -z "$FAILED_EXITS" ] || exit 1
 [ "$MB_RC" = 0 ] || exit 1
+[ "$AGE_RC" = 0 ] || exit 1
 [ "$OCPP_RC" = 0 ] || exit 1

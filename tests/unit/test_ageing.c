@@ -437,6 +437,16 @@ static void test_sample_errors(void **state)
     double before = fg_age_loss(&st);
     assert_int_equal(fg_age_sample(&st, T0 + 10 + (int64_t)YEAR, 1.0, 0, 25), 0);
     assert_true(fg_age_loss(&st) > before + 0.01);
+    /* an EV away for three days comes back 40 % lower, charging at 7 kW:
+     * the gap's throughput is the SoC's change, not 7 kW for 72 h */
+    fg_age_init(&st, P(NMC), 60000);
+    assert_int_equal(fg_age_sample(&st, T0, 0.8, 0, 20), 0);
+    assert_int_equal(fg_age_sample(&st, T0 + 3 * 86400, 0.4, 7000, 20), 0);
+    near_rel(st.throughput_wh, 0.4 * 60000, 1e-12, "throughput over a gap");
+    assert_int_equal(
+        fg_age_sample(&st, T0 + 3 * 86400 + 60, 0.4 + 7000 / 60.0 / 60000, 7000, 20), 0);
+    near_rel(st.throughput_wh, 0.4 * 60000 + 7000 / 60.0, 1e-12,
+             "throughput while charging");
     assert_null(fg_age_params_find("nmc"));
     assert_ptr_equal(fg_age_params_for_chemistry("lfp"), P(LFP));
     assert_null(fg_age_params_for_chemistry("lead-acid"));
@@ -811,6 +821,19 @@ static void test_whatif(void **state)
                "\",\"storage\":{\"temp_c\":25,\"soc_pct\":50,"
                "\"days\":1,\"hours\":2}}]}",
                "/cases/0/storage/hours: unknown key");
+
+    whatif_err(
+        "{\"cases\":[{\"model\":\"" LFP
+        "\",\"cycling\":{\"dod_pct\":80,\"c_rate\":0.5,\"temp_c\":25,\"cycles\":10,"
+        "\"cycles_per_day\":8}}]}",
+        "/cases/0/cycling/cycles_per_day: more cycles a day than fit");
+    /* one cycle a day: the calendar runs for the days in between */
+    double daily = whatif_retention(
+        "{\"cases\":[{\"model\":\"" LFP "\",\"cycling\":{\"dod_pct\":80,\"c_rate\":0.5,"
+        "\"temp_c\":25,\"cycles\":730,\"cycles_per_day\":1}}]}");
+    double cyc_only = cycling(LFP, 80, 50, 0.5, 25, 730);
+    double cal_only = storage(LFP, 25, 50, 730);
+    near_rel(1 - daily / 100, cyc_only + cal_only, 0.02, "a cycle a day for two years");
 
     /* the shipped example runs, and the calendar flag matters */
     FILE *f = fopen(FG_SOURCE_DIR "/conf/battery-life-cases.json", "rb");
