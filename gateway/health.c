@@ -304,10 +304,11 @@ static void sample(struct fg_health_entry *e, int64_t now, double soc_pct, doubl
         return; /* one sample per second at most; the clock never goes back here */
     double soc = soc_pct / 100.0;
     soc = soc < 0 ? 0 : soc > 1 ? 1 : soc;
-    /* fg_age_sample() integrates the power it is given over the whole time
-     * since the previous sample. After a gap (the device was offline, the
-     * gateway stopped, or a fast simulated clock) today's power says nothing
-     * about that time: the SoC change measures the throughput instead. */
+    /* After a gap (the device was offline, the gateway stopped, a fast
+     * simulated clock) today's power says nothing about the time since the
+     * last sample: the SoC change measures it. The library does the same
+     * past FG_AGE_GAP_S; the gateway samples every second, so a minute is
+     * already a gap here. */
     if (e->st.t_last && now - e->st.t_last > MAX_POWER_GAP_S)
         power_w = NAN;
     int rc = fg_age_sample(&e->st, now, soc, isfinite(power_w) ? power_w : NAN,

@@ -35,8 +35,11 @@ static void make_profiles(void)
     unsigned s = 7;
     for (int t = 0; t <= DAY; t++) {
         double h = t / 3600.0;
-        double pv = h < 8 ? 0.2 : h < 14 ? 0.2 + 0.7 * (h - 8) / 6 : h < 18 ? 0.9
-                  : h < 23 ? 0.9 - 0.7 * (h - 18) / 5 : 0.2;
+        double pv = h < 8    ? 0.2
+                    : h < 14 ? 0.2 + 0.7 * (h - 8) / 6
+                    : h < 18 ? 0.9
+                    : h < 23 ? 0.9 - 0.7 * (h - 18) / 5
+                             : 0.2;
         soc_prof[0][t] = pv;
         s = s * 1103515245u + 12345u;
         double wiggle = (t / 240) % 2 ? 0.02 : -0.02;
@@ -57,7 +60,8 @@ static int cmp(const void *a, const void *b)
 int main(void)
 {
     make_profiles();
-    const char *sets[4] = {"lfp-sony-us26650-naumann2020", "nmc-sanyo-ur18650e-schmalstieg2014",
+    const char *sets[4] = {"lfp-sony-us26650-naumann2020",
+                           "nmc-sanyo-ur18650e-schmalstieg2014",
                            "nca-panasonic-ncr18650b-blastlite", "lmo-nrel-xu2018"};
     struct fg_age_state *st = malloc(N_BATT * sizeof *st);
     if (!st)
@@ -98,7 +102,8 @@ int main(void)
     int nc = 100000;
     c0 = now_s(CLOCK_PROCESS_CPUTIME_ID);
     for (int k = 0; k < nc; k++)
-        sink += fg_age_cycle_cost(&st[k % N_BATT], 0.1 + (k % 9) / 10.0, 0.5, 0.5, 25, 5000, 0.8);
+        sink += fg_age_cycle_cost(&st[k % N_BATT], 0.1 + (k % 9) / 10.0, 0.5, 0.5, 25,
+                                  5000, 0.8);
     double cycle_ns = (now_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / nc * 1e9;
     struct fg_age_step steps[96];
     for (int k = 0; k < 96; k++)
@@ -124,24 +129,30 @@ int main(void)
     double json_us = (now_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / N_BATT * 1e6;
 
     printf("## Battery ageing model\n\n");
-    printf("`BUILD_DIR/tests/bench/ageing_bench`: %d batteries (the four parameter sets in turn, "
-           "10 kWh each), one day of 1 s samples each (%.0f samples), fed as the gateway feeds "
+    printf("`BUILD_DIR/tests/bench/ageing_bench`: %d batteries (the four parameter sets "
+           "in turn, "
+           "10 kWh each), one day of 1 s samples each (%.0f samples), fed as the gateway "
+           "feeds "
            "them: every battery once a second. Median of %d runs.\n\n",
            N_BATT, samples, RUNS);
     printf("| Figure | value |\n|---|---|\n");
-    printf("| Update the model for one day of 1 s samples, 100 batteries: CPU | %.3f s (wall "
+    printf("| Update the model for one day of 1 s samples, 100 batteries: CPU | %.3f s "
+           "(wall "
            "%.3f s) |\n",
            cpu[RUNS / 2], wall[RUNS / 2]);
     printf("| CPU per sample | %.0f ns |\n", cpu[RUNS / 2] / samples * 1e9);
     printf("| Share of one core to keep 100 batteries current at 1 Hz | %.4f %% |\n",
            cpu[RUNS / 2] / DAY * 100);
-    printf("| Forecast to 80 %% SoH, 50-year horizon (fg_age_predict) | %.0f µs |\n", predict_us);
+    printf("| Forecast to 80 %% SoH, 50-year horizon (fg_age_predict) | %.0f µs |\n",
+           predict_us);
     printf("| SoH now, open cycles closed (fg_age_loss) | %.1f µs |\n", loss_us);
     printf("| Wear cost of one cycle (fg_age_cycle_cost) | %.0f ns |\n", cycle_ns);
-    printf("| Wear cost of a 96-step schedule (fg_age_schedule_cost) | %.0f µs |\n", sched_us);
+    printf("| Wear cost of a 96-step schedule (fg_age_schedule_cost) | %.0f µs |\n",
+           sched_us);
     printf("| State to JSON and back, per battery | %.0f µs, %zu bytes |\n", json_us,
            json_bytes / N_BATT);
-    printf("\n(check: battery 0 lost %.5f %%)\n", sink > 0 ? 100.0 * fg_age_loss(&st[0]) : 0);
+    printf("\n(check: battery 0 lost %.5f %%)\n",
+           sink > 0 ? 100.0 * fg_age_loss(&st[0]) : 0);
     free(st);
     return 0;
 }

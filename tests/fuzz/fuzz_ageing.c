@@ -32,7 +32,8 @@ static void check_state(const cJSON *j)
         fg_age_sample(&st, t + 60 * i, (i % 7) / 6.0, 1000.0 * ((i % 3) - 1), 20 + i);
     struct fg_age_forecast fc;
     fg_age_predict(&st, t + 1200, 0.8, 5, &fc);
-    struct fg_age_step steps[4] = {{900, 0.2, 25}, {900, 0.8, 25}, {900, 0.4, NAN}, {900, 0.5, 30}};
+    struct fg_age_step steps[4] = {
+        {900, 0.2, 25}, {900, 0.8, 25}, {900, 0.4, NAN}, {900, 0.5, 30}};
     struct fg_age_cost c;
     if (fg_age_schedule_cost(&st, steps, 4, 1000, 0.8, &c) == 0 && !isfinite(c.cost))
         abort();
