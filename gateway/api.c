@@ -400,6 +400,90 @@ static void h_setpoint_delete(struct call *c)
                    fg_asset_to_json(fg_model_find_asset_c(&c->gw->model, c->arg)));
 }
 
+/* ---- battery health ---- */
+
+/* The health document of an asset: a battery's own, or for an EVSE that of
+ * the EV plugged in (else the one seen last), with which EV it is. */
+static void reply_health(struct call *c, const struct fg_asset *a,
+                         struct fg_health_entry *e, int status, const char *fit_msg)
+{
+    cJSON *j = fg_health_json(e, fg_health_cfg(&c->gw->cfg, e), fg_gw_now(c->gw));
+    if (!j) {
+        reply_error(c, 500, "", "out of memory");
+        return;
+    }
+    cJSON_AddStringToObject(j, "asset", a->id);
+    if (a->kind == FG_ASSET_EVSE) {
+        const char *key = a->evse.id_token[0] ? a->evse.id_token : a->evse.session_id;
+        cJSON_AddBoolToObject(j, "ev_present",
+                              a->evse.session_active && !strcmp(key, e->key));
+    }
+    if (fit_msg && fit_msg[0])
+        cJSON_AddStringToObject(cJSON_GetObjectItemCaseSensitive(j, "fit"), "status",
+                                fit_msg);
+    reply_json(c, status, j);
+}
+
+static void h_asset_health(struct call *c)
+{
+    const struct fg_asset *a = find_asset(c);
+    struct fg_error e = {0};
+    struct fg_health_entry *h = a ? fg_health_find(&c->gw->health, a, &e) : NULL;
+    if (a && !h)
+        reply_fg_error(c, &e);
+    else if (h)
+        reply_health(c, a, h, 200, NULL);
+}
+
+/* Body: {"soh_pct": 93.1}, a measured state of health of the battery (or
+ * of the EV the EVSE reports); recorded as a checkpoint, the model refitted
+ * and the state stored before the answer. */
+static void h_health_checkpoint(struct call *c)
+{
+    const struct fg_asset *a = find_asset(c);
+    struct fg_error e = {0};
+    struct fg_health_entry *h = a ? fg_health_find(&c->gw->health, a, &e) : NULL;
+    if (a && !h)
+        reply_fg_error(c, &e);
+    cJSON *j = h ? body_json(c) : NULL;
+    if (!j)
+        return;
+    const cJSON *it, *soh = NULL;
+    int rc = 0;
+    cJSON_ArrayForEach(it, j)
+    {
+        char path[96];
+        fg_json_pointer_key(path, sizeof(path), "", it->string);
+        if (strcmp(it->string, "soh_pct"))
+            rc = fg_error_set(&e, FG_EUNKNOWN, path, "unknown key (soh_pct)");
+        else if (!cJSON_IsNumber(it))
+            rc = fg_error_set(&e, FG_ETYPE, path, "expected a number of %%");
+        else
+            soh = it;
+        if (rc)
+            break;
+    }
+    if (!rc && !soh)
+        rc = fg_error_set(&e, FG_EMISSING, "/soh_pct",
+                          "required: the measured state of health in %%");
+    char fit_msg[128] = "";
+    double soh_pct = soh ? soh->valuedouble : NAN; /* j goes before the log line */
+    if (!rc)
+        rc = fg_health_checkpoint(h, soh_pct, fit_msg, &e);
+    cJSON_Delete(j);
+    if (!rc && fg_health_save_entry(h, c->gw->store, fg_clock_now_ms(&c->gw->clock)))
+        rc = fg_error_set(&e, FG_ESTORE, NULL, "cannot store the checkpoint: %s",
+                          fg_store_errmsg(c->gw->store));
+    if (rc) {
+        /* a range error is the client's (400); a state without samples is 409 */
+        reply_fg_error(c, &e);
+        return;
+    }
+    fg_info("api", "%s: SoH checkpoint %.2f %% recorded (%s)", a->id, soh_pct,
+            fit_msg[0] ? fit_msg : "refitted");
+    reply_health(c, a, h, 201, fit_msg);
+}
+
 static void h_signals(struct call *c)
 {
     reply_json(c, 200, fg_signals_to_json(&c->gw->model));
@@ -604,6 +688,9 @@ static const struct route routes[] = {
     {FG_HTTP_GET, "/api/v1/assets", AUTH_READ, h_assets},
     {FG_HTTP_GET, "/api/v1/assets/*", AUTH_READ, h_asset},
     {FG_HTTP_PUT, "/api/v1/assets/*/setpoint", AUTH_WRITE, h_setpoint_put},
+    {FG_HTTP_GET, "/api/v1/assets/*/health", AUTH_READ, h_asset_health},
+    {FG_HTTP_POST, "/api/v1/assets/*/health/checkpoints", AUTH_WRITE,
+     h_health_checkpoint},
     {FG_HTTP_DELETE, "/api/v1/assets/*/setpoint", AUTH_WRITE, h_setpoint_delete},
     {FG_HTTP_GET, "/api/v1/signals", AUTH_READ, h_signals},
     {FG_HTTP_POST, "/api/v1/signals", AUTH_WRITE, h_signal_post},

@@ -4,6 +4,8 @@
  *   GET  /api/v1/health                  no authentication
  *   GET  /api/v1/site | /assets | /assets/{id} | /signals | /plan | /events
  *   PUT|DELETE /api/v1/assets/{id}/setpoint
+ *   GET  /api/v1/assets/{id}/health      battery ageing (health.h)
+ *   POST /api/v1/assets/{id}/health/checkpoints   {"soh_pct": N}
  *   POST /api/v1/signals · DELETE /api/v1/signals/{id}
  *   GET|PUT /api/v1/config               always authenticated
  *   GET  /metrics                        Prometheus text

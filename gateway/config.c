@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fg_ageing.h"
 #include "fg_regmap.h"
 
 #define SECRET_FILE_MAX 4096
@@ -178,6 +179,9 @@ _Static_assert(sizeof(enum fg_log_level) == sizeof(int), "enums stored as int");
 #define BF(m)                                                                            \
     .off = offsetof(struct fg_cfg_modbus_bus, m),                                        \
     .size = sizeof(((struct fg_cfg_modbus_bus *)0)->m)
+#define YF(m)                                                                            \
+    .off = offsetof(struct fg_cfg_ageing, m),                                            \
+    .size = sizeof(((struct fg_cfg_ageing *)0)->m)
 #define RF(m)                                                                            \
     .off = offsetof(struct fg_cfg_modbus_rtu, m),                                        \
     .size = sizeof(((struct fg_cfg_modbus_rtu *)0)->m)
@@ -211,6 +215,28 @@ static const struct row sim_rows[] = {
      .doc = "pv: 0 (clear sky) .. 1 (overcast)."},
 };
 static const struct table sim_table = TABLE("site.assets[].sim", sim_rows, NULL);
+
+#define AGEING_ROWS(def_model)                                                           \
+    {.key = "model", .type = T_STR, YF(model), .dstr = "",                               \
+     .doc = "Ageing model: a parameter set of docs/battery-model.md (e.g. "              \
+            "\"lfp-sony-us26650-naumann2020\"); \"\": " def_model "."},                    \
+    {.key = "replacement_cost", .type = T_DBL, YF(replacement_cost), .max = 1e9,         \
+     .doc = "Cost of replacing the battery, in site.currency; 0: wear costs nothing."},  \
+    {.key = "eol_soh", .type = T_DBL, YF(eol_soh), .min = 1, .max = 99, .dnum = 80,      \
+     .flags = F_XMIN,                                                                    \
+     .doc = "State of health at the end of life, %."}
+
+static const struct row ageing_rows[] = {
+    AGEING_ROWS("the default set of the battery's chemistry"),
+};
+static const struct table ageing_table = TABLE("site.assets[].ageing", ageing_rows, NULL);
+
+static const struct row ev_ageing_rows[] = {
+    AGEING_ROWS("the default NMC set"),
+    {.key = "capacity_wh", .type = T_DBL, YF(capacity_wh), .min = 1000, .max = 1e6,
+     .dnum = 60000, .doc = "Battery capacity of an EV that does not report it, Wh."},
+};
+static const struct table ev_ageing_table = TABLE("site.ev_ageing", ev_ageing_rows, NULL);
 
 static const struct row modbus_dev_rows[] = {
     {.key = "bus", .type = T_STR, MF(bus), .fmt = FMT_ID, .req = REQ_ALL,
@@ -280,6 +306,11 @@ static const struct row asset_rows[] = {
      .doc = "State of charge the scheduler keeps at most, %."},
     {.key = "chemistry", .type = T_ESTR, AF(chemistry), .names = chem_names,
      .dstr = "LFP", .kinds = K_BAT, .doc = "Cell chemistry (for the ageing model)."},
+    {.key = "ageing", .type = T_OBJ, AF(ageing),
+     .aux_off = offsetof(struct fg_cfg_asset, has_ageing), .flags = F_HAS, .kinds = K_BAT,
+     .child = &ageing_table,
+     .doc = "Battery ageing: model, end of life and wear cost (default: tracked with "
+            "the chemistry's default model)."},
     {.key = "curtailable", .type = T_BOOL, AF(curtailable), .dnum = 1, .kinds = K_PV,
      .doc = "Production can be reduced on request."},
     {.key = "type", .type = T_ENUM, AF(load_type), .names = load_names,
@@ -345,6 +376,8 @@ static const struct row site_rows[] = {
      .aux_off = offsetof(struct fg_config, site.n_signals), .max = MAX_SIGNALS,
      .slot = SLOT_SIGNALS, .child = &signal_table,
      .doc = "Standing signals repeated every day (e.g. an agreed congestion window)."},
+    {.key = "ev_ageing", .type = T_OBJ, CF(site.ev_ageing), .child = &ev_ageing_table,
+     .doc = "Battery ageing of the EVs charged at the site (state kept per EV)."},
 };
 
 static const struct row id_token_rows[] = {
@@ -2287,9 +2320,62 @@ static void check_modbus(struct ctx *x, struct fg_config *c)
                          "/modbus/site_meter");
 }
 
-static check_fn *const checks[] = {
-    check_isp,       check_tariff,        check_assets,  check_signals, check_ocpp,
-    check_id_tokens, check_ocpp_security, check_web_tls, check_openadr, check_modbus};
+/* The parameter sets, for messages: "a, b, c". */
+static void age_set_names(char *buf, size_t n)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < fg_age_params_count() && len < n; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%s%s", i ? ", " : "",
+                                fg_age_params_name(fg_age_params_at(i)));
+}
+
+/* Resolve an ageing object's parameter set: the named one, else the default
+ * of `chem`. `explicit_obj`: the object was written, so a chemistry without a
+ * default set needs a model; otherwise such a battery is just not tracked. */
+static void resolve_ageing(struct ctx *x, struct fg_cfg_ageing *g, const char *chem,
+                           bool explicit_obj, const char *path)
+{
+    char p[PATHBUF], names[512];
+    snprintf(p, sizeof(p), "%s/model", path);
+    g->params = NULL;
+    if (g->model[0]) {
+        g->params = fg_age_params_find(g->model);
+        if (!g->params) {
+            age_set_names(names, sizeof(names));
+            fg_errlist_add(x->errs, FG_EINVAL, p, "\"%.64s\" is not an ageing model (%s)",
+                           g->model, names);
+        }
+        return;
+    }
+    g->params = fg_age_params_for_chemistry(chem);
+    if (!g->params && explicit_obj) {
+        age_set_names(names, sizeof(names));
+        fg_errlist_add(x->errs, FG_EMISSING, p,
+                       "required: chemistry \"%s\" has no default ageing model (%s)",
+                       chem, names);
+    }
+}
+
+static void check_ageing(struct ctx *x, struct fg_config *c)
+{
+    char p[PATHBUF];
+    for (size_t i = 0; i < c->site.n_assets; i++) {
+        struct fg_cfg_asset *a = &c->site.assets[i];
+        a->ageing.params = NULL;
+        if (a->kind != FG_ASSET_BATTERY || !ok_elem(x, SLOT_ASSETS, i))
+            continue;
+        path_index(p, sizeof(p), "/site/assets", i);
+        strcat(p, "/ageing");
+        resolve_ageing(x, &a->ageing, a->chemistry, a->has_ageing, p);
+    }
+    resolve_ageing(x, &c->site.ev_ageing, "NMC", true, "/site/ev_ageing");
+}
+
+static check_fn *const checks[] = {check_isp,           check_tariff,  check_assets,
+                                   check_signals,       check_ocpp,    check_id_tokens,
+                                   check_ocpp_security, check_web_tls, check_openadr,
+                                   check_modbus,        check_ageing};
 
 /* Replace "{siteId}" in every F_EXPAND string of the sections. */
 static int expand(char *buf, size_t size, const char *id)
@@ -2338,6 +2424,7 @@ static void raw_defaults(struct fg_config *c)
 {
     memset(c, 0, sizeof(*c));
     set_defaults(&root_table, c);
+    c->site.ev_ageing.params = fg_age_params_for_chemistry("NMC");
 }
 
 void fg_config_defaults(struct fg_config *c)

@@ -48,6 +48,21 @@ struct fg_cfg_sim {
     double cloudiness;  /* pv: 0 (clear sky) .. 1 (overcast) */
 };
 
+/* Battery ageing (protocols/ageing): per battery asset (ageing: {...}) and
+ * for the EVs seen on the site's EVSEs (site.ev_ageing). */
+#define FG_CFG_AGE_MODEL_MAX 64
+struct fg_age_params;
+struct fg_cfg_ageing {
+    char model[FG_CFG_AGE_MODEL_MAX]; /* parameter-set name; "" = from the chemistry */
+    double replacement_cost;          /* currency; 0 = no wear cost */
+    double eol_soh;                   /* %, end of life */
+    double capacity_wh;               /* ev_ageing: when the EV does not report it */
+    /* The parameter set, resolved by the config checks from model or the
+     * chemistry; NULL for a battery whose chemistry has no default set and
+     * that has no ageing object (its ageing is then not tracked). */
+    const struct fg_age_params *params;
+};
+
 /* Modbus: one bus (a Modbus/TCP gateway or a serial line) per worker thread,
  * and per device the keys of its site.assets[] entry (modbus: {...}) or of
  * modbus.site_meter. */
@@ -113,6 +128,8 @@ struct fg_cfg_asset {
     double soc_min;
     double soc_max;
     char chemistry[16];
+    bool has_ageing;
+    struct fg_cfg_ageing ageing; /* battery; defaults when has_ageing is false */
     /* pv: rated_w, curtailable */
     bool curtailable;
     /* load: rated_w, load_type */
@@ -176,7 +193,8 @@ struct fg_config {
         size_t n_assets;
         struct fg_cfg_asset *assets; /* owned */
         size_t n_signals;
-        struct fg_cfg_signal *signals; /* owned */
+        struct fg_cfg_signal *signals;  /* owned */
+        struct fg_cfg_ageing ev_ageing; /* the EVs charged at the site */
     } site;
     struct {
         bool enabled;

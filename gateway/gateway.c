@@ -353,6 +353,17 @@ int fg_gw_setpoint_clear(struct fg_gw *gw, const char *asset_id, struct fg_error
     return 0;
 }
 
+/* ---- battery health -------------------------------------------------------- */
+
+/* The ageing states go to the store every FG_HEALTH_SAVE_S, and at once
+ * (force) before a reload and at shutdown. */
+static void save_health(struct fg_gw *gw, bool force)
+{
+    if (gw->store &&
+        fg_health_save(&gw->health, gw->store, fg_clock_now_ms(&gw->clock), force))
+        fg_warn("gw", "saving the battery ageing states: %s", fg_store_errmsg(gw->store));
+}
+
 /* ---- adapters ---------------------------------------------------------------- */
 
 static void stop_adapters(struct fg_gw *gw)
@@ -455,6 +466,7 @@ static int apply_config(struct fg_gw *gw, struct fg_config *next, struct fg_erro
     if (rc)
         return rc;
     keep_restart_settings(gw, next);
+    save_health(gw, true);
     struct fg_config old = gw->cfg;
     gw->cfg = *next;
     fg_config_defaults(next);
@@ -463,6 +475,8 @@ static int apply_config(struct fg_gw *gw, struct fg_config *next, struct fg_erro
     fg_http_set_max_body(gw->http, gw->cfg.web.max_body);
     apply_site(gw);
     rc = sync_assets(gw, err);
+    if (!rc && fg_health_configure(&gw->health, &gw->cfg))
+        rc = fg_error_set(err, FG_ENOMEM, NULL, "out of memory (battery health)");
     if (!rc)
         rc = reconfigure_adapters(gw, err);
     fg_config_clear(&old);
@@ -686,6 +700,8 @@ static void tick(struct fg_timer *t)
     int changed = fg_model_refresh(&gw->model, now, offline_after);
     if (changed)
         fg_info("gw", "%d assets changed online state", changed);
+    fg_health_tick(&gw->health, &gw->model, &gw->cfg, now);
+    save_health(gw, false);
     int64_t mono = fg_mono_ms();
     if (mono - gw->last_prune_mono >= PRUNE_EVERY_MS) {
         gw->last_prune_mono = mono;
@@ -739,7 +755,13 @@ static int start_model(struct fg_gw *gw, struct fg_error *err)
     if (rc)
         return rc;
     make_config_signals(gw, fg_gw_now(gw));
-    return fg_store_signal_foreach(gw->store, load_signal, gw);
+    rc = fg_store_signal_foreach(gw->store, load_signal, gw);
+    if (!rc && fg_health_configure(&gw->health, &gw->cfg))
+        rc = fg_error_set(err, FG_ENOMEM, NULL, "out of memory (battery health)");
+    if (!rc &&
+        fg_health_load(&gw->health, gw->store, &gw->cfg, fg_clock_now_ms(&gw->clock)))
+        fg_warn("gw", "battery ageing states not read; they start afresh");
+    return rc;
 }
 
 int fg_gw_init(struct fg_gw *gw, const struct fg_gw_opts *o, struct fg_error *err)
@@ -749,6 +771,7 @@ int fg_gw_init(struct fg_gw *gw, const struct fg_gw_opts *o, struct fg_error *er
     gw->start_mono_ms = fg_mono_ms();
     fg_config_defaults(&gw->cfg);
     fg_model_init(&gw->model);
+    fg_health_init(&gw->health);
     fg_metrics_init(&gw->metrics);
     if (!realpath(o->config_path, gw->config_path))
         snprintf(gw->config_path, sizeof(gw->config_path), "%s", o->config_path);
@@ -831,6 +854,8 @@ void fg_gw_clear(struct fg_gw *gw)
     gw->loop = NULL;
     fg_http_free(gw->http);
     gw->http = NULL;
+    save_health(gw, true);
+    fg_health_clear(&gw->health);
     fg_store_close(gw->store);
     gw->store = NULL;
     fg_model_clear(&gw->model);

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "demo.h"
+#include "fg_ageing.h"
 #include "gateway.h"
 #include "log.h"
 #include "ocpp/security.h"
@@ -26,6 +27,10 @@ static void usage(FILE *f)
         "  --config FILE          run the gateway (default " FG_DEFAULT_CONFIG ")\n"
         "  --check-config FILE    validate FILE, print every error with its JSON path;\n"
         "                         exit 0 if valid, 2 if not\n"
+        "  --battery-life FILE    evaluate the battery ageing model offline for the "
+        "cases\n"
+        "                         in FILE (docs/battery-model.md), print the results as\n"
+        "                         JSON; exit 0, or 2 if FILE is not valid\n"
         "  --demo                 run the demo site (conf/demo.json, simulated assets)\n"
         "  --speed N              demo: run the simulated clock N times real time\n"
         "  --ocpp-listen HOST:PORT  demo: serve OCPP there (default from demo.json)\n"
@@ -60,6 +65,76 @@ static int check_config(const char *file)
     fg_errlist_clear(&errs);
     fg_config_clear(&c);
     return rc ? 2 : 0;
+}
+
+#define CASES_FILE_MAX (16u << 20)
+
+/* Read a whole file (at most max bytes) into a NUL-terminated buffer; NULL
+ * with the reason in why. */
+static char *read_file(const char *file, size_t max, size_t *len, const char **why)
+{
+    FILE *f = fopen(file, "rb");
+    if (!f) {
+        *why = strerror(errno);
+        return NULL;
+    }
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    *why = !buf        ? "out of memory"
+           : ferror(f) ? "read error"
+           : n > max   ? "larger than 16 MiB"
+                       : NULL;
+    fclose(f);
+    if (*why) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* --battery-life: the what-if tool of the ageing library on one file. */
+static int battery_life(const char *file)
+{
+    size_t len = 0;
+    const char *why = NULL;
+    char *text = read_file(file, CASES_FILE_MAX, &len, &why);
+    if (!text) {
+        fprintf(stderr, "flexgw: %s: %s\n", file, why);
+        return 2;
+    }
+    const char *end = NULL;
+    cJSON *cases = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+    if (!cases) {
+        size_t off = end && end >= text ? (size_t)(end - text) : len, line = 1, col = 1;
+        for (size_t i = 0; i < off && i < len; i++, col++)
+            if (text[i] == '\n') {
+                line++;
+                col = 0;
+            }
+        fprintf(stderr, "flexgw: %s: malformed JSON at line %zu column %zu\n", file, line,
+                col);
+        free(text);
+        return 2;
+    }
+    free(text);
+    char err[FG_ERR_MSG_MAX] = "";
+    cJSON *res = fg_age_whatif(cases, err, sizeof(err));
+    cJSON_Delete(cases);
+    if (!res) {
+        fprintf(stderr, "flexgw: %s: %s\n", file, err[0] ? err : "invalid cases");
+        return 2;
+    }
+    char *out = cJSON_Print(res);
+    cJSON_Delete(res);
+    if (!out) {
+        fprintf(stderr, "flexgw: out of memory\n");
+        return 1;
+    }
+    printf("%s\n", out);
+    free(out);
+    return 0;
 }
 
 /* One line from stdin (no echo on a terminal), its hash on stdout. */
@@ -154,7 +229,8 @@ enum {
     OPT_LOG,
     OPT_SCHEMA,
     OPT_REF,
-    OPT_HASH
+    OPT_HASH,
+    OPT_LIFE
 };
 
 int main(int argc, char **argv)
@@ -171,6 +247,7 @@ int main(int argc, char **argv)
         {"config-schema", no_argument, NULL, OPT_SCHEMA},
         {"config-reference", no_argument, NULL, OPT_REF},
         {"hash-password", no_argument, NULL, OPT_HASH},
+        {"battery-life", required_argument, NULL, OPT_LIFE},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -230,6 +307,8 @@ int main(int argc, char **argv)
             return print_generated(fg_config_reference);
         case OPT_HASH:
             return hash_password();
+        case OPT_LIFE:
+            return battery_life(optarg);
         case 'V':
             printf("flexgw %s\n", FG_VERSION);
             return 0;

@@ -59,6 +59,10 @@ static const char *const migrations[] = {
      * page per row (4 page writes per MeterValues in the benchmark). Rows
      * are read by time window (meter_values_ts), then by asset. */
     "DROP INDEX meter_values_asset_ts;",
+    /* 4: battery ageing states (gateway/health.c): one row per battery asset
+     * and per EV, the JSON of fg_age_state_to_json(). */
+    ("CREATE TABLE ageing(kind TEXT NOT NULL, key TEXT NOT NULL, asset_id TEXT,"
+     " json TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY(kind, key));"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -91,6 +95,9 @@ enum stmt_id {
     ST_PRUNE_EVENTS,
     ST_PRUNE_SP,
     ST_PRUNE_METER,
+    ST_AGE_PUT,
+    ST_AGE_DEL,
+    ST_AGE_ALL,
     ST_COUNT
 };
 
@@ -143,6 +150,13 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_PRUNE_EVENTS] = "DELETE FROM events WHERE ts_ms < ?",
     [ST_PRUNE_SP] = "DELETE FROM setpoints WHERE ts_ms < ?",
     [ST_PRUNE_METER] = "DELETE FROM meter_values WHERE ts_ms < ?",
+    [ST_AGE_PUT] = "INSERT INTO ageing(kind, key, asset_id, json, updated_ms)"
+                   " VALUES(?, ?, ?, ?, ?) ON CONFLICT(kind, key) DO UPDATE SET"
+                   " asset_id = excluded.asset_id, json = excluded.json,"
+                   " updated_ms = excluded.updated_ms",
+    [ST_AGE_DEL] = "DELETE FROM ageing WHERE kind = ? AND key = ?",
+    [ST_AGE_ALL] = "SELECT kind, key, asset_id, json, updated_ms FROM ageing"
+                   " ORDER BY updated_ms, kind, key",
 };
 
 struct fg_store {
@@ -946,4 +960,61 @@ int fg_store_prune(struct fg_store *s, int64_t before_ms)
         memcpy(s->errmsg, msg, sizeof(msg));
     }
     return rc;
+}
+
+/* ---- battery ageing states --------------------------------------------- */
+
+int fg_store_ageing_put(struct fg_store *s, const struct fg_store_ageing *a)
+{
+    int rc = usable(s);
+    if (rc)
+        return rc;
+    if (!a || !a->kind || !a->key || !a->json)
+        return FG_EINVAL;
+    rc = bind(s, ST_AGE_PUT, "tttti", a->kind, a->key, a->asset_id, a->json,
+              a->updated_ms);
+    return bound_run(s, ST_AGE_PUT, rc);
+}
+
+int fg_store_ageing_delete(struct fg_store *s, const char *kind, const char *key)
+{
+    int rc = usable(s);
+    if (rc)
+        return rc;
+    if (!kind || !key)
+        return FG_EINVAL;
+    return bound_run(s, ST_AGE_DEL, bind(s, ST_AGE_DEL, "tt", kind, key));
+}
+
+struct age_ctx {
+    int (*cb)(void *arg, const struct fg_store_ageing *a);
+    void *arg;
+};
+
+static int age_row(struct fg_store *s, sqlite3_stmt *st, void *ctx)
+{
+    struct age_ctx *c = ctx;
+    struct fg_store_ageing a = {
+        .kind = col_text(st, 0),
+        .key = col_text(st, 1),
+        .asset_id = sqlite3_column_type(st, 2) == SQLITE_NULL ? NULL : col_text(st, 2),
+        .json = col_text(st, 3),
+        .updated_ms = sqlite3_column_int64(st, 4),
+    };
+    if (!a.kind || !a.key || !a.json)
+        return fail(s, SQLITE_NOMEM);
+    return c->cb(c->arg, &a);
+}
+
+int fg_store_ageing_foreach(struct fg_store *s,
+                            int (*cb)(void *arg, const struct fg_store_ageing *a),
+                            void *arg)
+{
+    int rc = usable(s);
+    if (rc)
+        return rc;
+    if (!cb)
+        return FG_EINVAL;
+    struct age_ctx c = {cb, arg};
+    return each_row(s, ST_AGE_ALL, age_row, &c);
 }

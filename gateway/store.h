@@ -30,7 +30,7 @@
 struct fg_store;
 
 /* Schema version this build creates and migrates to (added). */
-#define FG_STORE_SCHEMA_VERSION 3
+#define FG_STORE_SCHEMA_VERSION 4
 
 /* Open (creating dir and database as needed) <dir>/flexgw.db. */
 int fg_store_open(struct fg_store **out, const char *dir, int sync_full,
@@ -143,8 +143,23 @@ int fg_store_outbox_peek(struct fg_store *s, int64_t after_id, int limit,
 int fg_store_outbox_ack(struct fg_store *s, int64_t id);
 int fg_store_outbox_count(struct fg_store *s, int64_t *count);
 
+/* Battery ageing states (gateway/health.c), the JSON of
+ * fg_age_state_to_json() keyed by (kind, key): kind "battery" with the asset
+ * id as key, or "ev" with the EV's key (id token or session id); asset_id
+ * (may be NULL) is the EVSE an EV was last seen on. put replaces. foreach
+ * goes oldest update first; pointers valid during the callback only. */
+struct fg_store_ageing {
+    const char *kind, *key, *asset_id, *json;
+    int64_t updated_ms;
+};
+int fg_store_ageing_put(struct fg_store *s, const struct fg_store_ageing *a);
+int fg_store_ageing_delete(struct fg_store *s, const char *kind, const char *key);
+int fg_store_ageing_foreach(struct fg_store *s,
+                            int (*cb)(void *arg, const struct fg_store_ageing *a),
+                            void *arg);
+
 /* Delete events, set-point log and meter values older than before_ms.
- * Outbox, signals, transactions and kv are never pruned here. */
+ * Outbox, signals, transactions, kv and ageing are never pruned here. */
 int fg_store_prune(struct fg_store *s, int64_t before_ms);
 
 #endif

@@ -259,6 +259,7 @@ function render(d) {
 
   renderAssets(d.assets || [], d.time);
   renderSignals(d.signals || [], d.time);
+  refreshHealth(d.assets || []).catch(pageError);
 }
 
 const ASSET_COLS = ['id', 'name', 'kind', 'online', 'power', 'envelope', 'setpoint', 'details'];
@@ -454,6 +455,75 @@ function renderSignals(signals, now) {
     setText(c[5], s.target || 'site');
     setText(c[6], cur);
     setText(c[7], next);
+  });
+}
+
+// ---- battery health ---------------------------------------------------------
+
+const HEALTH_MS = 60000;  // ageing is slow; the gateway predicts once a minute
+let healthAt = -Infinity;
+let healthBusy = false;
+
+// One GET /assets/{id}/health per battery, at most once a minute.
+async function refreshHealth(assets) {
+  if (healthBusy || Date.now() - healthAt < HEALTH_MS) return;
+  healthBusy = true;
+  healthAt = Date.now();
+  const rows = [];
+  try {
+    for (const a of assets.filter((x) => x.kind === 'battery')) {
+      try {
+        rows.push({ id: a.id, h: await read(`${API}/assets/${encodeURIComponent(a.id)}/health`) });
+      } catch (e) {
+        if (!(e instanceof ApiError)) throw e;
+        rows.push({ id: a.id, err: e.message });
+      }
+    }
+    renderHealth(rows);
+  } catch (e) {
+    if (!(e instanceof NetError)) throw e;
+    healthAt = -Infinity;  // the API is away: try again with the next refresh
+  } finally {
+    healthBusy = false;
+  }
+}
+
+function makeHealthRow() {
+  const tr = el('tr');
+  tr.append(el('th', { scope: 'row' }));
+  for (let i = 0; i < 5; i++) tr.append(el('td', i < 2 ? { class: 'num' } : {}));
+  labelCells(tr, $('health-table'));
+  return tr;
+}
+
+function eolText(fc) {
+  if (!fc || fc.error) return fc && fc.error ? `no forecast: ${fc.error}` : '–';
+  if (!fc.eol_date) return `not within ${fc.horizon_years} years`;
+  const years = isNum(fc.days_left) ? (fc.days_left / 365.25).toFixed(1) : '–';
+  return `${fc.eol_date.slice(0, 10)} (${years} years, at ${fc.eol_soh_pct} % SoH)`;
+}
+
+function mainCause(factors) {
+  let best = null;
+  for (const [name, f] of Object.entries(factors || {})) {
+    if (isNum(f.loss_pct) && (!best || f.loss_pct > best[1].loss_pct)) best = [name, f];
+  }
+  return best && best[1].loss_pct > 0
+    ? `${best[0]} (${best[1].share_pct.toFixed(0)} %)` : '–';
+}
+
+function renderHealth(rows) {
+  $('health-empty').hidden = rows.length > 0;
+  syncRows($('health-body'), rows, (r) => r.id, makeHealthRow, (tr, r) => {
+    const c = tr.cells;
+    const h = r.h || {};
+    setText(c[0], r.id);
+    setText(c[1], isNum(h.soh_pct) ? h.soh_pct.toFixed(2) : '–');
+    setText(c[2], isNum(h.efc) ? h.efc.toFixed(1) : '–');
+    setText(c[3], r.err ? r.err : eolText(h.forecast));
+    setClass(c[3], 'err', !!r.err);
+    setText(c[4], r.err ? '' : mainCause(h.factors));
+    setText(c[5], h.model ? `${h.model.name} (${h.model.chemistry})` : '');
   });
 }
 

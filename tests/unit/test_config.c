@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fg_ageing.h"
 
 #define DATA FG_TEST_DATA "/config"
 
@@ -389,6 +390,143 @@ static void test_duplicate_ids(void **state)
         "\"until\":\"12:00\",\"value\":1},{\"id\":\"s\",\"type\":\"island\","
         "\"from\":\"13:00\",\"until\":\"14:00\",\"value\":1}]}}",
         "/site/signals/1/id", "duplicate signal id \"s\" (also /site/signals/0)");
+}
+
+/* ---- battery ageing ---- */
+
+#define BAT(extra) BATN("b", extra)
+#define BATN(id, extra)                                                                  \
+    "{\"id\":\"" id                                                                      \
+    "\",\"kind\":\"battery\",\"capacity_wh\":10000,\"max_charge_w\":5000,"               \
+    "\"max_discharge_w\":5000" extra "}"
+
+static void test_ageing_defaults(void **state)
+{
+    (void)state;
+    struct res r;
+    parse(&r, "{\"site\":{\"assets\":[" BAT("") "," BATN("n",
+                                                         ",\"chemistry\":\"NMC\"") "]}}");
+    if (r.rc)
+        print_errs(&r.e);
+    assert_int_equal(r.rc, 0);
+    const struct fg_cfg_asset *a = &r.c.site.assets[0];
+    assert_false(a->has_ageing);
+    assert_string_equal(a->ageing.model, "");
+    assert_non_null(a->ageing.params);
+    assert_ptr_equal(a->ageing.params, fg_age_params_for_chemistry("LFP"));
+    assert_true(a->ageing.eol_soh == 80 && a->ageing.replacement_cost == 0);
+    assert_ptr_equal(r.c.site.assets[1].ageing.params,
+                     fg_age_params_for_chemistry("NMC"));
+    const struct fg_cfg_ageing *ev = &r.c.site.ev_ageing;
+    assert_non_null(ev->params);
+    assert_ptr_equal(ev->params, fg_age_params_for_chemistry("NMC"));
+    assert_true(ev->capacity_wh == 60000 && ev->eol_soh == 80 &&
+                ev->replacement_cost == 0);
+    res_clear(&r);
+    /* the defaults of a config that was never parsed name the EV set too */
+    struct fg_config d;
+    fg_config_defaults(&d);
+    assert_ptr_equal(d.site.ev_ageing.params, fg_age_params_for_chemistry("NMC"));
+    fg_config_clear(&d);
+}
+
+static void test_ageing_keys(void **state)
+{
+    (void)state;
+    struct res r;
+    parse(&r, "{\"site\":{\"currency\":\"EUR\",\"assets\":[" BAT(
+                  ",\"chemistry\":\"LFP\",\"ageing\":{\"model\":"
+                  "\"nca-panasonic-ncr18650b-blastlite\",\"replacement_cost\":4500.5,"
+                  "\"eol_soh\":70}") "],\"ev_ageing\":{\"model\":\"lmo-nrel-xu2018\","
+                                     "\"capacity_wh\":40000,\"replacement_cost\":9000,"
+                                     "\"eol_soh\":75}}}");
+    if (r.rc)
+        print_errs(&r.e);
+    assert_int_equal(r.rc, 0);
+    const struct fg_cfg_asset *a = &r.c.site.assets[0];
+    assert_true(a->has_ageing);
+    assert_ptr_equal(a->ageing.params,
+                     fg_age_params_find("nca-panasonic-ncr18650b-blastlite"));
+    assert_true(a->ageing.replacement_cost == 4500.5 && a->ageing.eol_soh == 70);
+    const struct fg_cfg_ageing *ev = &r.c.site.ev_ageing;
+    assert_ptr_equal(ev->params, fg_age_params_find("lmo-nrel-xu2018"));
+    assert_true(ev->capacity_wh == 40000 && ev->replacement_cost == 9000 &&
+                ev->eol_soh == 75);
+    /* written back and read again: the same */
+    char *t1 = to_text(&r.c, false);
+    struct res r2;
+    parse(&r2, t1);
+    assert_int_equal(r2.rc, 0);
+    char *t2 = to_text(&r2.c, false);
+    assert_string_equal(t1, t2);
+    assert_ptr_equal(r2.c.site.assets[0].ageing.params, a->ageing.params);
+    free(t1);
+    free(t2);
+    res_clear(&r2);
+    res_clear(&r);
+
+    /* a chemistry without a default set is simply not tracked... */
+    parse(&r, "{\"site\":{\"assets\":[" BAT(",\"chemistry\":\"LTO\"") "]}}");
+    assert_int_equal(r.rc, 0);
+    assert_null(r.c.site.assets[0].ageing.params);
+    res_clear(&r);
+    /* ...unless a model is named */
+    parse(
+        &r,
+        "{\"site\":{\"assets\":[" BAT(
+            ",\"chemistry\":\"other\",\"ageing\":{\"model\":\"lmo-nrel-xu2018\"}") "]}}");
+    assert_int_equal(r.rc, 0);
+    assert_ptr_equal(r.c.site.assets[0].ageing.params,
+                     fg_age_params_find("lmo-nrel-xu2018"));
+    res_clear(&r);
+}
+
+/* One error at path whose message starts with prefix and names the first
+ * parameter set (the list of valid models). */
+static void expect_model_error(const char *json, const char *path, const char *prefix)
+{
+    struct res r;
+    parse(&r, json);
+    bool ok = r.rc == FG_ECONFIG && fg_errlist_count(&r.e) == 1 &&
+              !strcmp(r.e.v[0].path, path) &&
+              !strncmp(r.e.v[0].msg, prefix, strlen(prefix)) &&
+              strstr(r.e.v[0].msg, fg_age_params_name(fg_age_params_at(0)));
+    if (!ok) {
+        fprintf(stderr, "input: %s\nwant: %s: %s...\ngot:\n", json, path, prefix);
+        print_errs(&r.e);
+        fail();
+    }
+    res_clear(&r);
+}
+
+static void test_ageing_errors(void **state)
+{
+    (void)state;
+    expect_model_error(
+        "{\"site\":{\"assets\":[" BAT(",\"ageing\":{\"model\":\"nope\"}") "]}}",
+        "/site/assets/0/ageing/model", "\"nope\" is not an ageing model (");
+    expect_model_error(
+        "{\"site\":{\"assets\":[" BAT(",\"chemistry\":\"LTO\",\"ageing\":{}") "]}}",
+        "/site/assets/0/ageing/model",
+        "required: chemistry \"LTO\" has no default ageing model (");
+    expect_model_error("{\"site\":{\"ev_ageing\":{\"model\":\"lfp\"}}}",
+                       "/site/ev_ageing/model", "\"lfp\" is not an ageing model (");
+    expect_one("{\"site\":{\"assets\":[" BAT(",\"ageing\":{\"eol_soh\":100}") "]}}",
+               "/site/assets/0/ageing/eol_soh", "100 not in (1, 99]");
+    expect_one(
+        "{\"site\":{\"assets\":[" BAT(",\"ageing\":{\"replacement_cost\":-1}") "]}}",
+        "/site/assets/0/ageing/replacement_cost", "-1 not in [0, 1000000000]");
+    expect_one("{\"site\":{\"assets\":[" BAT(",\"ageing\":{\"model\":7}") "]}}",
+               "/site/assets/0/ageing/model", "expected string, got number");
+    expect_one("{\"site\":{\"assets\":[" BAT(",\"ageing\":{\"capacity_wh\":1}") "]}}",
+               "/site/assets/0/ageing/capacity_wh", "unknown key");
+    expect_one("{\"site\":{\"assets\":[{\"id\":\"p\",\"kind\":\"pv\",\"rated_w\":1,"
+               "\"ageing\":{}}]}}",
+               "/site/assets/0/ageing", "not applicable to kind pv");
+    expect_one("{\"site\":{\"ev_ageing\":{\"capacity_wh\":10}}}",
+               "/site/ev_ageing/capacity_wh", "10 not in [1000, 1000000]");
+    expect_one("{\"site\":{\"ev_ageing\":[]}}", "/site/ev_ageing",
+               "expected object, got array");
 }
 
 /* ---- secrets ---- */
@@ -1017,6 +1155,9 @@ int main(void)
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_kind_scoped),
         cmocka_unit_test(test_duplicate_ids),
+        cmocka_unit_test(test_ageing_defaults),
+        cmocka_unit_test(test_ageing_keys),
+        cmocka_unit_test(test_ageing_errors),
         cmocka_unit_test(test_secret_inline),
         cmocka_unit_test(test_secret_file),
         cmocka_unit_test(test_secret_errors),

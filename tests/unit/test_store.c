@@ -178,8 +178,9 @@ static void test_empty_file_migrates(void **state)
     sqlite3 *db = raw_open(*state);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='table'"
                                  " AND name IN ('events','setpoints','signals',"
-                                 "'transactions','meter_values','kv','outbox')"),
-                     7);
+                                 "'transactions','meter_values','kv','outbox',"
+                                 "'ageing')"),
+                     8);
     assert_int_equal(raw_int(db, "PRAGMA user_version"), fg_store_latest_version());
     sqlite3_close(db);
     /* Reopening an up-to-date database changes nothing. */
@@ -190,30 +191,33 @@ static void test_empty_file_migrates(void **state)
 }
 
 /* A database left at version 1 by an older build is brought up to date in
- * place, its data kept. Version 1 is made by taking version 2 back: drop
- * what migration 2 added and set user_version. */
+ * place, its data kept. Version 1 is made by taking the later migrations
+ * back: undo what migrations 2 to 4 did and set user_version. */
 static void test_upgrade_from_version_1(void **state)
 {
     struct fg_store *s = open_ok(*state, 1);
     assert_int_equal(fg_store_event_add(s, 1000, "info", "t", "k", "kept", NULL), 0);
     fg_store_close(s);
     sqlite3 *db = raw_open(*state);
-    raw_exec(db, "DROP INDEX setpoints_ts; DROP INDEX meter_values_ts;"
+    raw_exec(db, "DROP TABLE ageing; DROP INDEX setpoints_ts; DROP INDEX meter_values_ts;"
                  " CREATE INDEX meter_values_asset_ts ON meter_values(asset_id, ts_ms);"
                  " PRAGMA user_version = 1;");
     sqlite3_close(db);
 
     s = open_ok(*state, 1);
-    assert_int_equal(fg_store_schema_version(s), 3);
+    assert_int_equal(fg_store_schema_version(s), fg_store_latest_version());
     fg_store_close(s);
     db = raw_open(*state);
-    assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+    assert_int_equal(raw_int(db, "PRAGMA user_version"), fg_store_latest_version());
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='index'"
                                  " AND name IN ('setpoints_ts','meter_values_ts')"),
                      2);
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='index'"
                                  " AND name = 'meter_values_asset_ts'"),
                      0); /* version 3 */
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='table'"
+                                 " AND name = 'ageing'"),
+                     1); /* version 4 */
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM events WHERE message='kept'"), 1);
     sqlite3_close(db);
 }
@@ -508,6 +512,50 @@ static void test_transactions(void **state)
     assert_int_equal(raw_int(db, "SELECT updated_ms FROM transactions"), 20);
     sqlite3_close(db);
     assert_int_equal(fg_store_tx_put(s, NULL, "cp1", 1, "x", "{}", 0), FG_EINVAL);
+    fg_store_close(s);
+}
+
+struct age_rows {
+    int n;
+    char seen[4][96];
+};
+
+static int age_row_cb(void *arg, const struct fg_store_ageing *a)
+{
+    struct age_rows *r = arg;
+    if (r->n < 4)
+        snprintf(r->seen[r->n], sizeof(r->seen[0]), "%s/%s/%s/%s", a->kind, a->key,
+                 a->asset_id ? a->asset_id : "-", a->json);
+    r->n++;
+    return 0;
+}
+
+/* Ageing rows are keyed by (kind, key), replaced by put, survive a reopen
+ * and come back oldest update first. */
+static void test_ageing_rows(void **state)
+{
+    struct fg_store *s = open_ok(*state, 0);
+    struct fg_store_ageing a = {"battery", "bat1", NULL, "{\"v\":1}", 2000};
+    assert_int_equal(fg_store_ageing_put(s, &a), 0);
+    a = (struct fg_store_ageing){"ev", "bat1", "evse1", "{\"v\":2}", 1000};
+    assert_int_equal(fg_store_ageing_put(s, &a), 0);
+    a = (struct fg_store_ageing){"battery", "bat1", NULL, "{\"v\":3}", 3000};
+    assert_int_equal(fg_store_ageing_put(s, &a), 0);
+    a.json = NULL;
+    assert_int_equal(fg_store_ageing_put(s, &a), FG_EINVAL);
+    fg_store_close(s);
+
+    s = open_ok(*state, 0);
+    struct age_rows r = {0};
+    assert_int_equal(fg_store_ageing_foreach(s, age_row_cb, &r), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.seen[0], "ev/bat1/evse1/{\"v\":2}");
+    assert_string_equal(r.seen[1], "battery/bat1/-/{\"v\":3}");
+    assert_int_equal(fg_store_ageing_delete(s, "ev", "bat1"), 0);
+    r.n = 0;
+    assert_int_equal(fg_store_ageing_foreach(s, age_row_cb, &r), 0);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.seen[0], "battery/bat1/-/{\"v\":3}");
     fg_store_close(s);
 }
 
@@ -926,6 +974,7 @@ int main(void)
         T(test_signals),
         T(test_transactions),
         T(test_kv),
+        T(test_ageing_rows),
         T(test_meter),
         T(test_outbox),
         T(test_prune),
