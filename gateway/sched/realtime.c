@@ -63,6 +63,7 @@ struct work {
     int steer;     /* we send an active-power set-point */
     double lo;     /* what we may set, after SoC and volt-watt */
     double lo_res; /* battery: lo keeping the island reserve */
+    double vw;     /* PV: the volt-watt share of available it may produce */
     double hi;
     double meas; /* measured power, 0 if unknown */
     double w;
@@ -568,7 +569,8 @@ static void classify(struct rt *r, const struct fg_sched_view *v, struct work *w
         } else if (a->kind == FG_SCHED_PV && a->curtailable) {
             double avail = fmax(fin(a->available_w, -k->meas), 0);
             k->steer = 1;
-            k->lo = -avail * volt_watt(&r->o, asset_voltage(v, a));
+            k->vw = volt_watt(&r->o, asset_voltage(v, a));
+            k->lo = -avail * k->vw;
             k->hi = 0;
             s->pv += k->lo;
             s->np++;
@@ -652,10 +654,11 @@ static void run_grid(struct rt *r, const struct fg_sched_view *v, struct work *w
         pvw = fmin(s->pv + (lo - site), 0);
     for (int i = 0; i < np; i++)
         pv[i]->w = s->pv < 0 ? pv[i]->lo * pvw / s->pv : 0;
-    /* not curtailed: no production limit beyond the envelope */
+    /* neither curtailed nor volt-watt limited: no limit beyond the envelope */
     if (pvw <= s->pv)
         for (int i = 0; i < np; i++)
-            pv[i]->w = fmin(fin(pv[i]->a->min_w, pv[i]->lo), pv[i]->lo);
+            if (pv[i]->vw >= 1)
+                pv[i]->w = fmin(fin(pv[i]->a->min_w, pv[i]->lo), pv[i]->lo);
     snprintf(note, notelen,
              "realtime: base %.0f W, EVs %.0f W, batteries %.0f W, PV %.0f W, "
              "bounds [%.0f, %.0f] W",

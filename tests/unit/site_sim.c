@@ -22,6 +22,7 @@ void fg_sim_init(struct fg_sim_site *s, int64_t t0, int32_t step_s)
     s->import_max_w = 1e6;
     s->export_max_w = 1e6;
     s->kw_max_w = NAN;
+    s->dispatch_w = NAN;
     s->volt_k = 0.0015;
     s->volt_kq = 0.0015;
     s->voltage_v = 230;
@@ -159,7 +160,8 @@ void fg_sim_view(struct fg_sim_site *s, struct fg_sched_view *v)
     v->import_max_w = s->import_max_w;
     v->export_max_w = s->export_max_w;
     v->kw_max_w = s->kw_max_w;
-    v->dispatch_w = v->reactive_var = NAN;
+    v->dispatch_w = s->dispatch_w;
+    v->reactive_var = NAN;
     v->island = s->island;
     v->price_import =
         (struct fg_sched_series){s->t0, 900, FG_SIM_NSERIES, s->price_import};

@@ -70,6 +70,7 @@ struct fg_sim_site {
     int32_t step_s;
     double load_base_w, load_peak_w; /* inflexible load: base + morning/evening */
     double import_max_w, export_max_w, kw_max_w; /* kw_max NAN = none */
+    double dispatch_w;                           /* NAN = none */
     double volt_k;                               /* V per W of export */
     double volt_kq;  /* V per var absorbed (lowers the voltage) */
     uint32_t island; /* set by the test */

@@ -204,7 +204,7 @@ static void test_min_charge_and_priority(void **state)
     s.load_peak_w = 0;
     s.import_max_w = 500 + 2 * 1400 + 300;
     for (int i = 0; i < 3; i++) {
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "ev%d", i);
         fg_sim_add_ev(&s, id, T0, T0 + DAY, 50000, 7400, 1400);
     }
@@ -309,6 +309,53 @@ static void test_volt_var_sim(void **state)
     check(fabs(s.pv[0].var - curve(v_seen) * 12000) < 1, "var on the curve", s.pv[0].var,
           curve(v_seen) * 12000);
     check(s.voltage_v < v_uncontrolled - 2, "noon voltage", s.voltage_v, v_uncontrolled);
+    P->destroy(inst);
+}
+
+static void dispatch_hook(struct fg_sim_site *s, void *ctx)
+{
+    struct window *w = ctx;
+    if (s->now - s->step_s > w->from && s->now - s->step_s < w->to)
+        w->peak = fmax(w->peak, fabs(s->grid_w - w->limit));
+    s->dispatch_w = s->now >= w->from && s->now < w->to ? w->limit : NAN;
+}
+
+/* A BRP dispatch target (export 2 kW from 02:00 to 03:00): the battery
+ * follows it at the connection point. */
+static void test_dispatch(void **state)
+{
+    struct fg_sim_site s;
+    struct window w = {T0 + 2 * H, T0 + 3 * H, -2000, 0};
+    (void)state;
+    fg_sim_init(&s, T0, STEP);
+    fg_sim_add_battery(&s, "bat", 20000, 80, 5000);
+    void *inst = make("{}");
+    assert_int_equal(fg_sim_run(&s, P, inst, 4 * H, dispatch_hook, &w), 0);
+    check(w.peak <= TOL_W, "distance from the dispatch target", w.peak, 0);
+    P->destroy(inst);
+}
+
+/* Volt-watt: at 1.08 pu (halfway between 1.06 and 1.10) PV may export at
+ * most half of what it could. */
+static void test_volt_watt(void **state)
+{
+    struct fg_sim_site s;
+    struct fg_sched_view v;
+    struct fg_sched_setpoint buf[8];
+    struct fg_sched_setpoints out = {.cap = 8, .sp = buf};
+    (void)state;
+    fg_sim_init(&s, T0 + 12 * H, STEP);
+    fg_sim_add_pv(&s, "pv", 8000, 1);
+    s.voltage_v = 1.08 * 230;
+    s.stepped = 1;
+    s.grid_w = -7500;
+    s.pv[0].w = -8000;
+    void *inst = make("{}");
+    fg_sim_view(&s, &v);
+    assert_int_equal(P->realtime(inst, &v, &out), 0);
+    assert_int_equal(out.n, 1);
+    check(buf[0].w >= -4000 - 1e-6 && buf[0].w <= -3000, "PV set-point at 1.08 pu",
+          buf[0].w, -4000);
     P->destroy(inst);
 }
 
@@ -469,6 +516,8 @@ int main(void)
         cmocka_unit_test(test_dso_export_limit),
         cmocka_unit_test(test_fair_sharing),
         cmocka_unit_test(test_min_charge_and_priority),
+        cmocka_unit_test(test_dispatch),
+        cmocka_unit_test(test_volt_watt),
         cmocka_unit_test(test_volt_var_curve),
         cmocka_unit_test(test_volt_var_sim),
         cmocka_unit_test(test_island_midday),
