@@ -566,6 +566,11 @@ static void classify(struct rt *r, const struct fg_sched_view *v, struct work *w
             k->steer = 1;
             ev_setup(r, v, k);
             s->ne++;
+        } else if (a->kind == FG_SCHED_EVSE) {
+            /* no session: the next EV starts without the last one's timers */
+            struct ev_state *st = state_for(r, a->id);
+            if (st)
+                memset(st, 0, sizeof *st);
         } else if (a->kind == FG_SCHED_PV && a->curtailable) {
             double avail = fmax(fin(a->available_w, -k->meas), 0);
             k->steer = 1;
