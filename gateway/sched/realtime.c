@@ -1,0 +1,821 @@
+/* The built-in real-time controller (issue 7): view in, set-points out.
+ *
+ * Why one pass with bounds instead of one function per service: the
+ * services compete for the same few watts, and the priority order (limits >
+ * islanding > DSO congestion > kWmax > dispatch > self-consumption >
+ * fairness) is easiest to keep when every service is a bound or a target on
+ * the same sum. The site's net power is
+ *
+ *     site = base + sum(EV) + sum(battery) + sum(curtailable PV)
+ *
+ * where base is everything we do not steer (inflexible load, fixed PV),
+ * estimated as the measured site power minus the measured power of what we
+ * steer. The limits (import_max, export_max, which include the DSO's, and
+ * kWmax) bound site; EVs get what fits under the import bound with the
+ * batteries fully discharging and PV fully producing (fair share, minimum
+ * current, dwell, hysteresis); the batteries then follow the target
+ * (dispatch, else zero exchange = self-consumption) inside the bounds; PV
+ * is curtailed last, only for the export bound. Volt-watt narrows what PV
+ * and batteries may export before all that; volt-var only sets var. */
+#include "realtime.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RT_MAX_STATE 256
+#define RT_NPTS 4
+
+struct opts {
+    double hysteresis_w;
+    double min_dwell_s;
+    double v_nominal;
+    double vv_v[RT_NPTS]; /* pu, increasing */
+    double vv_q[RT_NPTS]; /* % of rated, + = absorbing */
+    double vw_start, vw_end;
+    double price_margin;
+    double island_margin_pct;
+    double island_reserve_pct;
+};
+
+/* What the controller remembers of one EVSE between calls. */
+struct ev_state {
+    char id[FG_SCHED_ID_MAX];
+    int used;
+    int seen;
+    int on;
+    double last_w;
+    int64_t last_switch; /* 0: never switched by us */
+};
+
+struct rt {
+    struct opts o;
+    int islanded;
+    struct work **ptr; /* 3 * n_assets scratch pointers, this call only */
+    struct ev_state st[RT_MAX_STATE];
+};
+
+/* One asset of this call. */
+struct work {
+    const struct fg_sched_asset *a;
+    int steer;     /* we send an active-power set-point */
+    double lo;     /* what we may set, after SoC and volt-watt */
+    double lo_res; /* battery: lo keeping the island reserve */
+    double vw;     /* PV: the volt-watt share of available it may produce */
+    double hi;
+    double meas; /* measured power, 0 if unknown */
+    double w;
+    double var;
+    uint32_t flags;
+    /* EV */
+    double need_wh;
+    double min_on;
+    double weight;
+    double laxity;
+    struct ev_state *s;
+    int admit;
+};
+
+static double fin(double x, double dflt)
+{
+    return isfinite(x) ? x : dflt;
+}
+
+static double clampd(double x, double lo, double hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+static void opts_default(struct opts *o)
+{
+    static const double v[RT_NPTS] = {0.92, 0.98, 1.02, 1.08};
+    static const double q[RT_NPTS] = {-44, 0, 0, 44};
+    o->hysteresis_w = 100;
+    o->min_dwell_s = 300;
+    o->v_nominal = 230;
+    memcpy(o->vv_v, v, sizeof v);
+    memcpy(o->vv_q, q, sizeof q);
+    o->vw_start = 1.06;
+    o->vw_end = 1.10;
+    o->price_margin = 0;
+    o->island_margin_pct = 10;
+    o->island_reserve_pct = 20;
+}
+
+/* A number at key of j within [lo, hi]; absent keeps *out. */
+static int num_opt(const cJSON *j, const char *key, double lo, double hi, double *out,
+                   char *err, size_t errlen)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!it)
+        return 0;
+    if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < lo ||
+        it->valuedouble > hi) {
+        snprintf(err, errlen, "/%s: must be a number in [%g, %g]", key, lo, hi);
+        return -1;
+    }
+    *out = it->valuedouble;
+    return 0;
+}
+
+static int array4(const cJSON *j, const char *path, double lo, double hi, double *out,
+                  char *err, size_t errlen)
+{
+    const cJSON *it;
+    int i = 0;
+    if (!cJSON_IsArray(j) || cJSON_GetArraySize(j) != RT_NPTS) {
+        snprintf(err, errlen, "%s: must be an array of %d numbers", path, RT_NPTS);
+        return -1;
+    }
+    cJSON_ArrayForEach(it, j)
+    {
+        if (!cJSON_IsNumber(it) || it->valuedouble < lo || it->valuedouble > hi) {
+            snprintf(err, errlen, "%s/%d: must be a number in [%g, %g]", path, i, lo, hi);
+            return -1;
+        }
+        out[i++] = it->valuedouble;
+    }
+    return 0;
+}
+
+static int only_keys(const cJSON *j, const char *path, const char *const *keys, char *err,
+                     size_t errlen)
+{
+    const cJSON *it;
+    cJSON_ArrayForEach(it, j)
+    {
+        int ok = 0;
+        for (const char *const *k = keys; *k; k++)
+            ok |= strcmp(*k, it->string) == 0;
+        if (!ok) {
+            snprintf(err, errlen, "%s/%s: unknown option", path, it->string);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_curves(const cJSON *j, struct opts *o, char *err, size_t errlen)
+{
+    static const char *const vv_keys[] = {"v_pu", "q_pct", NULL};
+    static const char *const vw_keys[] = {"v_start_pu", "v_end_pu", NULL};
+    const cJSON *vv = cJSON_GetObjectItemCaseSensitive(j, "volt_var");
+    const cJSON *vw = cJSON_GetObjectItemCaseSensitive(j, "volt_watt");
+    if (vv) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(vv, "v_pu");
+        const cJSON *q = cJSON_GetObjectItemCaseSensitive(vv, "q_pct");
+        if (!cJSON_IsObject(vv)) {
+            snprintf(err, errlen, "/volt_var: must be an object");
+            return -1;
+        }
+        if (only_keys(vv, "/volt_var", vv_keys, err, errlen) ||
+            (v && array4(v, "/volt_var/v_pu", 0.5, 1.5, o->vv_v, err, errlen)) ||
+            (q && array4(q, "/volt_var/q_pct", -100, 100, o->vv_q, err, errlen)))
+            return -1;
+        for (int i = 1; i < RT_NPTS; i++)
+            if (!(o->vv_v[i] > o->vv_v[i - 1])) {
+                snprintf(err, errlen, "/volt_var/v_pu: must be increasing");
+                return -1;
+            }
+    }
+    if (vw) {
+        if (!cJSON_IsObject(vw)) {
+            snprintf(err, errlen, "/volt_watt: must be an object");
+            return -1;
+        }
+        if (only_keys(vw, "/volt_watt", vw_keys, err, errlen) ||
+            num_opt(vw, "v_start_pu", 0.5, 1.5, &o->vw_start, err, errlen) ||
+            num_opt(vw, "v_end_pu", 0.5, 1.5, &o->vw_end, err, errlen))
+            return -1;
+        if (!(o->vw_end > o->vw_start)) {
+            snprintf(err, errlen, "/volt_watt/v_end_pu: must be above v_start_pu");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int parse_opts(const char *json, struct opts *o, char *err, size_t errlen)
+{
+    static const char *const keys[] = {
+        "hysteresis_w",      "min_dwell_s",        "v_nominal",
+        "volt_var",          "volt_watt",          "price_margin",
+        "island_margin_pct", "island_reserve_pct", NULL};
+    cJSON *j = cJSON_Parse(json ? json : "{}");
+    int rc = -1;
+    if (!j || !cJSON_IsObject(j)) {
+        snprintf(err, errlen, "realtime options: not a JSON object");
+        goto out;
+    }
+    if (only_keys(j, "", keys, err, errlen) ||
+        num_opt(j, "hysteresis_w", 0, 1e6, &o->hysteresis_w, err, errlen) ||
+        num_opt(j, "min_dwell_s", 0, 86400, &o->min_dwell_s, err, errlen) ||
+        num_opt(j, "v_nominal", 50, 1000, &o->v_nominal, err, errlen) ||
+        num_opt(j, "price_margin", -1e3, 1e3, &o->price_margin, err, errlen) ||
+        num_opt(j, "island_margin_pct", 0, 100, &o->island_margin_pct, err, errlen) ||
+        num_opt(j, "island_reserve_pct", 0, 100, &o->island_reserve_pct, err, errlen) ||
+        parse_curves(j, o, err, errlen))
+        goto out;
+    rc = 0;
+out:
+    cJSON_Delete(j);
+    return rc;
+}
+
+static void *rt_create(const struct fg_sched_host *host, const char *config_json,
+                       char *err, size_t errlen)
+{
+    struct rt *r = calloc(1, sizeof *r);
+    (void)host;
+    if (!r) {
+        snprintf(err, errlen, "realtime: out of memory");
+        return NULL;
+    }
+    opts_default(&r->o);
+    if (parse_opts(config_json, &r->o, err, errlen)) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void rt_destroy(void *inst)
+{
+    free(inst);
+}
+
+static struct ev_state *state_for(struct rt *r, const char *id)
+{
+    struct ev_state *free_slot = NULL;
+    for (int i = 0; i < RT_MAX_STATE; i++) {
+        if (r->st[i].used && strncmp(r->st[i].id, id, FG_SCHED_ID_MAX) == 0)
+            return &r->st[i];
+        if (!r->st[i].used && !free_slot)
+            free_slot = &r->st[i];
+    }
+    if (free_slot) {
+        free_slot->used = 1;
+        snprintf(free_slot->id, sizeof free_slot->id, "%.*s", FG_SCHED_ID_MAX - 1, id);
+    }
+    return free_slot;
+}
+
+/* The value of a series at t, NAN when it has none. */
+static double series_at(const struct fg_sched_series *s, int64_t t)
+{
+    if (!s->v || s->step_s <= 0 || t < s->start)
+        return NAN;
+    int64_t i = (t - s->start) / s->step_s;
+    return i < (int64_t)s->n ? s->v[i] : NAN;
+}
+
+static double series_max_from(const struct fg_sched_series *s, int64_t t)
+{
+    double m = NAN;
+    if (!s->v || s->step_s <= 0)
+        return NAN;
+    for (uint32_t i = 0; i < s->n; i++)
+        if (s->start + (int64_t)(i + 1) * s->step_s > t && isfinite(s->v[i]))
+            m = isfinite(m) ? fmax(m, s->v[i]) : s->v[i];
+    return m;
+}
+
+static double site_voltage(const struct fg_sched_view *v)
+{
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < 3; i++)
+        if (isfinite(v->site_voltage_v[i]) && v->site_voltage_v[i] > 0) {
+            sum += v->site_voltage_v[i];
+            n++;
+        }
+    return n ? sum / n : NAN;
+}
+
+static double asset_voltage(const struct fg_sched_view *v, const struct fg_sched_asset *a)
+{
+    return isfinite(a->voltage_v) && a->voltage_v > 0 ? a->voltage_v : site_voltage(v);
+}
+
+/* Volt-var: % of rated at pu voltage, piecewise linear, flat outside. */
+static double volt_var_pct(const struct opts *o, double pu)
+{
+    if (pu <= o->vv_v[0])
+        return o->vv_q[0];
+    for (int i = 1; i < RT_NPTS; i++)
+        if (pu <= o->vv_v[i])
+            return o->vv_q[i - 1] + (o->vv_q[i] - o->vv_q[i - 1]) *
+                                        (pu - o->vv_v[i - 1]) /
+                                        (o->vv_v[i] - o->vv_v[i - 1]);
+    return o->vv_q[RT_NPTS - 1];
+}
+
+/* Volt-watt: the share (0..1) of export allowed at voltage v. */
+static double volt_watt(const struct opts *o, double v)
+{
+    if (!isfinite(v))
+        return 1;
+    double pu = v / o->v_nominal;
+    return clampd((o->vw_end - pu) / (o->vw_end - o->vw_start), 0, 1);
+}
+
+static double rated_of(const struct fg_sched_asset *a)
+{
+    double r = 0;
+    const double c[] = {fabs(a->min_w),     fabs(a->max_w), a->max_charge_w,
+                        a->max_discharge_w, a->available_w, a->rated_w};
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        r = fmax(r, fin(c[i], 0));
+    return r;
+}
+
+/* The envelope [lo, hi] a battery may be set to now. */
+static void battery_range(const struct opts *o, const struct fg_sched_view *v,
+                          struct work *k)
+{
+    const struct fg_sched_asset *a = k->a;
+    double lo = fmax(fin(a->min_w, 0), -fabs(fin(a->max_discharge_w, INFINITY)));
+    double hi = fmin(fin(a->max_w, 0), fabs(fin(a->max_charge_w, INFINITY)));
+    if (isfinite(a->soc_pct) && a->soc_pct <= fin(a->soc_min_pct, 0))
+        lo = fmax(lo, 0);
+    if (isfinite(a->soc_pct) && a->soc_pct >= fin(a->soc_max_pct, 100))
+        hi = fmin(hi, 0);
+    if (lo < 0)
+        lo *= volt_watt(o, asset_voltage(v, a));
+    k->lo = fmin(lo, 0);
+    k->hi = fmax(hi, 0);
+    k->lo_res = k->lo;
+    if ((a->caps & FG_SCHED_CAP_GRID_FORMING) && isfinite(a->soc_pct) &&
+        a->soc_pct <= fin(a->soc_min_pct, 0) + o->island_reserve_pct)
+        k->lo_res = 0;
+}
+
+static void ev_setup(struct rt *r, const struct fg_sched_view *v, struct work *k)
+{
+    const struct fg_sched_asset *a = k->a;
+    double need = fin(a->energy_requested_wh, INFINITY) - fin(a->energy_wh, 0);
+    if (isfinite(a->soc_pct) && a->soc_pct >= fin(a->soc_max_pct, 100))
+        need = 0;
+    k->need_wh = fmax(need, 0);
+    k->lo = 0;
+    k->hi = fmax(fmin(fin(a->max_w, 0), INFINITY), 0);
+    k->min_on = fmax(fin(a->min_charge_w, 0), fmax(fin(a->min_w, 0), 0));
+    if (k->min_on > k->hi)
+        k->hi = 0; /* cannot run at its minimum: paused */
+    double left = a->departure > v->now ? (double)(a->departure - v->now) : NAN;
+    double rate = k->need_wh * 3600.0 / fin(left, 86400.0);
+    k->weight = fmax(isfinite(rate) ? rate : k->hi, 1.0);
+    k->laxity = k->hi > 0 && isfinite(left) ? left - k->need_wh * 3600.0 / k->hi : 1e12;
+    k->s = state_for(r, a->id);
+    if (k->s && !k->s->seen) {
+        k->s->seen = 1;
+        k->s->on = k->meas > 0.5 * fmax(k->min_on, 1);
+        k->s->last_w = k->s->on ? k->meas : 0;
+    }
+}
+
+static int ev_locked(const struct rt *r, const struct work *k, int64_t now)
+{
+    return k->s && k->s->last_switch &&
+           (double)(now - k->s->last_switch) < r->o.min_dwell_s;
+}
+
+/* Ranking: priority, then running EVs inside their dwell, then least
+ * laxity, where a running EV's laxity counts four dwell times less so two
+ * EVs with close laxities do not swap back and forth. */
+static double rank_key(const struct rt *r, const struct work *k, int64_t now)
+{
+    double lax = k->laxity - (k->s && k->s->on ? 4 * r->o.min_dwell_s : 0);
+    return (ev_locked(r, k, now) && k->s->on ? -1e13 : 0) + clampd(lax, -1e12, 1e12);
+}
+
+static void sort_evs(const struct rt *r, struct work **e, int m, int64_t now)
+{
+    for (int i = 1; i < m; i++)
+        for (int j = i; j > 0; j--) {
+            const struct work *x = e[j - 1], *y = e[j];
+            int swap = y->a->priority > x->a->priority ||
+                       (y->a->priority == x->a->priority &&
+                        rank_key(r, y, now) < rank_key(r, x, now));
+            if (!swap)
+                break;
+            e[j - 1] = (struct work *)y;
+            e[j] = (struct work *)x;
+        }
+}
+
+/* Least laxity first: in rank order, each admitted EV is raised to the rate
+ * that gets its energy by departure (10 % spare), as far as rest goes.
+ * Returns what is left. */
+static double fill_required(struct work **e, int m, double rest)
+{
+    for (int i = 0; i < m && rest > 1e-9; i++) {
+        struct work *k = e[i];
+        if (!k->admit)
+            continue;
+        double add = fmin(fmin(1.1 * k->weight, k->hi) - k->w, rest);
+        if (add > 0) {
+            k->w += add;
+            rest -= add;
+        }
+    }
+    return rest;
+}
+
+/* Water-filling of rest over the admitted EVs of one priority, each up to
+ * its cap, in proportion to its weight (energy still needed per second
+ * left). Returns what is left. */
+static double water_fill(struct work **e, int m, double rest)
+{
+    for (int iter = 0; iter < m && rest > 1e-9; iter++) {
+        double wsum = 0;
+        for (int i = 0; i < m; i++)
+            if (e[i]->admit && e[i]->w < e[i]->hi - 1e-9)
+                wsum += e[i]->weight;
+        if (wsum <= 0)
+            break;
+        double given = 0;
+        for (int i = 0; i < m; i++) {
+            struct work *k = e[i];
+            if (!k->admit || k->w >= k->hi - 1e-9)
+                continue;
+            double add = isfinite(rest) ? rest * k->weight / wsum : k->hi;
+            double nw = fmin(k->w + add, k->hi);
+            given += nw - k->w;
+            k->w = nw;
+        }
+        rest -= given;
+    }
+    return rest;
+}
+
+static void ev_hysteresis(struct rt *r, struct work **e, int m, double budget)
+{
+    double sum = 0;
+    for (int i = 0; i < m; i++) {
+        struct work *k = e[i];
+        if (k->w > 0 && k->s && k->s->on &&
+            fabs(k->w - k->s->last_w) < r->o.hysteresis_w && k->s->last_w >= k->min_on &&
+            k->s->last_w <= k->hi)
+            k->w = k->s->last_w;
+        sum += k->w;
+    }
+    if (sum <= budget + 1e-6)
+        return;
+    /* holding an old value would break the limit: undo the holds upwards */
+    for (int i = 0; i < m && sum > budget + 1e-6; i++)
+        if (e[i]->w > 0 && e[i]->s && e[i]->w == e[i]->s->last_w) {
+            /* recompute the share this EV would have got: its minimum */
+            double cut = fmin(e[i]->w - e[i]->min_on, sum - budget);
+            e[i]->w -= cut;
+            sum -= cut;
+        }
+}
+
+/* EVs share budget (W): minimums first in rank order, then each EV's
+ * required rate in rank order, the rest by water-filling per priority. Returns the EVs'
+ * total. */
+static double ev_allocate(struct rt *r, struct work **e, int m, double budget,
+                          int64_t now)
+{
+    double sum_min = 0, total = 0;
+    sort_evs(r, e, m, now);
+    for (int i = 0; i < m; i++) {
+        struct work *k = e[i];
+        int want = k->need_wh > 0 && k->hi > 0;
+        int may = !k->s || k->s->on || !ev_locked(r, k, now);
+        k->w = 0;
+        k->admit = want && may && sum_min + k->min_on <= budget;
+        if (k->admit) {
+            sum_min += k->min_on;
+            k->w = k->min_on;
+        }
+    }
+    double rest = fill_required(e, m, budget - sum_min);
+    for (int i = 0; i < m;) {
+        int j = i;
+        while (j < m && e[j]->a->priority == e[i]->a->priority)
+            j++;
+        rest = water_fill(e + i, j - i, rest);
+        i = j;
+    }
+    ev_hysteresis(r, e, m, budget);
+    for (int i = 0; i < m; i++) {
+        struct work *k = e[i];
+        int on = k->w > 0;
+        if (k->s) {
+            if (on != k->s->on && k->need_wh > 0)
+                k->s->last_switch = now;
+            k->s->on = on;
+            k->s->last_w = k->w;
+        }
+        total += k->w;
+    }
+    return total;
+}
+
+/* Share total over the assets by their room in the direction of total
+ * (discharge: the room above the island reserve while that is enough). */
+static void share(struct work **x, int m, double total, int res)
+{
+    double room = 0;
+    for (int i = 0; i < m; i++)
+        room += total >= 0 ? x[i]->hi : -(res ? x[i]->lo_res : x[i]->lo);
+    for (int i = 0; i < m; i++) {
+        double part = total >= 0 ? x[i]->hi : -(res ? x[i]->lo_res : x[i]->lo);
+        x[i]->w = room > 0 ? total * part / room : 0;
+    }
+}
+
+struct sums {
+    double base;
+    double blo, bhi; /* batteries */
+    double blo_res;  /* blo keeping the island reserve */
+    double pv;       /* curtailable PV at full (volt-watt limited) production, <= 0 */
+    int nb, ne, np;
+};
+
+static int is_disconnectable(const struct fg_sched_asset *a)
+{
+    return a->kind == FG_SCHED_LOAD && ((a->caps & FG_SCHED_CAP_DISCONNECT) ||
+                                        a->load_type == FG_SCHED_LOAD_DISCONNECTABLE);
+}
+
+/* Classify the assets, fill ranges, and estimate base. */
+static void classify(struct rt *r, const struct fg_sched_view *v, struct work *w,
+                     uint32_t n, struct sums *s)
+{
+    double site = v->site_power_w, measured_sum = 0, steered = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct work *k = &w[i];
+        const struct fg_sched_asset *a = k->a;
+        k->meas = fin(a->power_w, 0);
+        measured_sum += k->meas;
+        if (!a->online)
+            continue;
+        if (a->kind == FG_SCHED_BATTERY) {
+            k->steer = 1;
+            battery_range(&r->o, v, k);
+            s->blo += k->lo;
+            s->blo_res += k->lo_res;
+            s->bhi += k->hi;
+            s->nb++;
+        } else if (a->kind == FG_SCHED_EVSE && a->session) {
+            k->steer = 1;
+            ev_setup(r, v, k);
+            s->ne++;
+        } else if (a->kind == FG_SCHED_EVSE) {
+            /* no session: the next EV starts without the last one's timers */
+            struct ev_state *st = state_for(r, a->id);
+            if (st)
+                memset(st, 0, sizeof *st);
+        } else if (a->kind == FG_SCHED_PV && a->curtailable) {
+            double avail = fmax(fin(a->available_w, -k->meas), 0);
+            k->steer = 1;
+            k->vw = volt_watt(&r->o, asset_voltage(v, a));
+            k->lo = -avail * k->vw;
+            k->hi = 0;
+            s->pv += k->lo;
+            s->np++;
+        }
+        if (k->steer)
+            steered += k->meas;
+    }
+    s->base = fin(site, measured_sum) - steered;
+}
+
+static void emit(struct fg_sched_setpoints *out, const struct work *k)
+{
+    if (out->n >= out->cap)
+        return;
+    struct fg_sched_setpoint *p = &out->sp[out->n++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%.*s", FG_SCHED_ID_MAX - 1, k->a->id);
+    p->w = isfinite(k->w) ? k->w : 0;
+    p->flags = k->flags;
+    if ((k->flags & FG_SCHED_SP_VAR) && isfinite(k->var))
+        p->var = k->var;
+    else
+        p->flags &= ~FG_SCHED_SP_VAR;
+}
+
+static void volt_var(const struct rt *r, const struct fg_sched_view *v, struct work *k)
+{
+    const struct fg_sched_asset *a = k->a;
+    if (!a->online || !(a->caps & FG_SCHED_CAP_REACTIVE) || a->kind == FG_SCHED_LOAD)
+        return;
+    double volt = asset_voltage(v, a);
+    if (!isfinite(volt))
+        return;
+    k->var = volt_var_pct(&r->o, volt / r->o.v_nominal) / 100.0 * rated_of(a);
+    k->flags |= FG_SCHED_SP_VAR;
+    if (!k->steer) { /* var only: leave active power where it is */
+        k->steer = 1;
+        k->w = a->kind == FG_SCHED_PV ? fin(a->min_w, -rated_of(a)) : k->meas;
+    }
+}
+
+/* Grid-connected: the bounds and targets described at the top. */
+static void run_grid(struct rt *r, const struct fg_sched_view *v, struct work *w,
+                     uint32_t n, const struct sums *s, char *note, size_t notelen)
+{
+    struct work **ev = r->ptr, **bat = r->ptr + n, **pv = r->ptr + 2 * n;
+    int ne = 0, nb = 0, np = 0;
+    double hard = fin(v->import_max_w, INFINITY), lo = -fin(v->export_max_w, INFINITY);
+    double hi = hard; /* the soft bound: kWmax, kept with the island reserve */
+    if (isfinite(v->kw_max_w) && v->kw_max_w >= 0)
+        hi = fmin(hi, v->kw_max_w);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!w[i].steer || !w[i].a->online)
+            continue;
+        if (w[i].a->kind == FG_SCHED_EVSE)
+            ev[ne++] = &w[i];
+        else if (w[i].a->kind == FG_SCHED_BATTERY)
+            bat[nb++] = &w[i];
+        else if (w[i].a->kind == FG_SCHED_PV && w[i].a->curtailable)
+            pv[np++] = &w[i];
+    }
+    double budget = fmin(hard - s->base - s->blo, hi - s->base - s->blo_res) - s->pv;
+    double esum = ev_allocate(r, ev, ne, budget, v->now);
+    double fixed = s->base + esum + s->pv;
+    double target = isfinite(v->dispatch_w) ? v->dispatch_w : 0;
+    double b = target - fixed;
+    if (!isfinite(v->dispatch_w) && b > 0) {
+        /* store surplus only when importing later costs more than exporting now */
+        double pe = series_at(&v->price_export, v->now);
+        double pi = series_max_from(&v->price_import, v->now);
+        if (isfinite(pe) && isfinite(pi) && !(pi > pe + r->o.price_margin))
+            b = 0;
+    }
+    b = fmin(fmax(b, lo - fixed), hi - fixed);
+    b = clampd(b, s->blo_res, s->bhi);
+    /* the hard import limit may use the reserve too (limits > islanding) */
+    b = clampd(fmin(b, hard - fixed), s->blo, s->bhi);
+    share(bat, nb, b, b >= s->blo_res);
+    double site = fixed + b, pvw = s->pv;
+    if (site < lo && s->pv < 0)
+        pvw = fmin(s->pv + (lo - site), 0);
+    for (int i = 0; i < np; i++)
+        pv[i]->w = s->pv < 0 ? pv[i]->lo * pvw / s->pv : 0;
+    /* neither curtailed nor volt-watt limited: no limit beyond the envelope */
+    if (pvw <= s->pv)
+        for (int i = 0; i < np; i++)
+            if (pv[i]->vw >= 1)
+                pv[i]->w = fmin(fin(pv[i]->a->min_w, pv[i]->lo), pv[i]->lo);
+    snprintf(note, notelen,
+             "realtime: base %.0f W, EVs %.0f W, batteries %.0f W, PV %.0f W, "
+             "bounds [%.0f, %.0f] W",
+             s->base, esum, b, pvw, lo, hi);
+}
+
+/* Islanded: grid-forming batteries hold the island; shed disconnectable
+ * loads, pause EVs, curtail PV to what the load and the grid-forming
+ * batteries (less a margin) absorb. */
+static void run_island(struct rt *r, const struct fg_sched_view *v, struct work *w,
+                       uint32_t n, const struct sums *s, char *note, size_t notelen)
+{
+    double base = s->base, charge = 0, avail = 0;
+    int ngf = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct work *k = &w[i];
+        if (!k->a->online)
+            continue;
+        if (is_disconnectable(k->a)) {
+            base -= k->meas; /* it is going off */
+            k->steer = 1;
+            k->w = 0;
+            k->flags |= FG_SCHED_SP_DISCONNECT;
+        } else if (k->a->kind == FG_SCHED_BATTERY &&
+                   (k->a->caps & FG_SCHED_CAP_GRID_FORMING)) {
+            charge += k->hi;
+            ngf++;
+        } else if (k->a->kind == FG_SCHED_PV && k->a->curtailable) {
+            avail -= k->lo;
+        }
+    }
+    charge *= 1 - r->o.island_margin_pct / 100.0;
+    double prod = clampd(base + charge, 0, avail);
+    double bsum = 0, gf_lo = 0, gf_hi = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        struct work *k = &w[i];
+        if (!k->steer || !k->a->online || is_disconnectable(k->a))
+            continue;
+        if (k->a->kind == FG_SCHED_EVSE) {
+            k->w = 0;
+            if (k->s && k->s->on) {
+                k->s->on = 0;
+                k->s->last_switch = v->now;
+            }
+            if (k->s)
+                k->s->last_w = 0;
+        } else if (k->a->kind == FG_SCHED_PV) {
+            k->w = avail > 0 ? k->lo * prod / avail : 0;
+        } else if (k->a->kind == FG_SCHED_BATTERY) {
+            k->w = 0;
+            if (k->a->caps & FG_SCHED_CAP_GRID_FORMING) {
+                k->flags |= FG_SCHED_SP_GRID_FORMING;
+                gf_lo += k->lo;
+                gf_hi += k->hi;
+            }
+        }
+    }
+    /* what the grid-forming batteries will carry, shared by their room */
+    bsum = clampd(prod - base, gf_lo, gf_hi);
+    for (uint32_t i = 0; i < n; i++) {
+        struct work *k = &w[i];
+        if (k->flags & FG_SCHED_SP_GRID_FORMING) {
+            double room = bsum >= 0 ? gf_hi : -gf_lo;
+            double part = bsum >= 0 ? k->hi : -k->lo;
+            k->w = room > 0 ? bsum * part / room : 0;
+        }
+    }
+    snprintf(
+        note, notelen,
+        "realtime: island, %d grid-forming, load %.0f W, PV %.0f W, batteries %.0f W%s",
+        ngf, base, -prod, bsum, ngf ? "" : " (no grid-forming battery!)");
+}
+
+/* After an island: back to grid-following, loads on again. */
+static void resync(struct work *w, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        struct work *k = &w[i];
+        if (!k->a->online)
+            continue;
+        if (k->a->kind == FG_SCHED_BATTERY && (k->a->caps & FG_SCHED_CAP_GRID_FORMING))
+            k->flags |= FG_SCHED_SP_GRID_FOLLOWING;
+        if (is_disconnectable(k->a)) {
+            k->steer = 1;
+            k->w = fin(k->a->rated_w, 0);
+            k->flags |= FG_SCHED_SP_CONNECT;
+        }
+    }
+}
+
+static int rt_realtime(void *inst, const struct fg_sched_view *v,
+                       struct fg_sched_setpoints *out)
+{
+    struct rt *r = inst;
+    if (!r || !v || !out || (out->cap && !out->sp))
+        return -1;
+    out->n = 0;
+    out->note[0] = 0;
+    if (v->size < sizeof(struct fg_sched_view) ||
+        (v->n_assets &&
+         (!v->assets || v->asset_stride < sizeof(struct fg_sched_asset)))) {
+        snprintf(out->note, sizeof out->note, "realtime: view or asset size too small");
+        return -1;
+    }
+    uint32_t n = 0;
+    struct work *w = calloc(v->n_assets ? v->n_assets : 1, sizeof *w);
+    r->ptr = calloc(3 * (size_t)v->n_assets + 3, sizeof *r->ptr);
+    if (!w || !r->ptr) {
+        free(w);
+        free(r->ptr);
+        r->ptr = NULL;
+        snprintf(out->note, sizeof out->note, "realtime: out of memory");
+        return -1;
+    }
+    for (uint32_t i = 0; i < v->n_assets; i++) {
+        const struct fg_sched_asset *a = fg_sched_asset_at(v, i);
+        if (a->size >= sizeof(struct fg_sched_asset))
+            w[n++].a = a;
+    }
+    struct sums s = {0};
+    classify(r, v, w, n, &s);
+    if (v->island) {
+        r->islanded = 1;
+        run_island(r, v, w, n, &s, out->note, sizeof out->note);
+    } else {
+        if (r->islanded)
+            resync(w, n);
+        r->islanded = 0;
+        run_grid(r, v, w, n, &s, out->note, sizeof out->note);
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        volt_var(r, v, &w[i]);
+        if (w[i].steer)
+            emit(out, &w[i]);
+    }
+    free(w);
+    free(r->ptr);
+    r->ptr = NULL;
+    return 0;
+}
+
+static const struct fg_sched_plugin realtime_plugin = {
+    .abi = FG_SCHED_ABI_VERSION,
+    .size = sizeof(struct fg_sched_plugin),
+    .name = "realtime",
+    .create = rt_create,
+    .plan = NULL,
+    .realtime = rt_realtime,
+    .destroy = rt_destroy,
+};
+
+const struct fg_sched_plugin *fg_sched_realtime_plugin(void)
+{
+    return &realtime_plugin;
+}
