@@ -90,12 +90,15 @@ int fg_gen_problem(struct fg_plan_problem *p, uint32_t n_assets, uint32_t seed)
             a->arrival = FG_GEN_T0 + (int64_t)uni(&s, 0, 20) * 3600 + 600;
             a->departure = a->arrival + (int64_t)uni(&s, 3, 14) * 3600;
             a->max_charge_w = k % 2 ? 11000 : 7400;
-            a->end_min_wh = uni(&s, 5000, 40000);
+            /* at most 80 % of what it could take while plugged in */
+            double hours = (double)(a->departure - a->arrival) / 3600;
+            a->end_min_wh = fmin(uni(&s, 5000, 40000), 0.8 * a->max_charge_w * hours);
             a->capacity_wh = a->max_wh = a->end_min_wh;
             if (k == 6) { /* V2G */
                 a->energy_wh = 20000;
                 a->capacity_wh = a->max_wh = 60000;
-                a->end_min_wh = 20000 + uni(&s, 5000, 30000);
+                a->end_min_wh =
+                    20000 + fmin(uni(&s, 5000, 30000), 0.8 * a->max_charge_w * hours);
                 a->max_discharge_w = 11000;
                 a->wear_per_kwh = 0.05;
             }

@@ -222,6 +222,10 @@ static void solve_and_compare(const struct fg_plan_problem *p, const char *name,
                   "penalty %.6f\n",
                   name, r->objective, g, r->cost_energy, r->cost_wear, r->cost_demand,
                   r->cost_penalty);
+    for (size_t i = 0; i < r->n_slack; i++)
+        print_message("  slack %s %s %lld: %.3f %s\n", r->slack[i].name,
+                      r->slack[i].asset, (long long)r->slack[i].at, r->slack[i].amount,
+                      r->slack[i].unit);
     if (fabs(r->objective - g) > 1e-6 * fmax(1, fabs(g)))
         fail_msg("%s: planner %.9f, glpsol %.9f", name, r->objective, g);
     check_plan(p, r);
