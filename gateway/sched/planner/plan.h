@@ -135,6 +135,23 @@ int fg_plan_print_csv(const struct fg_plan_problem *p, const struct fg_plan_resu
  * 0 or FG_ECONFIG / FG_EPARSE / FG_ENOMEM. */
 int fg_plan_scenario_parse(const char *text, size_t len, struct fg_plan_problem *p,
                            struct fg_errlist *errs);
+/* Append an asset to p (zeroed, end target NAN, efficiencies 1); NULL when
+ * out of memory. */
+struct fg_plan_asset *fg_plan_asset_add(struct fg_plan_problem *p, uint32_t kind,
+                                        const char *id);
+
+/* The host's view -> p (initialised by the caller, penalties and solver
+ * options already set): problem asset i is view asset i; the site's load
+ * forecast, and its PV forecast when there is no PV asset, follow as
+ * "site-load" / "site-pv". The horizon starts at the ISP holding view->now
+ * and has at most max_isp ISPs. Battery and V2G wear costs come from
+ * host->wear_cost_per_kwh (host may be NULL). Prices and limits missing in
+ * the series hold their last value / the view's limit now. 0, FG_EINVAL or
+ * FG_ENOMEM with err filled. */
+int fg_plan_from_view(const struct fg_sched_view *v, const struct fg_sched_host *host,
+                      uint32_t max_isp, double off_cost_per_kwh,
+                      struct fg_plan_problem *p, struct fg_error *err);
+
 /* The same for a file (at most 16 MiB). */
 int fg_plan_scenario_load(const char *file, struct fg_plan_problem *p,
                           struct fg_errlist *errs);
