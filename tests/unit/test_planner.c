@@ -421,6 +421,35 @@ static void test_shiftable_runs_in_cheapest_window(void **state)
     fg_plan_problem_clear(&p);
 }
 
+static void test_shiftable_window_past_horizon_is_not_forced(void **state)
+{
+    (void)state;
+    struct fg_plan_problem p;
+    struct fg_plan_result r = {0};
+    struct fg_error err = {0};
+    fg_plan_problem_init(&p);
+    assert_int_equal(fg_gen_empty(&p, 4, 3600), 0);
+    for (uint32_t t = 0; t < 4; t++)
+        p.price_import[t] = 0.3;
+    struct fg_plan_asset *a = fg_gen_asset(&p, FG_PLAN_LOAD, "dryer");
+    a->load_type = FG_SCHED_LOAD_SHIFTABLE;
+    a->rated_w = 2000;
+    a->run_s = 3600;
+    a->earliest_start = FG_GEN_T0;
+    a->latest_end = FG_GEN_T0 + 10 * 3600; /* the horizon has 4 h */
+    assert_int_equal(fg_plan_solve(&p, &r, &err), 0);
+    assert_int_equal(r.n_slack, 0);
+    assert_true(fabs(r.objective) < 1e-9); /* it waits for a later plan */
+    fg_plan_result_clear(&r);
+    /* the same window inside the horizon: it must run, once */
+    p.assets[0].latest_end = FG_GEN_T0 + 4 * 3600;
+    assert_int_equal(fg_plan_solve(&p, &r, &err), 0);
+    assert_int_equal(r.n_slack, 0);
+    assert_true(fabs(r.objective - 0.6) < 1e-9);
+    fg_plan_result_clear(&r);
+    fg_plan_problem_clear(&p);
+}
+
 static void test_brp_target_deviation(void **state)
 {
     (void)state;
@@ -501,7 +530,10 @@ static void test_scenario_errors_have_paths(void **state)
         "   \"max_charge_w\": \"fast\"},"
         "  {\"id\": \"e1\", \"arrival\": \"noon\", \"departure\": "
         "\"2026-06-01T08:00:00Z\","
-        "   \"energy_wh\": 1000, \"max_charge_w\": 7000, \"max_discharge_w\": 5000}],"
+        "   \"energy_wh\": 1000, \"max_charge_w\": 7000, \"max_discharge_w\": 5000},"
+        "  {\"id\": \"e3\", \"arrival\": \"2026-05-31T20:00:00Z\","
+        "   \"departure\": \"2026-05-31T22:00:00Z\", \"energy_wh\": 1, \"max_charge_w\": "
+        "1}],"
         " \"loads\": [{\"id\": \"w\", \"type\": \"shiftable\", \"rated_w\": 1000,"
         "   \"run_s\": 1000, \"earliest_start\": \"2026-06-01T00:00:00Z\","
         "   \"latest_end\": \"2026-06-01T01:00:00Z\"}, {\"id\": \"x\", \"type\": "
@@ -524,6 +556,7 @@ static void test_scenario_errors_have_paths(void **state)
     assert_true(has_error(&e, "/evs/1/id", "duplicate id \"e1\""));
     assert_true(has_error(&e, "/evs/1/arrival", "not a UTC time"));
     assert_true(has_error(&e, "/evs/1/max_discharge_w", "without \"v2g\": true"));
+    assert_true(has_error(&e, "/evs/2/departure", "before the horizon's start"));
     assert_true(has_error(&e, "/loads/0/run_s", "not a multiple of isp_s 900"));
     assert_true(has_error(&e, "/loads/1/type", "expected \"inflexible\""));
     assert_true(has_error(&e, "/batteries/0/soc_pct", "90 above soc_max_pct 80"));
@@ -549,6 +582,7 @@ int main(void)
         cmocka_unit_test(test_dso_limit_below_inflexible_load),
         cmocka_unit_test(test_battery_relieves_dso_limit),
         cmocka_unit_test(test_shiftable_runs_in_cheapest_window),
+        cmocka_unit_test(test_shiftable_window_past_horizon_is_not_forced),
         cmocka_unit_test(test_brp_target_deviation),
         cmocka_unit_test(test_time_limit_is_a_failure),
         cmocka_unit_test(test_scenario_errors_have_paths),

@@ -249,8 +249,11 @@ static void build_load(struct ctx *c, uint32_t ai)
     /* shiftable: one run of d ISPs; y_s = 1 starts it in ISP s. c1 holds the
      * start column of ISP t, c2 marks the ISPs a run may cover. */
     uint32_t d = (uint32_t)(a->run_s / p->isp_s);
-    int miss = fg_lp_col(c->lp, 0, 1, p->pen.shiftable_miss, false, FG_PLAN_COST_PENALTY,
-                         -1, "miss_a%u", ai);
+    /* a window that ends after the horizon: the run may come in a later
+     * plan, so not running in this one is free and no slack */
+    bool later = a->latest_end > isp_at(p, p->n_isp);
+    int miss = fg_lp_col(c->lp, 0, 1, later ? 0 : p->pen.shiftable_miss, false,
+                         FG_PLAN_COST_PENALTY, -1, "miss_a%u", ai);
     fg_lp_row(c->lp, 'E', 1, "run_a%u", ai);
     fg_lp_add(c->lp, miss, 1);
     for (uint32_t s = 0; s + d <= p->n_isp; s++) {
@@ -263,7 +266,9 @@ static void build_load(struct ctx *c, uint32_t ai)
         m->scale1[base + s] = a->rated_w;
         fg_lp_add(c->lp, y, 1);
     }
-    c->rc = c->rc ? c->rc : add_slack(m, miss, "shiftable_run", (int32_t)ai, 0, "run", 1);
+    if (!later)
+        c->rc =
+            c->rc ? c->rc : add_slack(m, miss, "shiftable_run", (int32_t)ai, 0, "run", 1);
 }
 
 /* The power of asset ai in ISP t in the balance row, as coef * column terms

@@ -326,6 +326,9 @@ static void ev(struct sp *s, const cJSON *o, const char *path, struct fg_plan_as
     if (times && a->departure <= a->arrival) {
         join(p, path, "departure");
         fg_errlist_add(s->errs, FG_ERANGE, p, "not after arrival");
+    } else if (times && s->n && a->departure <= s->p->start) {
+        join(p, path, "departure");
+        fg_errlist_add(s->errs, FG_ERANGE, p, "before the horizon's start");
     }
     num(s, o, "energy_wh", path, true, 0, EMAX, &need);
     num(s, o, "max_charge_w", path, true, 1e-3, WMAX, &a->max_charge_w);
