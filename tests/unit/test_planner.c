@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "plan.h"
@@ -255,6 +256,31 @@ static void test_reference_day_matches_glpsol(void **state)
     /* every EV gets its energy: no ev_energy slack */
     for (size_t i = 0; i < r.n_slack; i++)
         assert_string_not_equal(r.slack[i].name, "ev_energy");
+    /* the printed plan reads back */
+    char buf[1 << 16];
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(fg_plan_print_json(&p, &r, f), 0);
+    rewind(f);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = '\0';
+    cJSON *j = cJSON_Parse(buf);
+    assert_non_null(j);
+    assert_true(fabs(cJSON_GetObjectItem(j, "objective")->valuedouble - r.objective) <
+                1e-9);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "assets")),
+                     (int)p.n_assets);
+    cJSON_Delete(j);
+    rewind(f);
+    assert_int_equal(fg_plan_print_csv(&p, &r, f), 0);
+    fflush(f);
+    long end = ftell(f);
+    rewind(f);
+    int lines = 0;
+    while (ftell(f) < end && fgets(buf, sizeof(buf), f))
+        lines++;
+    assert_int_equal(lines, 2 + 96); /* the cost line, the header, one row per ISP */
+    fclose(f);
     fg_plan_result_clear(&r);
     fg_errlist_clear(&errs);
     fg_plan_problem_clear(&p);

@@ -39,7 +39,8 @@ static int grow(void **v, size_t *cap, size_t n, size_t sz)
     return 0;
 }
 
-static int vname(struct fg_lp *lp, char *dst, const char *fmt, va_list ap)
+static int __attribute__((format(printf, 3, 0)))
+vname(struct fg_lp *lp, char *dst, const char *fmt, va_list ap)
 {
     int n = vsnprintf(dst, FG_LP_NAME_MAX, fmt, ap);
     if (n <= 0 || n >= FG_LP_NAME_MAX) {
