@@ -17,6 +17,7 @@
 #include "fg_ageing.h"
 #include "gateway.h"
 #include "log.h"
+#include "plan.h"
 #include "ocpp/security.h"
 
 static void usage(FILE *f)
@@ -31,6 +32,11 @@ static void usage(FILE *f)
         "cases\n"
         "                         in FILE (docs/battery-model.md), print the results as\n"
         "                         JSON; exit 0, or 2 if FILE is not valid\n"
+        "  --plan FILE            run the planner offline on the scenario FILE\n"
+        "                         (docs/scenario.md), print the plan and its cost as\n"
+        "                         JSON; exit 0, or 2 if FILE is not valid or no plan\n"
+        "  --csv                  --plan: print one CSV row per ISP instead\n"
+        "  --export-lp OUT        --plan: also write the model in CPLEX LP format\n"
         "  --demo                 run the demo site (conf/demo.json, simulated assets)\n"
         "  --speed N              demo: run the simulated clock N times real time\n"
         "  --ocpp-listen HOST:PORT  demo: serve OCPP there (default from demo.json)\n"
@@ -137,6 +143,48 @@ static int battery_life(const char *file)
     return 0;
 }
 
+/* --plan: the optimising planner on one scenario file. */
+static int plan_offline(const char *file, bool csv, const char *lp_file)
+{
+    struct fg_plan_problem p;
+    struct fg_plan_result r = {0};
+    struct fg_errlist errs;
+    struct fg_error err = {0};
+    fg_plan_problem_init(&p);
+    fg_errlist_init(&errs);
+    int rc = fg_plan_scenario_load(file, &p, &errs), exit_code = 2;
+    for (size_t i = 0; i < errs.n; i++)
+        fprintf(stderr, "flexgw: %s: %s%s%s\n", file, errs.v[i].path,
+                errs.v[i].path[0] ? ": " : "", errs.v[i].msg);
+    if (errs.dropped)
+        fprintf(stderr, "flexgw: %s: ... and %zu more errors\n", file, errs.dropped);
+    if (rc)
+        goto out;
+    if (lp_file) {
+        FILE *f = fopen(lp_file, "w");
+        rc = f ? fg_plan_write_lp(&p, f, &err)
+               : fg_error_set(&err, FG_EIO, NULL, "%s", strerror(errno));
+        if (f && fclose(f) && !rc)
+            rc = fg_error_set(&err, FG_EIO, NULL, "write error");
+        if (rc) {
+            fprintf(stderr, "flexgw: %s: %s\n", lp_file, err.msg);
+            goto out;
+        }
+    }
+    rc = fg_plan_solve(&p, &r, &err);
+    if (rc) {
+        fprintf(stderr, "flexgw: %s: no plan: %s\n", file, err.msg);
+        goto out;
+    }
+    rc = csv ? fg_plan_print_csv(&p, &r, stdout) : fg_plan_print_json(&p, &r, stdout);
+    exit_code = rc ? 1 : 0;
+out:
+    fg_plan_result_clear(&r);
+    fg_errlist_clear(&errs);
+    fg_plan_problem_clear(&p);
+    return exit_code;
+}
+
 /* One line from stdin (no echo on a terminal), its hash on stdout. */
 static int hash_password(void)
 {
@@ -230,7 +278,10 @@ enum {
     OPT_SCHEMA,
     OPT_REF,
     OPT_HASH,
-    OPT_LIFE
+    OPT_LIFE,
+    OPT_PLAN,
+    OPT_CSV,
+    OPT_EXPORT_LP
 };
 
 int main(int argc, char **argv)
@@ -248,13 +299,17 @@ int main(int argc, char **argv)
         {"config-reference", no_argument, NULL, OPT_REF},
         {"hash-password", no_argument, NULL, OPT_HASH},
         {"battery-life", required_argument, NULL, OPT_LIFE},
+        {"plan", required_argument, NULL, OPT_PLAN},
+        {"csv", no_argument, NULL, OPT_CSV},
+        {"export-lp", required_argument, NULL, OPT_EXPORT_LP},
         {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct fg_gw_opts o = {
         .config_path = FG_DEFAULT_CONFIG, .speed = 1.0, .log_level = -1};
-    const char *ocpp_listen = NULL;
+    const char *ocpp_listen = NULL, *plan_file = NULL, *lp_file = NULL;
+    bool csv = false;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:dVh", opts, NULL)) != -1) {
         enum fg_log_level lvl;
@@ -309,6 +364,15 @@ int main(int argc, char **argv)
             return hash_password();
         case OPT_LIFE:
             return battery_life(optarg);
+        case OPT_PLAN:
+            plan_file = optarg;
+            break;
+        case OPT_CSV:
+            csv = true;
+            break;
+        case OPT_EXPORT_LP:
+            lp_file = optarg;
+            break;
         case 'V':
             printf("flexgw %s\n", FG_VERSION);
             return 0;
@@ -325,6 +389,12 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if ((csv || lp_file) && !plan_file) {
+        fprintf(stderr, "flexgw: --csv and --export-lp only apply to --plan\n");
+        return 2;
+    }
+    if (plan_file)
+        return plan_offline(plan_file, csv, lp_file);
     if (o.speed != 1.0 && !o.demo) {
         fprintf(stderr, "flexgw: --speed only applies to --demo\n");
         return 2;

@@ -7,12 +7,13 @@ set -eu
 # Build and runtime libraries (the -dev packages pull in the shared libraries).
 BUILD="build-essential cmake pkg-config \
  libwebsockets-dev libwebsockets-evlib-ev libev-dev libcjson-dev libxml2-dev libssl-dev libmodbus-dev \
- libmosquitto-dev libsqlite3-dev libsodium-dev libcmocka-dev"
+ libmosquitto-dev libsqlite3-dev libsodium-dev libcmocka-dev \
+ coinor-libcbc-dev"
 # Tests: real peers, fuzzing and sanitizers (clang + its runtime), load tools;
 # socat makes the virtual serial line (pty pair) of test_modbus_rtu.py.
 TEST="clang libclang-rt-14-dev clang-format python3 mosquitto wrk procps \
  curl libxml2-utils chromium openssl nodejs \
- python3-pymodbus python3-serial python3-serial-asyncio socat"
+ python3-pymodbus python3-serial python3-serial-asyncio socat glpk-utils"
 # npm comes with nodejs from some sources; Debian packages it apart.
 command -v npm >/dev/null 2>&1 || TEST="$TEST npm"
 

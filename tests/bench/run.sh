@@ -25,6 +25,9 @@
 # BENCH_MODBUS_S (20 s measured), BENCH_MODBUS_SETPOINTS (50, during the
 # window): flexgw, then a python3-pymodbus client (tests/bench/modbus_poll.py)
 # polling the same devices at 1 Hz on fresh simulators.
+# Planner: BENCH_PLANNER (1; 0 skips it): tests/bench/planner_bench, solve
+# times at 10, 50 and 200 assets and the reference day against uncontrolled
+# charging.
 # Ageing: BENCH_AGEING (1; 0 skips it): tests/bench/ageing_bench, one day of
 # 1 s samples for 100 batteries and the API's and scheduler's calls.
 #
@@ -57,6 +60,7 @@ MB_WARM=${BENCH_MODBUS_WARM:-5}
 MB_S=${BENCH_MODBUS_S:-20}
 MB_SETPOINTS=${BENCH_MODBUS_SETPOINTS:-50}
 DO_AGEING=${BENCH_AGEING:-1}
+DO_PLANNER=${BENCH_PLANNER:-1}
 
 die() {
     echo "bench: $*" >&2
@@ -85,6 +89,10 @@ if [ "$DO_OCPP" = 1 ]; then
 fi
 
 AGE_BENCH=$(cd "$1" && pwd)/tests/bench/ageing_bench
+PLAN_BENCH=$(cd "$1" && pwd)/tests/bench/planner_bench
+if [ "$DO_PLANNER" = 1 ]; then
+    [ -x "$PLAN_BENCH" ] || die "$PLAN_BENCH not found (build the tree: make build)"
+fi
 if [ "$DO_AGEING" = 1 ]; then
     [ -x "$AGE_BENCH" ] || die "$AGE_BENCH not found (build the tree: make build)"
 fi
@@ -795,6 +803,11 @@ if [ "$DO_AGEING" = 1 ]; then
     "$AGE_BENCH" || AGE_RC=$?
     echo
 fi
+PLAN_RC=0
+if [ "$DO_PLANNER" = 1 ]; then
+    "$PLAN_BENCH" || PLAN_RC=$?
+    echo
+fi
 
 cat <<EOF
 ## Machine
@@ -847,4 +860,5 @@ fi
 [ -z "$FAILED_EXITS" ] || exit 1
 [ "$MB_RC" = 0 ] || exit 1
 [ "$AGE_RC" = 0 ] || exit 1
+[ "$PLAN_RC" = 0 ] || exit 1
 [ "$OCPP_RC" = 0 ] || exit 1
