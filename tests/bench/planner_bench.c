@@ -2,7 +2,9 @@
  * 200 assets (tests/unit/planner_gen.c), and the reference day's cost with
  * uncontrolled charging (each EV at full power from arrival until it has
  * its energy, the battery idle, everything else as planned without
- * control) against the planner's.
+ * control), with the built-in real-time controller alone (gateway/sched/
+ * realtime.c, called every 60 s of simulated time by tests/unit/
+ * scenario_run.c) and with the planner.
  *
  *   planner_bench [SCENARIO]   (default: conf/scenarios/reference-day.json)
  *
@@ -17,6 +19,8 @@
 
 #include "plan.h"
 #include "planner_gen.h"
+#include "realtime.h"
+#include "scenario_run.h"
 
 static double now_s(void)
 {
@@ -58,77 +62,48 @@ static int bench_size(uint32_t n)
     return rc ? 1 : 0;
 }
 
-/* The cost of a given schedule w (W, row per asset) under p's model. */
-static double schedule_cost(const struct fg_plan_problem *p, const double *w,
-                            double *parts)
-{
-    double dt = p->isp_s / 3600.0, peak = 0;
-    memset(parts, 0, 4 * sizeof(double));
-    for (uint32_t t = 0; t < p->n_isp; t++) {
-        double net = 0;
-        for (uint32_t a = 0; a < p->n_assets; a++)
-            net += w[(size_t)a * p->n_isp + t];
-        double imp = fmax(net, 0) / 1000, exp = fmax(-net, 0) / 1000;
-        parts[0] += dt * (p->price_import[t] * imp - p->price_export[t] * exp);
-        parts[3] += p->pen.grid_per_kwh * dt *
-                    (fmax(0, imp - p->import_max_w[t] / 1000) +
-                     fmax(0, exp - p->export_max_w[t] / 1000));
-        peak = fmax(peak, imp);
-    }
-    for (uint32_t a = 0; a < p->n_assets; a++) {
-        const struct fg_plan_asset *as = &p->assets[a];
-        if (as->kind != FG_PLAN_BATTERY && as->kind != FG_PLAN_EV)
-            continue;
-        double e = as->energy_wh;
-        for (uint32_t t = 0; t < p->n_isp; t++) {
-            double x = w[(size_t)a * p->n_isp + t];
-            parts[1] += as->wear_per_kwh * dt * fabs(x) / 1000;
-            e += x > 0 ? x * dt * as->eta_charge : x * dt / as->eta_discharge;
-        }
-        if (!isnan(as->end_min_wh) && e < as->end_min_wh - 1e-6)
-            parts[3] +=
-                (as->kind == FG_PLAN_EV ? p->pen.ev_energy_per_kwh : p->pen.soc_per_kwh) *
-                (as->end_min_wh - e) / 1000;
-    }
-    parts[2] = p->demand_price_per_kw * peak;
-    return parts[0] + parts[1] + parts[2] + parts[3];
-}
-
-/* Uncontrolled: EVs at full power from arrival until they have their energy,
- * the battery idle, PV not curtailed, disconnectable loads on, shiftable
- * loads from their earliest start. */
-static int uncontrolled(const struct fg_plan_problem *p, double *w)
+/* Where the batteries end in schedule w against their end targets: the
+ * real-time controller has no end-of-day target, so this is most of its
+ * penalty. */
+static void battery_end(const struct fg_plan_problem *p, const double *w)
 {
     double dt = p->isp_s / 3600.0;
     for (uint32_t a = 0; a < p->n_assets; a++) {
         const struct fg_plan_asset *as = &p->assets[a];
-        double *row = w + (size_t)a * p->n_isp;
-        double need = isnan(as->end_min_wh) ? 0 : as->end_min_wh - as->energy_wh;
-        int64_t run_from = as->earliest_start;
+        if (as->kind != FG_PLAN_BATTERY || isnan(as->end_min_wh))
+            continue;
+        double e = as->energy_wh;
         for (uint32_t t = 0; t < p->n_isp; t++) {
-            int64_t s = p->start + (int64_t)t * p->isp_s, e = s + p->isp_s;
-            row[t] = 0;
-            if (as->kind == FG_PLAN_EV) {
-                int64_t from = as->arrival > s ? as->arrival : s;
-                int64_t to = as->departure < e ? as->departure : e;
-                double f = to > from ? (double)(to - from) / p->isp_s : 0;
-                double wh =
-                    fmin(as->max_charge_w * f * dt * as->eta_charge, fmax(need, 0));
-                row[t] = wh / dt / as->eta_charge;
-                need -= wh;
-            } else if (as->kind == FG_PLAN_PV) {
-                row[t] = -as->avail_w[t];
-            } else if (as->kind == FG_PLAN_LOAD) {
-                if (as->load_type == FG_SCHED_LOAD_INFLEXIBLE)
-                    row[t] = as->w[t];
-                else if (as->load_type == FG_SCHED_LOAD_DISCONNECTABLE)
-                    row[t] = as->rated_w;
-                else if (s >= run_from && s < run_from + (int64_t)as->run_s)
-                    row[t] = as->rated_w;
-            }
+            double x = w[(size_t)a * p->n_isp + t];
+            e += x > 0 ? x * dt * as->eta_charge : x * dt / as->eta_discharge;
         }
+        printf("\nreal-time controller: %s ends at %.1f %% SoC, end target %.1f %%: "
+               "penalty %.2f\n",
+               as->id, 100 * e / as->capacity_wh, 100 * as->end_min_wh / as->capacity_wh,
+               p->pen.soc_per_kwh * fmax(as->end_min_wh - e, 0) / 1000);
     }
-    return 0;
+}
+
+/* The real-time controller alone through p in 60 s steps; its schedule,
+ * averaged per ISP, into w. */
+static int realtime_day(const struct fg_plan_problem *p, double *w)
+{
+    const struct fg_sched_plugin *rt = fg_sched_realtime_plugin();
+    char err[256] = "";
+    void *inst = rt->create(NULL, "{}", err, sizeof err);
+    if (!inst) {
+        fprintf(stderr, "planner_bench: realtime: %s\n", err);
+        return FG_EINVAL;
+    }
+    struct fg_scenario_stats st = {0};
+    int rc = fg_scenario_run(p, rt, inst, 60, w, &st);
+    rt->destroy(inst);
+    if (rc)
+        fprintf(stderr, "planner_bench: simulating the real-time controller failed\n");
+    else if (st.failures)
+        fprintf(stderr, "planner_bench: realtime() failed %u of %u times\n", st.failures,
+                st.calls);
+    return rc;
 }
 
 static int bench_reference(const char *file)
@@ -149,32 +124,42 @@ static int bench_reference(const char *file)
     for (uint32_t a = 0; a < p.n_assets; a++)
         if (p.assets[a].kind == FG_PLAN_EV && p.assets[a].departure > end)
             p.assets[a].departure = end;
-    double *w = calloc((size_t)p.n_assets * p.n_isp, sizeof(double)), u[4], o[4];
+    double *w = calloc((size_t)p.n_assets * p.n_isp, sizeof(double)), u[4], c[4], o[4];
     if (!w) {
         rc = FG_ENOMEM;
         goto out;
     }
-    uncontrolled(&p, w);
-    double cu = schedule_cost(&p, w, u);
+    fg_scenario_uncontrolled(&p, w);
+    double cu = fg_scenario_cost(&p, w, u);
+    rc = realtime_day(&p, w);
+    if (rc)
+        goto out_w;
+    double cr = fg_scenario_cost(&p, w, c);
     double t0 = now_s();
     rc = fg_plan_solve(&p, &r, &err);
     double ts = now_s() - t0;
     if (!rc) {
-        double co = schedule_cost(&p, r.w, o);
+        double co = fg_scenario_cost(&p, r.w, o);
         printf("\n%s (%u ISPs, %u assets; departures clipped to the horizon)\n\n", file,
                p.n_isp, p.n_assets);
         printf("| schedule | total | energy | wear | demand | penalty "
                "|\n|---|---|---|---|---|---|\n");
         printf("| uncontrolled | %.2f | %.2f | %.2f | %.2f | %.2f |\n", cu, u[0], u[1],
                u[2], u[3]);
+        printf("| real-time controller | %.2f | %.2f | %.2f | %.2f | %.2f |\n", cr, c[0],
+               c[1], c[2], c[3]);
         printf("| planner (%.3f s) | %.2f | %.2f | %.2f | %.2f | %.2f |\n", ts,
                r.objective, r.cost_energy, r.cost_wear, r.cost_demand, r.cost_penalty);
-        printf("\nsaving: %.2f (%.1f %%); the planner's schedule re-costed here: %.2f + "
+        battery_end(&p, w);
+        printf("\nsaving against uncontrolled: real-time controller %.2f (%.1f %%), "
+               "planner %.2f (%.1f %%); the planner's schedule re-costed here: %.2f + "
                "disconnection/shift penalties %.2f\n",
-               cu - r.objective, 100 * (cu - r.objective) / cu, co, r.objective - co);
+               cu - cr, 100 * (cu - cr) / cu, cu - r.objective,
+               100 * (cu - r.objective) / cu, co, r.objective - co);
     } else {
         fprintf(stderr, "planner_bench: %s: %s\n", file, err.msg);
     }
+out_w:
     free(w);
 out:
     fg_plan_result_clear(&r);

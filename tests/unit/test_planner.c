@@ -1,6 +1,7 @@
 /* The optimising planner (gateway/sched/planner): optimality against a
  * dynamic programme and against glpsol, named slack on infeasible inputs,
- * the time limit, and scenario validation. */
+ * the time limit, and scenario validation; the reference day simulated under
+ * the real-time controller (tests/unit/scenario_run.c). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 
 #include "plan.h"
 #include "planner_gen.h"
+#include "realtime.h"
+#include "scenario_run.h"
 
 static char tmpdir[64];
 
@@ -283,6 +286,97 @@ static void test_reference_day_matches_glpsol(void **state)
     fclose(f);
     fg_plan_result_clear(&r);
     fg_errlist_clear(&errs);
+    fg_plan_problem_clear(&p);
+}
+
+/* ---- the reference day simulated (scenario_run.c), as planner_bench does ---- */
+
+static void load_reference_day(struct fg_plan_problem *p)
+{
+    struct fg_errlist errs;
+    fg_errlist_init(&errs);
+    int rc = fg_plan_scenario_load(FG_SOURCE_DIR "/conf/scenarios/reference-day.json", p,
+                                   &errs);
+    if (rc)
+        fail_msg("reference-day.json: %s: %s", errs.v[0].path, errs.v[0].msg);
+    fg_errlist_clear(&errs);
+    int64_t end = p->start + (int64_t)p->n_isp * p->isp_s;
+    for (uint32_t a = 0; a < p->n_assets; a++)
+        if (p->assets[a].kind == FG_PLAN_EV && p->assets[a].departure > end)
+            p->assets[a].departure = end;
+}
+
+/* Without set-points the simulator is the uncontrolled schedule: its cost
+ * agrees with fg_scenario_uncontrolled()'s within 1 %. */
+static void test_reference_day_simulated_uncontrolled(void **state)
+{
+    (void)state;
+    struct fg_plan_problem p;
+    fg_plan_problem_init(&p);
+    load_reference_day(&p);
+    size_t n = (size_t)p.n_assets * p.n_isp;
+    double *w = calloc(2 * n, sizeof(double)), a[4], b[4];
+    assert_non_null(w);
+    fg_scenario_uncontrolled(&p, w);
+    assert_int_equal(fg_scenario_run(&p, NULL, NULL, 60, w + n, NULL), 0);
+    double cu = fg_scenario_cost(&p, w, a), cs = fg_scenario_cost(&p, w + n, b);
+    print_message("uncontrolled %.4f, simulated %.4f\n", cu, cs);
+    assert_true(cu > 0);
+    assert_true(fabs(cs - cu) <= 0.01 * cu);
+    assert_int_equal(fg_scenario_run(&p, NULL, NULL, 7, w + n, NULL), FG_EINVAL);
+    free(w);
+    fg_plan_problem_clear(&p);
+}
+
+/* The real-time controller alone through the reference day in 60 s steps:
+ * it never fails, every EV gets the energy it asked for by departure, the
+ * import and export limits hold in every step, the battery stays within
+ * its SoC bounds, and the ISP averages carry the same energy. */
+static void test_reference_day_realtime_physics(void **state)
+{
+    (void)state;
+    struct fg_plan_problem p;
+    fg_plan_problem_init(&p);
+    load_reference_day(&p);
+    const struct fg_sched_plugin *rt = fg_sched_realtime_plugin();
+    char err[256] = "";
+    void *inst = rt->create(NULL, "{}", err, sizeof err);
+    assert_non_null(inst);
+    double *w = calloc((size_t)p.n_assets * p.n_isp, sizeof(double)), parts[4];
+    struct fg_scenario_stats st = {.ev_wh = calloc(p.n_assets, sizeof(double))};
+    assert_non_null(w);
+    assert_non_null(st.ev_wh);
+    assert_int_equal(fg_scenario_run(&p, rt, inst, 60, w, &st), 0);
+    rt->destroy(inst);
+    assert_int_equal(st.steps, 1440);
+    assert_int_equal(st.calls, 1440);
+    assert_int_equal(st.failures, 0);
+    double dt = p.isp_s / 3600.0;
+    for (uint32_t a = 0; a < p.n_assets; a++) {
+        const struct fg_plan_asset *as = &p.assets[a];
+        if (as->kind != FG_PLAN_EV)
+            continue;
+        double need = as->end_min_wh - as->energy_wh, sum = 0;
+        print_message("%s: %.0f of %.0f Wh\n", as->id, st.ev_wh[a], need);
+        assert_true(isfinite(st.ev_wh[a]));
+        assert_true(st.ev_wh[a] >= need - 1);
+        assert_true(st.ev_wh[a] <= need + 1e-6);
+        for (uint32_t t = 0; t < p.n_isp; t++)
+            sum += w[(size_t)a * p.n_isp + t] * dt * as->eta_charge;
+        assert_true(fabs(sum - st.ev_wh[a]) < 1e-3);
+    }
+    print_message("limits exceeded by at most %.3f W; battery SoC %+.3f / %+.3f %% "
+                  "from its bounds\n",
+                  st.max_excess_w, st.soc_lo_pct, st.soc_hi_pct);
+    assert_true(st.max_excess_w <= 1e-6);
+    assert_true(st.soc_lo_pct >= -1e-9);
+    assert_true(st.soc_hi_pct <= 1e-9);
+    double c = fg_scenario_cost(&p, w, parts);
+    print_message("cost %.2f: energy %.2f, wear %.2f, demand %.2f, penalty %.2f\n", c,
+                  parts[0], parts[1], parts[2], parts[3]);
+    assert_true(isfinite(c));
+    free(st.ev_wh);
+    free(w);
     fg_plan_problem_clear(&p);
 }
 
@@ -603,6 +697,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_instances_match_dp),
         cmocka_unit_test(test_reference_day_matches_glpsol),
+        cmocka_unit_test(test_reference_day_simulated_uncontrolled),
+        cmocka_unit_test(test_reference_day_realtime_physics),
         cmocka_unit_test(test_generated_50_assets_matches_glpsol),
         cmocka_unit_test(test_ev_short_of_energy),
         cmocka_unit_test(test_dso_limit_below_inflexible_load),
