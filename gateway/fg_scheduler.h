@@ -62,9 +62,9 @@ struct fg_sched_asset {
     uint32_t kind; /* enum fg_sched_kind */
     char id[FG_SCHED_ID_MAX];
     uint32_t online;
-    uint32_t caps;   /* FG_SCHED_CAP_* */
-    double power_w;  /* measured */
-    double min_w;    /* envelope now: what the asset can do, min <= max */
+    uint32_t caps;  /* FG_SCHED_CAP_* */
+    double power_w; /* measured */
+    double min_w;   /* envelope now: what the asset can do, min <= max */
     double max_w;
     double voltage_v; /* at the asset's connection (volt-var), NAN if unknown */
 
@@ -79,12 +79,12 @@ struct fg_sched_asset {
 
     /* EVSE session (session != 0) */
     uint32_t session;
-    int32_t priority;            /* higher gets capacity first; 0 normal */
-    double energy_wh;            /* delivered so far */
-    double energy_requested_wh;  /* wanted by departure; NAN unknown */
-    int64_t arrival;             /* session start */
-    int64_t departure;           /* 0 unknown */
-    double min_charge_w;         /* below this the EV stops (minimum current) */
+    int32_t priority;           /* higher gets capacity first; 0 normal */
+    double energy_wh;           /* delivered so far */
+    double energy_requested_wh; /* wanted by departure; NAN unknown */
+    int64_t arrival;            /* session start */
+    int64_t departure;          /* 0 unknown */
+    double min_charge_w;        /* below this the EV stops (minimum current) */
 
     /* PV */
     double available_w; /* what it could produce now, >= 0 */
@@ -93,8 +93,8 @@ struct fg_sched_asset {
     /* load */
     uint32_t load_type; /* enum fg_sched_load_type */
     double rated_w;
-    uint32_t connected;   /* disconnectable: switched on now */
-    double run_s;         /* shiftable: one run's duration */
+    uint32_t connected; /* disconnectable: switched on now */
+    double run_s;       /* shiftable: one run's duration */
     int64_t earliest_start, latest_end;
 };
 
@@ -131,9 +131,9 @@ struct fg_sched_view {
     struct fg_sched_series price_export;
     struct fg_sched_series import_max_w_series; /* limits ahead (DSO signals) */
     struct fg_sched_series export_max_w_series;
-    struct fg_sched_series dispatch_w_series;   /* BRP portfolio target, NAN none */
-    struct fg_sched_series pv_forecast_w;       /* whole site, >= 0 */
-    struct fg_sched_series load_forecast_w;     /* inflexible load, whole site */
+    struct fg_sched_series dispatch_w_series; /* BRP portfolio target, NAN none */
+    struct fg_sched_series pv_forecast_w;     /* whole site, >= 0 */
+    struct fg_sched_series load_forecast_w;   /* inflexible load, whole site */
 
     /* the assets; element i is at (const char *)assets + i * asset_stride */
     uint32_t n_assets;
@@ -141,8 +141,8 @@ struct fg_sched_view {
     const struct fg_sched_asset *assets;
 };
 
-static inline const struct fg_sched_asset *fg_sched_asset_at(const struct fg_sched_view *v,
-                                                             uint32_t i)
+static inline const struct fg_sched_asset *
+fg_sched_asset_at(const struct fg_sched_view *v, uint32_t i)
 {
     return (const struct fg_sched_asset *)(const void *)((const char *)v->assets +
                                                          (size_t)i * v->asset_stride);
@@ -173,10 +173,10 @@ struct fg_sched_setpoints {
 
 /* A constraint the planner had to soften, and by how much. */
 struct fg_sched_slack {
-    char name[64];  /* e.g. "ev_energy:ev3", "grid_import" */
+    char name[64]; /* e.g. "ev_energy:ev3", "grid_import" */
     char asset[FG_SCHED_ID_MAX];
-    int64_t at;     /* the ISP it concerns (start), 0 for the whole horizon */
-    double amount;  /* in the constraint's unit (Wh, W) */
+    int64_t at;    /* the ISP it concerns (start), 0 for the whole horizon */
+    double amount; /* in the constraint's unit (Wh, W) */
     char unit[8];
 };
 
@@ -190,12 +190,12 @@ struct fg_sched_plan {
     uint32_t cap_isp; /* set by the host */
     uint32_t n_assets;
     double *w;
-    double expected_cost;     /* currency, total */
-    double cost_energy;       /* parts of expected_cost */
+    double expected_cost; /* currency, total */
+    double cost_energy;   /* parts of expected_cost */
     double cost_wear;
     double cost_demand;
-    double cost_penalty;      /* slack penalties */
-    char services[128];       /* comma-separated services the plan serves */
+    double cost_penalty; /* slack penalties */
+    char services[128];  /* comma-separated services the plan serves */
     uint32_t slack_cap;
     uint32_t n_slack;
     struct fg_sched_slack *slack;
@@ -230,7 +230,8 @@ struct fg_sched_plugin {
     void *(*create)(const struct fg_sched_host *host, const char *config_json, char *err,
                     size_t errlen);
     int (*plan)(void *inst, const struct fg_sched_view *view, struct fg_sched_plan *out);
-    int (*realtime)(void *inst, const struct fg_sched_view *view, struct fg_sched_setpoints *out);
+    int (*realtime)(void *inst, const struct fg_sched_view *view,
+                    struct fg_sched_setpoints *out);
     void (*destroy)(void *inst);
 };
 
