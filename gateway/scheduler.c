@@ -13,8 +13,10 @@
 #include "sched_wire.h"
 
 #define N_SERIES 7
-#define FALLBACK_HOLD_S 60 /* a fallback set-point lasts this long unless renewed */
-#define EXTRA_SP 64        /* room for set-points beyond one per asset */
+#define FALLBACK_HOLD_S 60   /* a fallback set-point lasts this long unless renewed */
+#define EXTRA_SP 64          /* room for set-points beyond one per asset */
+#define FALLBACK_MARGIN 0.03 /* the fallback aims this fraction below the limit */
+#define FALLBACK_MARGIN_MIN_W 100.0 /* and at least this far */
 
 /* ---- the view ------------------------------------------------------------------ */
 
@@ -239,8 +241,18 @@ size_t fg_sched_fallback(const struct fg_model *m, int64_t now,
     struct fg_limits lim;
     fg_model_limits_at(m, now, &lim);
     double excess = fg_model_site_power(m) - lim.import_max_w;
-    if (!(excess > 0))
+    if (!(excess > 0)) {
+        /* within the limit: the caps set earlier hold (renewed) */
+        for (size_t i = 0; i < m->n_assets; i++) {
+            const struct fg_asset *a = &m->assets[i];
+            if (a->sp.active && a->sp.source == FG_SP_FALLBACK)
+                n = add_action(out, n, cap, a->id, false, a->sp.w);
+        }
         return n;
+    }
+    /* aim a little below the limit: measurements lag and loads wander */
+    double margin = lim.import_max_w * FALLBACK_MARGIN;
+    excess += margin > FALLBACK_MARGIN_MIN_W ? margin : FALLBACK_MARGIN_MIN_W;
     for (size_t i = 0; i < m->n_assets && excess > 0; i++) {
         const struct fg_asset *a = &m->assets[i];
         if (a->kind == FG_ASSET_BATTERY && a->online && measured(a) > 0) {
@@ -272,7 +284,7 @@ size_t fg_sched_fallback(const struct fg_model *m, int64_t now,
 
 static void run_fallback(struct fg_gw *gw, int64_t now)
 {
-    size_t cap = gw->model.n_assets + 1;
+    size_t cap = 2 * gw->model.n_assets + 1; /* a release and a cap per asset */
     struct fg_sched_fallback_action *act = calloc(cap, sizeof(*act));
     if (!act) {
         fg_err("sched", "fallback schedule: out of memory");
@@ -280,13 +292,15 @@ static void run_fallback(struct fg_gw *gw, int64_t now)
     }
     size_t n = fg_sched_fallback(&gw->model, now, act, cap);
     for (size_t i = 0; i < n; i++) {
+        const struct fg_asset *a = fg_model_find_asset_c(&gw->model, act[i].id);
+        double prev = a && a->sp.active && a->sp.source == FG_SP_FALLBACK ? a->sp.w : NAN;
         struct fg_error e = {0};
         int rc = act[i].clear ? fg_gw_setpoint_clear(gw, act[i].id, &e)
                               : fg_gw_setpoint(gw, act[i].id, act[i].w, FG_SP_FALLBACK,
                                                now + FALLBACK_HOLD_S, NULL, &e);
         if (rc)
             fg_warn("sched", "fallback schedule: %s: %s", act[i].id, e.msg);
-        else if (!act[i].clear)
+        else if (!act[i].clear && !(prev == act[i].w))
             fg_info("sched",
                     "fallback schedule: %s limited to %.0f W (site above its "
                     "import limit)",
