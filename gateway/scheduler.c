@@ -406,15 +406,18 @@ static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
             if (!failed++)
                 fg_dbg("sched", "%s: set-point for %s not applied: %s", j->name, sp->id,
                        e.msg);
-        } else if (applied.clamp) {
-            if (!clamped++)
-                fg_info("sched", "%s: %s asked %.0f W, clamped to %.0f W (%s%s%s)",
-                        j->name, sp->id, sp->w, applied.w,
-                        (applied.clamp & FG_CLAMP_ENVELOPE) ? "envelope " : "",
-                        (applied.clamp & FG_CLAMP_IMPORT) ? "import " : "",
-                        (applied.clamp & FG_CLAMP_EXPORT) ? "export" : "");
+        } else if (applied.clamp && clamped++ == 0) {
+            /* info when clamping starts, not every second */
+            bool news = s->last_clamped == 0;
+            fg_log(news ? FG_LOG_INFO : FG_LOG_DEBUG, "sched",
+                   "%s: %s asked %.0f W, clamped to %.0f W by the%s%s%s", j->name, sp->id,
+                   sp->w, applied.w,
+                   (applied.clamp & FG_CLAMP_ENVELOPE) ? " envelope" : "",
+                   (applied.clamp & FG_CLAMP_IMPORT) ? " import limit" : "",
+                   (applied.clamp & FG_CLAMP_EXPORT) ? " export limit" : "");
         }
     }
+    s->last_clamped = clamped;
     if (s->fallback) {
         s->fallback = false;
         gw->metrics.sched_fallback_active = 0;

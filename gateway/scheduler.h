@@ -40,6 +40,7 @@ struct fg_scheduler {
     int64_t last_call; /* clock s of the last call */
     bool fallback;     /* the fallback schedule is in charge */
     char name[64];     /* what the scheduler calls itself */
+    unsigned last_clamped; /* set-points of the last answer that were clamped */
 };
 
 /* Start the scheduler of gw->cfg (nothing for "none" or a built-in that
