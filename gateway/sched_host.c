@@ -408,6 +408,46 @@ void fg_sched_proc_clear(struct fg_sched_proc *p)
     p->options = NULL;
 }
 
+/* The worker's environment: the gateway's, with sanitizer options (when
+ * flexgw is built with them) that let a plugin's crash be the crash it is:
+ * the host reports it, a sanitizer's report of it would be a false alarm
+ * about flexgw. */
+static char **worker_env(void)
+{
+    static const char extra[] = "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:"
+                                "handle_sigill=0:handle_abort=0";
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **e = calloc(n + 2, sizeof(*e));
+    if (!e)
+        return NULL;
+    const char *old = getenv("ASAN_OPTIONS");
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "ASAN_OPTIONS=", 13))
+            e[k++] = environ[i];
+    char *asan = NULL;
+    if (asprintf(&asan, "ASAN_OPTIONS=%s%s%s", old ? old : "", old && *old ? ":" : "",
+                 extra) < 0) {
+        free(e);
+        return NULL;
+    }
+    e[k++] = asan;
+    e[k] = NULL;
+    return e;
+}
+
+static void free_env(char **e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; e[i]; i++)
+        if (!strncmp(e[i], "ASAN_OPTIONS=", 13))
+            free(e[i]);
+    free(e);
+}
+
 static int spawn_worker(struct fg_sched_proc *p, char *why, size_t why_len)
 {
     int sv[2];
@@ -442,7 +482,9 @@ static int spawn_worker(struct fg_sched_proc *p, char *why, size_t why_len)
     snprintf(fdarg, sizeof(fdarg), "%d", WORKER_FD);
     char *argv[] = {"flexgw", "--scheduler-worker", fdarg, p->plugin, NULL};
     pid_t pid;
-    int rc = posix_spawn(&pid, p->exe, &fa, &at, argv, environ);
+    char **envp = worker_env();
+    int rc = envp ? posix_spawn(&pid, p->exe, &fa, &at, argv, envp) : ENOMEM;
+    free_env(envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
     close(sv[1]);
