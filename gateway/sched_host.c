@@ -265,6 +265,11 @@ int fg_sched_worker_main(int fd, const char *plugin)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         return 1;
+    /* Nothing of the gateway's but the socketpair: descriptors that were not
+     * close-on-exec (the database, a socket) are none of a plugin's business. */
+    if (fd > 3)
+        close_range(3, (unsigned)fd - 1, 0);
+    close_range((unsigned)fd + 1, ~0u, 0);
     signal(SIGPIPE, SIG_IGN);
     struct wctx c = {.fd = fd, .name = "scheduler"};
     uint32_t type;

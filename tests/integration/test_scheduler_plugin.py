@@ -4,7 +4,9 @@ the worker process, and its set-points reach the assets. A plugin asking ten
 times the site's limit is clamped, not obeyed, and the site stays within its
 import limit; a plugin path that is not a plugin is an error at start-up."""
 
+import json
 import os
+import signal
 import time
 
 from fgtest import Gateway, run
@@ -78,6 +80,32 @@ def test_not_a_plugin_is_reported():
         assert "README.md: not a loadable shared object" in err, err
 
 
+def test_reload_switches_the_scheduler():
+    cfg = site_config("none", limit=100000)
+    with Gateway(cfg) as gw:
+        time.sleep(1.5)
+        assert setpoint(gw, "bat1") is None
+        assert metrics(gw)["flexgw_scheduler_calls_total"] == 0
+        cfg["scheduler"]["plugin"] = EXAMPLE
+        with open(gw.config_path, "w") as f:
+            json.dump(cfg, f)
+        gw.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: (setpoint(gw, "bat1") or {}).get("source") == "scheduler", 10,
+                 "the example plugin's set-point after the reload", gw)
+        pid = int(gw.stderr().split("running in worker process ")[-1].split()[0])
+        cfg["scheduler"]["plugin"] = "none"
+        with open(gw.config_path, "w") as f:
+            json.dump(cfg, f)
+        gw.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: gw.stderr().count("no scheduler (scheduler.plugin") >= 2, 10,
+                 "the scheduler stopping", gw)
+        # the worker process is gone (killed and reaped, not a zombie)
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 5, "the worker's end", gw)
+        calls = metrics(gw)["flexgw_scheduler_calls_total"]
+        time.sleep(1.5)
+        assert metrics(gw)["flexgw_scheduler_calls_total"] == calls
+
+
 if __name__ == "__main__":
     run([test_example_plugin_setpoints_arrive, test_ten_times_the_limit_is_clamped,
-         test_not_a_plugin_is_reported])
+         test_not_a_plugin_is_reported, test_reload_switches_the_scheduler])
