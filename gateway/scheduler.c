@@ -117,17 +117,24 @@ static double reactive_at(const struct fg_model *m, int64_t t)
     return iv ? iv->value : NAN;
 }
 
-static double pv_available_at(const struct fg_model *m, int64_t now, int64_t t)
+/* The PV forecast per ISP: the sum of what the PV assets could produce. One
+ * pass over the assets, the ISPs inside: most assets of a large site are not
+ * PV. */
+static void pv_forecast(const struct fg_model *m, int64_t now, int64_t start, int isp,
+                        size_t n, double *out)
 {
-    double sum = 0;
-    for (size_t i = 0; i < m->n_assets; i++) {
-        const struct fg_asset *a = &m->assets[i];
-        if (a->kind == FG_ASSET_PV) {
-            struct fg_envelope e = fg_asset_envelope_at(a, now, t);
-            sum += e.min_w < 0 ? -e.min_w : 0;
+    for (size_t i = 0; i < n; i++)
+        out[i] = 0;
+    for (size_t k = 0; k < m->n_assets; k++) {
+        const struct fg_asset *a = &m->assets[k];
+        if (a->kind != FG_ASSET_PV)
+            continue;
+        for (size_t i = 0; i < n; i++) {
+            int64_t t = start + (int64_t)i * isp;
+            struct fg_envelope e = fg_asset_envelope_at(a, now, t < now ? now : t);
+            out[i] += e.min_w < 0 ? -e.min_w : 0;
         }
     }
-    return sum;
 }
 
 void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
@@ -175,8 +182,8 @@ void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
         values[2 * n + i] = lim.import_max_w;
         values[3 * n + i] = lim.export_max_w;
         values[4 * n + i] = lim.has_dispatch ? lim.dispatch_w : NAN;
-        values[5 * n + i] = pv_available_at(m, now, at);
     }
+    pv_forecast(m, now, start, isp, n, values + 5 * n);
     for (size_t i = 0; i < m->n_assets; i++)
         view_asset(&m->assets[i], &assets[i]);
     v->n_assets = (uint32_t)m->n_assets;
