@@ -357,6 +357,7 @@ void fg_sched_proc_init(struct fg_sched_proc *p, const char *exe, const char *pl
     p->options = strdup(options_json ? options_json : "{}");
     p->log_level = log_level;
     p->fd = -1;
+    p->cancel_fd = -1;
     p->backoff_ms = BACKOFF_MIN_MS;
     snprintf(p->name, sizeof(p->name), "%s", plugin);
 }
@@ -529,8 +530,8 @@ static enum fg_sched_outcome start_worker(struct fg_sched_proc *p, char *why,
     size_t len = 0;
     struct fg_error e = {0};
     if (!rc)
-        rc = fg_sched_frame_read(p->fd, fg_mono_ms() + START_TIMEOUT_MS, 4096, &type,
-                                 &msg, &len, &e);
+        rc = fg_sched_frame_read_c(p->fd, p->cancel_fd, fg_mono_ms() + START_TIMEOUT_MS,
+                                   4096, &type, &msg, &len, &e);
     char *text = NULL;
     if (!rc) {
         struct fg_sched_rbuf r;
@@ -546,7 +547,7 @@ static enum fg_sched_outcome start_worker(struct fg_sched_proc *p, char *why,
         return FG_SCHED_OK;
     }
     char status[128];
-    stop_worker(p, rc == FG_ETIMEOUT, status, sizeof(status));
+    stop_worker(p, rc == FG_ETIMEOUT || rc == FG_ESTATE, status, sizeof(status));
     if (type == FG_SCHED_MSG_FAIL && text)
         snprintf(why, why_len, "%.300s", text);
     else if (rc)
@@ -602,7 +603,8 @@ enum fg_sched_outcome fg_sched_proc_realtime(struct fg_sched_proc *p, const void
         uint32_t type;
         unsigned char *msg;
         size_t len;
-        rc = fg_sched_frame_read(p->fd, deadline, max, &type, &msg, &len, &e);
+        rc = fg_sched_frame_read_c(p->fd, p->cancel_fd, deadline, max, &type, &msg, &len,
+                                   &e);
         if (rc)
             break;
         if (type == FG_SCHED_MSG_WEAR_Q) {
@@ -634,8 +636,12 @@ enum fg_sched_outcome fg_sched_proc_realtime(struct fg_sched_proc *p, const void
         return FG_SCHED_OK;
     }
     char status[128];
-    if (rc == FG_ETIMEOUT) {
+    if (rc == FG_ETIMEOUT || rc == FG_ESTATE) {
         stop_worker(p, true, status, sizeof(status));
+        if (rc == FG_ESTATE) {
+            snprintf(why, why_len, "%s: call cancelled (shutdown)", p->name);
+            return FG_SCHED_TIMEOUT;
+        }
         snprintf(why, why_len, "%s: no answer within %d ms; worker killed (%s)", p->name,
                  timeout_ms, status);
         return FG_SCHED_TIMEOUT;

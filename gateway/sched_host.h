@@ -70,6 +70,7 @@ struct fg_sched_proc {
     int64_t restart_at; /* fg_mono_ms before which no start is tried */
     int64_t backoff_ms; /* next back-off: 1 s doubling to 60 s, reset on success */
     unsigned starts;
+    int cancel_fd; /* readable: give up waiting now (shutdown); -1 none */
 };
 
 void fg_sched_proc_init(struct fg_sched_proc *p, const char *exe, const char *plugin,

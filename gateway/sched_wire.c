@@ -347,18 +347,22 @@ int fg_sched_frame_write(int fd, uint32_t type, const void *p, size_t len)
     return rc ? rc : write_all(fd, p, len);
 }
 
-static int read_all(int fd, int64_t deadline_ms, void *p, size_t n, struct fg_error *err)
+static int read_all(int fd, int cancel_fd, int64_t deadline_ms, void *p, size_t n,
+                    struct fg_error *err)
 {
     unsigned char *q = p;
     while (n) {
-        if (deadline_ms >= 0) {
-            int64_t left = deadline_ms - fg_mono_ms();
+        if (deadline_ms >= 0 || cancel_fd >= 0) {
+            int64_t left = deadline_ms >= 0 ? deadline_ms - fg_mono_ms() : 60000;
             if (left <= 0)
                 return fg_error_set(err, FG_ETIMEOUT, NULL, "no answer in time");
-            struct pollfd pfd = {.fd = fd, .events = POLLIN};
-            int k = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+            struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN},
+                                    {.fd = cancel_fd, .events = POLLIN}};
+            int k = poll(pfd, cancel_fd >= 0 ? 2 : 1, left > 60000 ? 60000 : (int)left);
             if (k < 0 && errno != EINTR)
                 return fg_error_set(err, FG_EIO, NULL, "poll: %s", strerror(errno));
+            if (cancel_fd >= 0 && k > 0 && (pfd[1].revents & POLLIN))
+                return fg_error_set(err, FG_ESTATE, NULL, "cancelled");
             if (k <= 0)
                 continue;
         }
@@ -378,10 +382,17 @@ static int read_all(int fd, int64_t deadline_ms, void *p, size_t n, struct fg_er
 int fg_sched_frame_read(int fd, int64_t deadline_ms, size_t max, uint32_t *type,
                         unsigned char **payload, size_t *len, struct fg_error *err)
 {
+    return fg_sched_frame_read_c(fd, -1, deadline_ms, max, type, payload, len, err);
+}
+
+int fg_sched_frame_read_c(int fd, int cancel_fd, int64_t deadline_ms, size_t max,
+                          uint32_t *type, unsigned char **payload, size_t *len,
+                          struct fg_error *err)
+{
     uint32_t h[2];
     *payload = NULL;
     *len = 0;
-    int rc = read_all(fd, deadline_ms, h, sizeof(h), err);
+    int rc = read_all(fd, cancel_fd, deadline_ms, h, sizeof(h), err);
     if (rc)
         return rc;
     if (h[1] > max)
@@ -392,7 +403,7 @@ int fg_sched_frame_read(int fd, int64_t deadline_ms, size_t max, uint32_t *type,
         p = malloc(h[1]);
         if (!p)
             return fg_error_set(err, FG_ENOMEM, NULL, "out of memory");
-        rc = read_all(fd, deadline_ms, p, h[1], err);
+        rc = read_all(fd, cancel_fd, deadline_ms, p, h[1], err);
         if (rc) {
             free(p);
             return rc;

@@ -112,5 +112,10 @@ int fg_sched_frame_write(int fd, uint32_t type, const void *p, size_t len);
  * FG_EIO (EOF: the message says "closed"), FG_ETOOBIG past max. */
 int fg_sched_frame_read(int fd, int64_t deadline_ms, size_t max, uint32_t *type,
                         unsigned char **payload, size_t *len, struct fg_error *err);
+/* The same, giving up with FG_ESTATE ("cancelled") as soon as cancel_fd
+ * becomes readable (-1: none). */
+int fg_sched_frame_read_c(int fd, int cancel_fd, int64_t deadline_ms, size_t max,
+                          uint32_t *type, unsigned char **payload, size_t *len,
+                          struct fg_error *err);
 
 #endif

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "gateway.h"
 #include "log.h"
 #include "sched_host.h"
@@ -534,8 +537,22 @@ static struct job *make_job(struct fg_gw *gw, int64_t now)
 void fg_scheduler_tick(struct fg_gw *gw, int64_t now)
 {
     struct fg_scheduler *s = &gw->sched;
-    if (!s->running || s->busy)
+    if (!s->running)
         return;
+    if (s->busy) {
+        /* A call that outlasts its deadline by a second is a worker being
+         * (re)started, whose create() may take up to its own limit: the
+         * site is not left without control meanwhile. */
+        if (s->fallback)
+            run_fallback(gw, now);
+        else if (fg_mono_ms() - s->call_mono_ms > s->timeout_ms + 1000) {
+            fg_warn("sched",
+                    "scheduler \"%s\": no answer after %lld ms (a worker starting?)",
+                    s->name, (long long)(fg_mono_ms() - s->call_mono_ms));
+            enter_fallback(gw, now);
+        }
+        return;
+    }
     if (s->last_call && now - s->last_call < gw->cfg.scheduler.interval_s &&
         now >= s->last_call)
         return;
@@ -552,6 +569,7 @@ void fg_scheduler_tick(struct fg_gw *gw, int64_t now)
     }
     s->busy = true;
     s->last_call = now;
+    s->call_mono_ms = fg_mono_ms();
     gw->metrics.sched_calls++;
 }
 
@@ -568,7 +586,8 @@ int fg_scheduler_start(struct fg_gw *gw, struct fg_error *err)
     s->fallback = fallback;
     snprintf(s->plugin, sizeof(s->plugin), "%s", c->scheduler.plugin);
     snprintf(s->options, sizeof(s->options), "%s", c->scheduler.options);
-    snprintf(s->name, sizeof(s->name), "%.63s", c->scheduler.plugin);
+    const char *base = strrchr(c->scheduler.plugin, '/'); /* until it names itself */
+    snprintf(s->name, sizeof(s->name), "%.63s", base ? base + 1 : c->scheduler.plugin);
     s->timeout_ms = c->scheduler.realtime_timeout_ms;
     if (!s->plugin[0] || !strcmp(s->plugin, "none")) {
         fg_info("sched", "no scheduler (scheduler.plugin \"none\")");
@@ -587,6 +606,9 @@ int fg_scheduler_start(struct fg_gw *gw, struct fg_error *err)
         return fg_error_set(err, FG_ENOMEM, "/scheduler", "out of memory");
     fg_sched_proc_init(s->proc, "/proc/self/exe", s->plugin, s->options,
                        (int)fg_log_get_level());
+    /* stop() makes this readable so that no wait for the worker (its start
+     * has seconds) holds up a reload or shutdown */
+    s->proc->cancel_fd = eventfd(0, EFD_CLOEXEC);
     int rc = fg_worker_new(gw->loop, "scheduler", &s->worker);
     if (rc) {
         fg_sched_proc_clear(s->proc);
@@ -609,11 +631,15 @@ idle:
 void fg_scheduler_stop(struct fg_gw *gw)
 {
     struct fg_scheduler *s = &gw->sched;
+    if (s->proc && s->proc->cancel_fd >= 0)
+        (void)eventfd_write(s->proc->cancel_fd, 1);
     if (s->worker)
-        fg_worker_free(s->worker); /* waits for a running call (its deadline) */
+        fg_worker_free(s->worker); /* the running call returns at once */
     s->worker = NULL;
     if (s->proc) {
         fg_sched_proc_clear(s->proc);
+        if (s->proc->cancel_fd >= 0)
+            close(s->proc->cancel_fd);
         free(s->proc);
     }
     s->proc = NULL;

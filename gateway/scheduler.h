@@ -35,11 +35,12 @@ struct fg_scheduler {
     int timeout_ms;
     struct fg_worker *worker; /* the exchange thread */
     struct fg_sched_proc *proc;
-    unsigned gen;      /* bumped on every restart: answers of older ones are dropped */
-    bool busy;         /* a call is under way */
-    int64_t last_call; /* clock s of the last call */
-    bool fallback;     /* the fallback schedule is in charge */
-    char name[64];     /* what the scheduler calls itself */
+    unsigned gen;         /* bumped on every restart: answers of older ones are dropped */
+    bool busy;            /* a call is under way */
+    int64_t last_call;    /* clock s of the last call */
+    int64_t call_mono_ms; /* fg_mono_ms when it was made */
+    bool fallback;        /* the fallback schedule is in charge */
+    char name[64];        /* what the scheduler calls itself */
     unsigned last_clamped; /* set-points of the last answer that were clamped */
 };
 

@@ -1,5 +1,6 @@
 """The scheduler host's guard against the real binary: flexgw runs each
-misbehaving test plugin (tests/plugins: segfault, hang, +Inf, NaN, unknown
+misbehaving test plugin (tests/plugins: segfault, hang, a create() that
+hangs, +Inf, NaN, unknown
 ids, an error code, a wrong ABI version, no entry symbol, a table too small)
 on a simulated site whose chargers alone would take it far past its import
 limit. Each time the gateway stays up and answers the API, the log and the
@@ -118,6 +119,25 @@ def test_hang():
                  "flexgw_scheduler_timeouts_total")
 
 
+def test_create_hangs():
+    # the worker's start (load + create) has 5 s; the fallback does not wait
+    check_plugin("createhang", ["no answer after", "(a worker starting?)"])
+
+
+def test_stop_does_not_wait_for_the_worker():
+    # a worker still in create() (which may take 5 s) does not hold up a
+    # shutdown: the exchange is cancelled, the worker killed and reaped
+    gw = Gateway(site_config(plugin("createhang"))).start()
+    try:
+        time.sleep(2.5)
+        t0 = time.monotonic()
+        gw.stop()
+        took = time.monotonic() - t0
+        assert took < 1.5, f"stop took {took:.2f} s:\n" + gw.stderr()
+    finally:
+        gw.tmp.cleanup()
+
+
 def test_infinity():
     check_plugin("inf", ["answer refused", "not a finite number"],
                  "flexgw_scheduler_refused_total")
@@ -151,5 +171,6 @@ def test_table_too_small():
 
 
 if __name__ == "__main__":
-    run([test_segfault, test_hang, test_infinity, test_nan, test_unknown_ids,
+    run([test_segfault, test_hang, test_create_hangs,
+         test_stop_does_not_wait_for_the_worker, test_infinity, test_nan, test_unknown_ids,
          test_error_code, test_wrong_abi, test_missing_symbol, test_table_too_small])

@@ -9,7 +9,8 @@
  *   badabi   a table of ABI version 99
  *   small    a table of 8 bytes
  *   nosym    no flexgw_scheduler_v1 symbol at all
- *   fail     realtime() returns -1 */
+ *   fail     realtime() returns -1
+ *   createhang  create() never returns */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #define M_SMALL 8
 #define M_NOSYM 9
 #define M_FAIL 10
+#define M_CREATEHANG 11
 
 static int inst_token;
 
@@ -38,6 +40,10 @@ static void *t_create(const struct fg_sched_host *host, const char *config_json,
     (void)config_json;
     (void)err;
     (void)errlen;
+#if MODE == M_CREATEHANG
+    for (;;)
+        sleep(1);
+#endif
     return &inst_token;
 }
 
