@@ -359,7 +359,8 @@ void fg_sched_proc_init(struct fg_sched_proc *p, const char *exe, const char *pl
     p->fd = -1;
     p->cancel_fd = -1;
     p->backoff_ms = BACKOFF_MIN_MS;
-    snprintf(p->name, sizeof(p->name), "%s", plugin);
+    const char *base = strrchr(plugin, '/'); /* until the plugin names itself */
+    snprintf(p->name, sizeof(p->name), "%s", base ? base + 1 : plugin);
 }
 
 static void describe_status(int st, char *buf, size_t len)
