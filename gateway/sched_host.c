@@ -261,7 +261,9 @@ static int serve_realtime(struct wctx *c, const struct fg_sched_plugin *p, void 
 
 int fg_sched_worker_main(int fd, const char *plugin)
 {
-    /* Die with the gateway, whatever it died of. */
+    /* Die with the gateway, whatever it died of. (Strictly: with the thread
+     * that started us, the scheduler's exchange thread, which lives exactly
+     * as long as this worker is wanted.) */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1)
         return 1;
