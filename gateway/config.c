@@ -54,6 +54,7 @@ enum ty {
     T_FILE,
     T_OBJ,
     T_ARR,
+    T_JSON, /* any JSON object, stored as its compact text (scheduler.options) */
 };
 
 enum fmt { FMT_NONE, FMT_ID, FMT_CURRENCY, FMT_URL, FMT_TOKEN };
@@ -356,6 +357,9 @@ static const struct row site_rows[] = {
      .dnum = 100000, .flags = F_XMIN, .doc = "Grid connection import limit, W."},
     {.key = "export_limit_w", .type = T_DBL, CF(site.export_limit_w), .max = 1e9,
      .dnum = 100000, .doc = "Grid connection export limit, W."},
+    {.key = "kw_max_w", .type = T_DBL, CF(site.kw_max_w), .max = 1e9, .dnum = NAN,
+     .flags = F_NULL,
+     .doc = "Peak-shaving target for import (kWmax), W; null: none."},
     {.key = "isp_s", .type = T_INT, CF(site.isp_s), .min = 60, .max = 3600, .dnum = 900,
      .doc = "Imbalance settlement period, s; must divide 3600."},
     {.key = "utc_offset_min", .type = T_INT, CF(site.utc_offset_min), .min = -720,
@@ -533,6 +537,14 @@ static const struct row scheduler_rows[] = {
      .dnum = 1, .doc = "Real-time control interval, s."},
     {.key = "horizon_h", .type = T_INT, CF(scheduler.horizon_h), .min = 1, .max = 72,
      .dnum = 36, .doc = "Planning horizon, h."},
+    {.key = "options", .type = T_JSON, CF(scheduler.options), .dstr = "{}",
+     .doc = "The scheduler's own settings, handed to its create() as JSON text."},
+    {.key = "realtime_timeout_ms", .type = T_INT, CF(scheduler.realtime_timeout_ms),
+     .min = 10, .max = 60000, .dnum = 500,
+     .doc = "Deadline of one realtime() call, ms; past it the worker is killed and the "
+            "safe fallback schedule takes over."},
+    {.key = "plan_timeout_s", .type = T_INT, CF(scheduler.plan_timeout_s), .min = 1,
+     .max = 3600, .dnum = 60, .doc = "Deadline of one plan() call, s."},
 };
 
 static const struct row web_rows[] = {
@@ -1196,6 +1208,21 @@ static void p_file(struct ctx *x, const struct row *r, const cJSON *j, void *bas
     }
 }
 
+/* An object handed on as text (a plugin's own settings): only its size is
+ * checked here, its meaning is the plugin's business. */
+static void p_json(struct ctx *x, const struct row *r, const cJSON *j, void *base,
+                   const char *path)
+{
+    char *t = cJSON_PrintUnformatted(j);
+    if (!t) {
+        fg_errlist_add(x->errs, FG_ENOMEM, path, "out of memory");
+        return;
+    }
+    if (fits(x, t, r->size, path))
+        memcpy(at(base, r->off), t, strlen(t) + 1);
+    cJSON_free(t);
+}
+
 static void p_obj(struct ctx *x, const struct row *r, const cJSON *j, void *base,
                   const char *path)
 {
@@ -1279,6 +1306,13 @@ static cJSON *e_str(const struct row *r, const void *base, bool redact)
 {
     (void)redact;
     return cJSON_CreateString(cat(base, r->off));
+}
+
+static cJSON *e_json(const struct row *r, const void *base, bool redact)
+{
+    (void)redact;
+    cJSON *j = cJSON_Parse(cat(base, r->off));
+    return j ? j : cJSON_CreateObject();
 }
 
 static cJSON *e_enum(const struct row *r, const void *base, bool redact)
@@ -1491,6 +1525,13 @@ static void s_str(struct gen *g, const struct row *r, cJSON *o, const void *dbas
         add_str(g, o, "pattern", fmts[r->fmt].pattern);
 }
 
+static void s_json(struct gen *g, const struct row *r, cJSON *o, const void *dbase)
+{
+    (void)dbase;
+    (void)r;
+    add_str(g, o, "type", "object");
+}
+
 static void s_enum(struct gen *g, const struct row *r, cJSON *o, const void *dbase)
 {
     (void)dbase;
@@ -1617,6 +1658,11 @@ static void r_str(const struct row *r, char *buf, size_t n)
         snprintf(buf, n, "at most %zu characters", r->size - 1);
 }
 
+static void r_json(const struct row *r, char *buf, size_t n)
+{
+    snprintf(buf, n, "any object, at most %zu characters as compact JSON", r->size - 1);
+}
+
 static void r_enum(const struct row *r, char *buf, size_t n)
 {
     join_names(r->names, buf, n);
@@ -1681,6 +1727,7 @@ static const struct tyops {
     [T_OBJ] = {"object", "object", cJSON_Object, p_obj, e_obj, d_obj, s_obj, r_none},
     [T_ARR] = {"array of objects", "array", cJSON_Array, p_arr, e_arr, d_arr, s_arr,
                r_arr},
+    [T_JSON] = {"object", "object", cJSON_Object, p_json, e_json, d_str, s_json, r_json},
 };
 
 /* ---- walking tables ---- */

@@ -185,6 +185,7 @@ struct fg_config {
         char name[FG_NAME_MAX];
         double import_limit_w;
         double export_limit_w;
+        double kw_max_w; /* peak-shaving import target; NAN = none */
         int isp_s;
         int utc_offset_min;
         char currency[8];
@@ -247,6 +248,9 @@ struct fg_config {
         char plugin[FG_CFG_PATH_MAX]; /* built-in name or path to a .so */
         int interval_s;
         int horizon_h;
+        char options[4096]; /* JSON text of scheduler.options, "{}" if none */
+        int realtime_timeout_ms;
+        int plan_timeout_s;
     } scheduler;
     struct {
         struct fg_hostport listen;

@@ -479,6 +479,8 @@ static int apply_config(struct fg_gw *gw, struct fg_config *next, struct fg_erro
         rc = fg_error_set(err, FG_ENOMEM, NULL, "out of memory (battery health)");
     if (!rc)
         rc = reconfigure_adapters(gw, err);
+    if (!rc)
+        rc = fg_scheduler_reconfigure(gw, err);
     fg_config_clear(&old);
     make_config_signals(gw, fg_gw_now(gw));
     gw->metrics.config_reloads++;
@@ -702,6 +704,7 @@ static void tick(struct fg_timer *t)
         fg_info("gw", "%d assets changed online state", changed);
     fg_health_tick(&gw->health, &gw->model, &gw->cfg, now);
     save_health(gw, false);
+    fg_scheduler_tick(gw, now);
     int64_t mono = fg_mono_ms();
     if (mono - gw->last_prune_mono >= PRUNE_EVERY_MS) {
         gw->last_prune_mono = mono;
@@ -820,6 +823,8 @@ int fg_gw_init(struct fg_gw *gw, const struct fg_gw_opts *o, struct fg_error *er
         .tls_key = gw->cfg.web.tls_key,
     };
     rc = fg_http_start(&gw->http, gw->loop, &ho, fg_api_handle, gw, err);
+    if (!rc)
+        rc = fg_scheduler_start(gw, err);
     if (rc)
         return rc;
     /* The first tick prints the status and prunes at once; "0" would mean
@@ -849,6 +854,7 @@ void fg_gw_clear(struct fg_gw *gw)
 {
     if (gw->loop)
         fg_timer_stop(&gw->tick);
+    fg_scheduler_stop(gw);
     stop_adapters(gw);
     fg_loop_free(gw->loop); /* closes every connection */
     gw->loop = NULL;

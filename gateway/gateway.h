@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "model.h"
+#include "scheduler.h"
 #include "store.h"
 
 #define FG_GW_MAX_ADAPTERS 8
@@ -50,6 +51,7 @@ struct fg_gw {
         void *state;
     } adapters[FG_GW_MAX_ADAPTERS];
     struct fg_timer tick;
+    struct fg_scheduler sched;  /* the scheduler host (scheduler.h) */
     int64_t config_signals_day; /* local day the config signals were made for */
     int64_t last_status_mono;
     int64_t last_prune_mono;

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "plan.h"
 #include "ocpp/security.h"
+#include "sched_host.h"
 
 static void usage(FILE *f)
 {
@@ -284,8 +285,32 @@ enum {
     OPT_EXPORT_LP
 };
 
+/* flexgw --scheduler-worker FD PLUGIN: the scheduler's worker process
+ * (sched_host.h), started by the gateway itself. Handled before anything
+ * else: the worker needs none of the gateway's start-up. Not in --help: it
+ * is not for people. */
+static int scheduler_worker(int argc, char **argv)
+{
+    char *end;
+    long fd;
+    if (argc != 4) {
+        fprintf(stderr, "flexgw: --scheduler-worker needs FD and PLUGIN\n");
+        return 2;
+    }
+    errno = 0;
+    fd = strtol(argv[2], &end, 10);
+    if (errno || *end || end == argv[2] || fd < 3 || fd > 1024) {
+        fprintf(stderr, "flexgw: --scheduler-worker: \"%s\" is not a descriptor\n",
+                argv[2]);
+        return 2;
+    }
+    return fg_sched_worker_main((int)fd, argv[3]);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "--scheduler-worker"))
+        return scheduler_worker(argc, argv);
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", required_argument, NULL, OPT_CHECK},

@@ -125,6 +125,35 @@ char *fg_metrics_render(const struct fg_metrics *m, const struct fg_model *model
                   (unsigned long long)m->config_reloads);
     fg_buf_printf(&o, "flexgw_config_reloads_total{result=\"rejected\"} %llu\n",
                   (unsigned long long)m->config_reload_failures);
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } sched[] = {
+        {"flexgw_scheduler_calls_total", "Scheduler realtime() calls.",
+         offsetof(struct fg_metrics, sched_calls)},
+        {"flexgw_scheduler_failures_total",
+         "Scheduler calls without a usable answer (any reason).",
+         offsetof(struct fg_metrics, sched_failures)},
+        {"flexgw_scheduler_timeouts_total", "Scheduler calls past their deadline.",
+         offsetof(struct fg_metrics, sched_timeouts)},
+        {"flexgw_scheduler_crashes_total", "Scheduler worker processes that died.",
+         offsetof(struct fg_metrics, sched_crashes)},
+        {"flexgw_scheduler_refused_total", "Scheduler answers refused by the guard.",
+         offsetof(struct fg_metrics, sched_refused)},
+        {"flexgw_scheduler_fallbacks_total",
+         "Times the safe fallback schedule took over.",
+         offsetof(struct fg_metrics, sched_fallbacks)},
+    };
+    for (size_t i = 0; i < sizeof(sched) / sizeof(sched[0]); i++) {
+        metric(&o, sched[i].name, "counter", sched[i].help);
+        fg_buf_printf(
+            &o, "%s %llu\n", sched[i].name,
+            (unsigned long long)*(const uint64_t *)(const void *)((const char *)m +
+                                                                  sched[i].off));
+    }
+    gauge_f(&o, "flexgw_scheduler_fallback_active",
+            "1 while the safe fallback schedule is in charge.",
+            (double)m->sched_fallback_active);
     gauge_f(&o, "flexgw_loop_lag_seconds", "Event loop lag over the last second.",
             loop_lag_ms / 1000.0);
     gauge_f(&o, "flexgw_loop_lag_max_seconds", "Largest event loop lag since start.",

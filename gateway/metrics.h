@@ -19,6 +19,14 @@ struct fg_metrics {
     uint64_t signals_received;
     uint64_t config_reloads;
     uint64_t config_reload_failures;
+    /* the scheduler host (scheduler.c) */
+    uint64_t sched_calls;      /* realtime() calls made */
+    uint64_t sched_failures;   /* calls without a usable answer, for any reason */
+    uint64_t sched_timeouts;   /* of which: past the deadline (worker killed) */
+    uint64_t sched_crashes;    /* of which: the worker died */
+    uint64_t sched_refused;    /* of which: answers refused by the guard */
+    uint64_t sched_fallbacks;  /* times the safe fallback schedule took over */
+    int sched_fallback_active; /* 1 while the fallback is in charge */
     size_t n_adapters;
     struct {
         char name[16];
