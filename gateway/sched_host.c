@@ -2,6 +2,7 @@
  * and the host's side of the conversation with it. */
 #define _GNU_SOURCE 1 /* sigabbrev_np */
 #include "sched_host.h"
+#include "realtime.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -36,24 +37,7 @@ extern char **environ;
 
 /* ---- built-in schedulers --------------------------------------------------- */
 
-/* >>> MERGE POINT (realtime controller, gateway/sched/realtime.c) >>>
- * Until the built-in real-time controller lands, "realtime" is this stub: a
- * table with neither plan() nor realtime(), which the host recognises as
- * "does nothing" (logged at start) and runs no worker for. When realtime.c
- * is linked into flexgw (add it to fg_sched's sources in
- * gateway/CMakeLists.txt), delete this block: its strong
- * fg_sched_realtime_plugin() is then the one used. */
-static const struct fg_sched_plugin realtime_stub = {
-    .abi = FG_SCHED_ABI_VERSION,
-    .size = sizeof(struct fg_sched_plugin),
-    .name = "realtime (not built yet: no control)",
-};
-__attribute__((weak)) const struct fg_sched_plugin *fg_sched_realtime_plugin(void);
-const struct fg_sched_plugin *fg_sched_realtime_plugin(void)
-{
-    return &realtime_stub;
-}
-/* <<< MERGE POINT <<< */
+/* The built-in schedulers: gateway/sched/realtime.c ("realtime"). */
 
 static const struct {
     const char *name;

@@ -140,6 +140,13 @@ static void pv_forecast(const struct fg_model *m, int64_t now, int64_t start, in
     }
 }
 
+bool fg_sched_overridden(const struct fg_asset *a, int64_t now)
+{
+    return a->sp.active && a->sp.source != FG_SP_SCHEDULER &&
+           a->sp.source != FG_SP_FALLBACK &&
+           (a->sp.expires_at == 0 || a->sp.expires_at > now);
+}
+
 void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
                          double kw_max_w, struct fg_sched_asset *assets, double *values,
                          struct fg_sched_view *v)
@@ -187,8 +194,14 @@ void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
         values[4 * n + i] = lim.has_dispatch ? lim.dispatch_w : NAN;
     }
     pv_forecast(m, now, start, isp, n, values + 5 * n);
-    for (size_t i = 0; i < m->n_assets; i++)
+    for (size_t i = 0; i < m->n_assets; i++) {
         view_asset(&m->assets[i], &assets[i]);
+        /* An operator's (or a signal source's) own set-point overrides the
+         * scheduler until it expires: the scheduler sees that asset pinned
+         * at it, and its own set-points for it are not applied. */
+        if (fg_sched_overridden(&m->assets[i], now))
+            assets[i].min_w = assets[i].max_w = m->assets[i].sp.w;
+    }
     v->n_assets = (uint32_t)m->n_assets;
     v->asset_stride = sizeof(struct fg_sched_asset);
     v->assets = assets;
@@ -410,6 +423,9 @@ static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
         struct fg_setpoint applied;
         struct fg_error e = {0};
         double var = (sp->flags & FG_SCHED_SP_VAR) ? sp->var : NAN;
+        const struct fg_asset *a = fg_model_find_asset_c(&gw->model, sp->id);
+        if (a && fg_sched_overridden(a, now))
+            continue;
         int rc = fg_gw_setpoint_var(gw, sp->id, sp->w, var, FG_SP_SCHEDULER, expires,
                                     &applied, &e);
         if (rc) {

@@ -55,6 +55,11 @@ int fg_scheduler_reconfigure(struct fg_gw *gw, struct fg_error *err);
  * under way; keep the fallback schedule going while it is in charge. */
 void fg_scheduler_tick(struct fg_gw *gw, int64_t now);
 
+/* An asset whose set-point comes from the operator or a signal source (API,
+ * MQTT, OpenADR, UFTP) and has not expired: the scheduler leaves it alone,
+ * and sees it pinned at that set-point. */
+bool fg_sched_overridden(const struct fg_asset *a, int64_t now);
+
 /* Build the view of the model at now (horizon_h hours, kw_max_w from the
  * config): v->assets points to assets (n_assets entries, caller's), the
  * series to values (7 * the ISPs of the horizon, caller's, see

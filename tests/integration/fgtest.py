@@ -52,6 +52,10 @@ def base_config(**site):
         },
         "web": {"token": TOKEN, "admin_password": PASSWORD},
         "log": {"level": "info"},
+        # No scheduler: these sites test adapters, the API and storage, where
+        # the only set-points are the ones a test makes. The scheduler's own
+        # tests (test_scheduler_*) choose theirs.
+        "scheduler": {"plugin": "none"},
     }
     cfg["site"].update(site)
     return cfg

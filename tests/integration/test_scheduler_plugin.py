@@ -27,12 +27,23 @@ def test_example_plugin_setpoints_arrive():
     cfg = site_config(EXAMPLE, limit=100000)
     cfg["scheduler"]["options"] = {"hello": [1, 2, 3]}
     with Gateway(cfg) as gw:
-        # an operator's set-point: the example plugin overrides it with 0 W
+        wait_for(lambda: (setpoint(gw, "bat1") or {}).get("source") == "scheduler", 10,
+                 "the example plugin's set-point", gw)
+        # an operator's set-point overrides the scheduler until it ends: the
+        # plugin keeps asking 0 W, the battery keeps the operator's 5 kW ...
         st, _, a = gw.request("PUT", "/api/v1/assets/bat1/setpoint",
                               body={"w": 5000, "duration_s": 600}, auth="token")
         assert st == 200, a
+        calls = metrics(gw)["flexgw_scheduler_calls_total"]
+        wait_for(lambda: metrics(gw)["flexgw_scheduler_calls_total"] >= calls + 3, 10,
+                 "three more scheduler calls", gw)
+        sp = setpoint(gw, "bat1")
+        assert sp["source"] == "api" and sp["w"] == 5000, sp
+        # ... and once the operator lets go, the scheduler is back in charge
+        st, _, a = gw.request("DELETE", "/api/v1/assets/bat1/setpoint", auth="token")
+        assert st in (200, 204), a
         wait_for(lambda: (setpoint(gw, "bat1") or {}).get("source") == "scheduler", 10,
-                 "the example plugin's set-point", gw)
+                 "the example plugin's set-point after the override", gw)
         sp = setpoint(gw, "bat1")
         assert sp["w"] == 0 and sp["requested_w"] == 0, sp
         wait_for(lambda: abs(gw.get("/api/v1/assets/bat1")[2]["power_w"]) < 1, 5,
