@@ -16,6 +16,7 @@
 #include "config.h"
 
 #include "fg_buf.h"
+#include "fg_json.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -722,26 +723,6 @@ static void fmt_hhmm(int m, char buf[8])
     snprintf(buf, 8, "%02d:%02d", (m / 60) % 100, m % 60);
 }
 
-static const char *jtype(const cJSON *j)
-{
-    switch (j->type & 0xFF) {
-    case cJSON_False:
-    case cJSON_True:
-        return "boolean";
-    case cJSON_NULL:
-        return "null";
-    case cJSON_Number:
-        return "number";
-    case cJSON_String:
-        return "string";
-    case cJSON_Array:
-        return "array";
-    case cJSON_Object:
-        return "object";
-    }
-    return "raw";
-}
-
 /* Join base_dir and a relative path; -1 if it does not fit. */
 static int resolve(const char *base_dir, const char *p, char *out, size_t n)
 {
@@ -1146,7 +1127,8 @@ static void secret_from_file(struct ctx *x, const cJSON *j, struct fg_secret *se
     if (!f) {
         fg_errlist_add(x->errs, FG_EMISSING, p, "required key missing");
     } else if (!cJSON_IsString(f)) {
-        fg_errlist_add(x->errs, FG_ETYPE, p, "expected string, got %s", jtype(f));
+        fg_errlist_add(x->errs, FG_ETYPE, p, "expected string, got %s",
+                       fg_json_type_name(f));
     } else if (!f->valuestring[0]) {
         fg_errlist_add(x->errs, FG_EINVAL, p, "empty file name");
     } else if (resolve(x->base_dir, f->valuestring, sec->file, sizeof(sec->file))) {
@@ -1260,7 +1242,8 @@ static void p_arr(struct ctx *x, const struct row *r, const cJSON *j, void *base
         path_index(p, sizeof(p), path, i);
         set_defaults(r->child, el);
         if (!cJSON_IsObject(e))
-            fg_errlist_add(x->errs, FG_ETYPE, p, "expected object, got %s", jtype(e));
+            fg_errlist_add(x->errs, FG_ETYPE, p, "expected object, got %s",
+                           fg_json_type_name(e));
         else
             parse_object(x, r->child, e, el, p);
         if (x->bad[r->slot])
@@ -1770,7 +1753,7 @@ static void parse_value(struct ctx *x, const struct row *r, const cJSON *m, void
     if (!(m->type & accept))
         fg_errlist_add(x->errs, FG_ETYPE, path, "expected %s%s, got %s",
                        ops[r->type].expect, (r->flags & F_NULL) ? " or null" : "",
-                       jtype(m));
+                       fg_json_type_name(m));
     else
         ops[r->type].parse(x, r, m, base, path);
 }
@@ -2544,7 +2527,8 @@ int fg_config_parse(const char *text, size_t len, const char *base_dir,
     raw_defaults(out);
     cJSON *root = parse_json(text, len, errs);
     if (root && !cJSON_IsObject(root)) {
-        fg_errlist_add(errs, FG_ETYPE, "", "expected object, got %s", jtype(root));
+        fg_errlist_add(errs, FG_ETYPE, "", "expected object, got %s",
+                       fg_json_type_name(root));
     } else if (root) {
         parse_object(&x, &root_table, root, out, "");
         expand_all(&x, out);

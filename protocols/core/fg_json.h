@@ -52,6 +52,29 @@ static inline size_t fg_json_plain_run(const unsigned char *p, size_t n)
 
 /* cJSON_IsObject() and friends, inline (cJSON's are calls into the shared
  * library, a measurable share of validating a small message). */
+/* The JSON type of v as error messages name it: "boolean", "null",
+ * "number", "string", "array", "object". */
+static inline const char *fg_json_type_name(const cJSON *v)
+{
+    switch (v->type & 0xFF) {
+    case cJSON_False:
+    case cJSON_True:
+        return "boolean";
+    case cJSON_NULL:
+        return "null";
+    case cJSON_Number:
+        return "number";
+    case cJSON_String:
+        return "string";
+    case cJSON_Array:
+        return "array";
+    case cJSON_Object:
+        return "object";
+    default:
+        return "invalid";
+    }
+}
+
 static inline int fg_json_is(const cJSON *v, int type)
 {
     return v && (v->type & 0xFF) == type;

@@ -2,6 +2,8 @@
  * strictly: unknown keys, wrong types and values out of range are errors,
  * all reported at once, each with its JSON path. */
 #include <cjson/cJSON.h>
+
+#include "fg_json.h"
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -20,25 +22,6 @@ struct sp {
     struct fg_plan_problem *p;
     uint32_t n; /* ISPs, 0 until known */
 };
-
-static const char *jtype(const cJSON *j)
-{
-    switch (j->type & 0xFF) {
-    case cJSON_False:
-    case cJSON_True:
-        return "boolean";
-    case cJSON_NULL:
-        return "null";
-    case cJSON_Number:
-        return "number";
-    case cJSON_String:
-        return "string";
-    case cJSON_Array:
-        return "array";
-    default:
-        return "object";
-    }
-}
 
 /* A JSON path into out (FG_ERR_PATH_MAX bytes); a longer one is cut. */
 static void __attribute__((format(printf, 2, 3))) pathf(char *out, const char *fmt, ...)
@@ -89,7 +72,8 @@ static bool num_at(struct sp *s, const cJSON *j, const char *p, double lo, doubl
                    double *out)
 {
     if (!cJSON_IsNumber(j)) {
-        fg_errlist_add(s->errs, FG_ETYPE, p, "expected number, got %s", jtype(j));
+        fg_errlist_add(s->errs, FG_ETYPE, p, "expected number, got %s",
+                       fg_json_type_name(j));
         return false;
     }
     double v = j->valuedouble;
@@ -122,7 +106,8 @@ static bool boolean(struct sp *s, const cJSON *obj, const char *key, const char 
     if (!cJSON_IsBool(j)) {
         char p[FG_ERR_PATH_MAX];
         join(p, path, key);
-        fg_errlist_add(s->errs, FG_ETYPE, p, "expected boolean, got %s", jtype(j));
+        fg_errlist_add(s->errs, FG_ETYPE, p, "expected boolean, got %s",
+                       fg_json_type_name(j));
         return false;
     }
     *out = cJSON_IsTrue(j);
@@ -160,7 +145,7 @@ static bool when(struct sp *s, const cJSON *obj, const char *key, const char *pa
     join(p, path, key);
     if (!cJSON_IsString(j)) {
         fg_errlist_add(s->errs, FG_ETYPE, p, "expected string (UTC time), got %s",
-                       jtype(j));
+                       fg_json_type_name(j));
         return false;
     }
     if (parse_time(j->valuestring, out)) {
@@ -201,7 +186,8 @@ static bool series(struct sp *s, const cJSON *obj, const char *key, const char *
     }
     if (!cJSON_IsArray(j)) {
         fg_errlist_add(s->errs, FG_ETYPE, p,
-                       "expected number or array of numbers, got %s", jtype(j));
+                       "expected number or array of numbers, got %s",
+                       fg_json_type_name(j));
         return false;
     }
     int len = cJSON_GetArraySize(j);
@@ -232,7 +218,8 @@ static void id_of(struct sp *s, const cJSON *obj, const char *path,
     char p[FG_ERR_PATH_MAX];
     join(p, path, "id");
     if (!cJSON_IsString(j)) {
-        fg_errlist_add(s->errs, FG_ETYPE, p, "expected string, got %s", jtype(j));
+        fg_errlist_add(s->errs, FG_ETYPE, p, "expected string, got %s",
+                       fg_json_type_name(j));
         return;
     }
     size_t n = strlen(j->valuestring);
@@ -425,7 +412,8 @@ static void assets(struct sp *s, const cJSON *root, const char *key, asset_fn fn
     if (!arr)
         return;
     if (!cJSON_IsArray(arr)) {
-        fg_errlist_add(s->errs, FG_ETYPE, p, "expected array, got %s", jtype(arr));
+        fg_errlist_add(s->errs, FG_ETYPE, p, "expected array, got %s",
+                       fg_json_type_name(arr));
         return;
     }
     int n = cJSON_GetArraySize(arr), i = 0;
@@ -442,7 +430,8 @@ static void assets(struct sp *s, const cJSON *root, const char *key, asset_fn fn
         char q[FG_ERR_PATH_MAX];
         pathf(q, "%s/%d", p, i++);
         if (!cJSON_IsObject(o)) {
-            fg_errlist_add(s->errs, FG_ETYPE, q, "expected object, got %s", jtype(o));
+            fg_errlist_add(s->errs, FG_ETYPE, q, "expected object, got %s",
+                           fg_json_type_name(o));
             continue;
         }
         struct fg_plan_asset *a = &s->p->assets[s->p->n_assets];
@@ -463,7 +452,8 @@ static void site(struct sp *s, const cJSON *root)
     if (!o)
         return;
     if (!cJSON_IsObject(o)) {
-        fg_errlist_add(s->errs, FG_ETYPE, "/site", "expected object, got %s", jtype(o));
+        fg_errlist_add(s->errs, FG_ETYPE, "/site", "expected object, got %s",
+                       fg_json_type_name(o));
         return;
     }
     check_keys(s, o, "/site", keys);
@@ -489,7 +479,8 @@ static void prices(struct sp *s, const cJSON *root)
     if (!o)
         return;
     if (!cJSON_IsObject(o)) {
-        fg_errlist_add(s->errs, FG_ETYPE, "/prices", "expected object, got %s", jtype(o));
+        fg_errlist_add(s->errs, FG_ETYPE, "/prices", "expected object, got %s",
+                       fg_json_type_name(o));
         return;
     }
     check_keys(s, o, "/prices", keys);
@@ -519,7 +510,7 @@ static void options(struct sp *s, const cJSON *root)
     if ((o = member(s, root, "brp", "", false))) {
         if (!cJSON_IsObject(o)) {
             fg_errlist_add(s->errs, FG_ETYPE, "/brp", "expected object, got %s",
-                           jtype(o));
+                           fg_json_type_name(o));
         } else {
             check_keys(s, o, "/brp", bk);
             series(s, o, "target_w", "/brp", true, -WMAX, WMAX, NAN, true, &p->target_w);
@@ -530,7 +521,7 @@ static void options(struct sp *s, const cJSON *root)
     if ((o = member(s, root, "penalties", "", false))) {
         if (!cJSON_IsObject(o)) {
             fg_errlist_add(s->errs, FG_ETYPE, "/penalties", "expected object, got %s",
-                           jtype(o));
+                           fg_json_type_name(o));
         } else {
             check_keys(s, o, "/penalties", pk);
             num(s, o, "grid_per_kwh", "/penalties", false, 0, 1e6, &p->pen.grid_per_kwh);
@@ -544,7 +535,7 @@ static void options(struct sp *s, const cJSON *root)
     if ((o = member(s, root, "solver", "", false))) {
         if (!cJSON_IsObject(o)) {
             fg_errlist_add(s->errs, FG_ETYPE, "/solver", "expected object, got %s",
-                           jtype(o));
+                           fg_json_type_name(o));
         } else {
             check_keys(s, o, "/solver", sk);
             num(s, o, "time_limit_s", "/solver", false, 0.001, 86400, &p->time_limit_s);
@@ -601,7 +592,8 @@ int fg_plan_scenario_parse(const char *text, size_t len, struct fg_plan_problem 
     }
     struct sp s = {.errs = errs, .p = p};
     if (!cJSON_IsObject(root)) {
-        fg_errlist_add(errs, FG_ETYPE, "", "expected object, got %s", jtype(root));
+        fg_errlist_add(errs, FG_ETYPE, "", "expected object, got %s",
+                       fg_json_type_name(root));
         cJSON_Delete(root);
         return FG_ECONFIG;
     }
