@@ -21,22 +21,6 @@ int fg_gen_empty(struct fg_plan_problem *p, uint32_t n, int32_t isp_s)
     return 0;
 }
 
-struct fg_plan_asset *fg_gen_asset(struct fg_plan_problem *p, uint32_t kind,
-                                   const char *id)
-{
-    struct fg_plan_asset *v = realloc(p->assets, (p->n_assets + 1) * sizeof(*v));
-    if (!v)
-        return NULL;
-    p->assets = v;
-    struct fg_plan_asset *a = &v[p->n_assets++];
-    memset(a, 0, sizeof(*a));
-    snprintf(a->id, sizeof(a->id), "%s", id);
-    a->kind = kind;
-    a->end_min_wh = NAN;
-    a->eta_charge = a->eta_discharge = 1;
-    return a;
-}
-
 static uint32_t rnd(uint32_t *s)
 {
     *s = *s * 1664525u + 1013904223u;
@@ -74,7 +58,7 @@ int fg_gen_problem(struct fg_plan_problem *p, uint32_t n_assets, uint32_t seed)
         struct fg_plan_asset *a;
         snprintf(id, sizeof(id), "a%u", i);
         if (k == 0) {
-            if (!(a = fg_gen_asset(p, FG_PLAN_BATTERY, id)))
+            if (!(a = fg_plan_asset_add(p, FG_PLAN_BATTERY, id)))
                 return FG_ENOMEM;
             a->capacity_wh = uni(&s, 20000, 100000);
             a->energy_wh = a->capacity_wh * 0.5;
@@ -85,7 +69,7 @@ int fg_gen_problem(struct fg_plan_problem *p, uint32_t n_assets, uint32_t seed)
             a->eta_charge = a->eta_discharge = 0.95;
             a->wear_per_kwh = 0.03;
         } else if (k <= 6) {
-            if (!(a = fg_gen_asset(p, FG_PLAN_EV, id)))
+            if (!(a = fg_plan_asset_add(p, FG_PLAN_EV, id)))
                 return FG_ENOMEM;
             a->arrival = FG_GEN_T0 + (int64_t)uni(&s, 0, 20) * 3600 + 600;
             a->departure = a->arrival + (int64_t)uni(&s, 3, 14) * 3600;
@@ -103,7 +87,7 @@ int fg_gen_problem(struct fg_plan_problem *p, uint32_t n_assets, uint32_t seed)
                 a->wear_per_kwh = 0.05;
             }
         } else if (k == 7) {
-            if (!(a = fg_gen_asset(p, FG_PLAN_PV, id)) || !(a->avail_w = series(n)))
+            if (!(a = fg_plan_asset_add(p, FG_PLAN_PV, id)) || !(a->avail_w = series(n)))
                 return FG_ENOMEM;
             double peak = uni(&s, 5000, 30000);
             for (uint32_t t = 0; t < n; t++) {
@@ -113,14 +97,14 @@ int fg_gen_problem(struct fg_plan_problem *p, uint32_t n_assets, uint32_t seed)
             }
             a->curtailable = i % 20 == 7;
         } else if (k == 8) {
-            if (!(a = fg_gen_asset(p, FG_PLAN_LOAD, id)) || !(a->w = series(n)))
+            if (!(a = fg_plan_asset_add(p, FG_PLAN_LOAD, id)) || !(a->w = series(n)))
                 return FG_ENOMEM;
             a->load_type = FG_SCHED_LOAD_INFLEXIBLE;
             double base = uni(&s, 1000, 8000);
             for (uint32_t t = 0; t < n; t++)
                 a->w[t] = round(base * (1 + 0.5 * sin(t / 8.0 + i)));
         } else {
-            if (!(a = fg_gen_asset(p, FG_PLAN_LOAD, id)))
+            if (!(a = fg_plan_asset_add(p, FG_PLAN_LOAD, id)))
                 return FG_ENOMEM;
             a->rated_w = uni(&s, 1000, 5000);
             if (i % 20 == 9) {

@@ -15,8 +15,5 @@ int fg_gen_problem(struct fg_plan_problem *p, uint32_t n_assets, uint32_t seed);
 
 /* An empty problem of n ISPs of isp_s seconds: prices 0, limits 1 MW. */
 int fg_gen_empty(struct fg_plan_problem *p, uint32_t n, int32_t isp_s);
-/* Append an asset (zeroed, end target NAN, efficiencies 1); NULL on ENOMEM. */
-struct fg_plan_asset *fg_gen_asset(struct fg_plan_problem *p, uint32_t kind,
-                                   const char *id);
 
 #endif

@@ -88,9 +88,9 @@ static void dp_problem(const struct dp_case *c, int32_t isp_s, struct fg_plan_pr
     assert_int_equal(fg_gen_empty(p, c->n, isp_s), 0);
     p->pen.grid_per_kwh = c->pen_grid;
     p->pen.soc_per_kwh = c->pen_soc;
-    struct fg_plan_asset *b = fg_gen_asset(p, FG_PLAN_BATTERY, "bat");
-    struct fg_plan_asset *l = fg_gen_asset(p, FG_PLAN_LOAD, "load");
-    struct fg_plan_asset *s = fg_gen_asset(p, FG_PLAN_PV, "pv");
+    struct fg_plan_asset *b = fg_plan_asset_add(p, FG_PLAN_BATTERY, "bat");
+    struct fg_plan_asset *l = fg_plan_asset_add(p, FG_PLAN_LOAD, "load");
+    struct fg_plan_asset *s = fg_plan_asset_add(p, FG_PLAN_PV, "pv");
     assert_non_null(b);
     assert_non_null(l);
     assert_non_null(s);
@@ -415,7 +415,7 @@ static void test_ev_short_of_energy(void **state)
     for (uint32_t t = 0; t < 8; t++)
         p.price_import[t] = 0.3;
     /* 11 kW for 1.5 h = 16.5 kWh, but 30 kWh wanted: 13.5 kWh short */
-    struct fg_plan_asset *a = fg_gen_asset(&p, FG_PLAN_EV, "ev-late");
+    struct fg_plan_asset *a = fg_plan_asset_add(&p, FG_PLAN_EV, "ev-late");
     a->arrival = FG_GEN_T0 + 900;
     a->departure = FG_GEN_T0 + 900 + 5400;
     a->max_charge_w = 11000;
@@ -445,7 +445,7 @@ static void test_dso_limit_below_inflexible_load(void **state)
     struct fg_error err = {0};
     fg_plan_problem_init(&p);
     assert_int_equal(fg_gen_empty(&p, 4, 900), 0);
-    struct fg_plan_asset *l = fg_gen_asset(&p, FG_PLAN_LOAD, "office");
+    struct fg_plan_asset *l = fg_plan_asset_add(&p, FG_PLAN_LOAD, "office");
     l->load_type = FG_SCHED_LOAD_INFLEXIBLE;
     l->w = calloc(4, sizeof(double));
     assert_non_null(l->w);
@@ -479,7 +479,7 @@ static void test_battery_relieves_dso_limit(void **state)
     struct fg_error err = {0};
     fg_plan_problem_init(&p);
     assert_int_equal(fg_gen_empty(&p, 4, 900), 0);
-    struct fg_plan_asset *l = fg_gen_asset(&p, FG_PLAN_LOAD, "office");
+    struct fg_plan_asset *l = fg_plan_asset_add(&p, FG_PLAN_LOAD, "office");
     l->load_type = FG_SCHED_LOAD_INFLEXIBLE;
     l->w = calloc(4, sizeof(double));
     assert_non_null(l->w);
@@ -488,7 +488,7 @@ static void test_battery_relieves_dso_limit(void **state)
         l->w[t] = 8000;
     }
     p.import_max_w[2] = p.import_max_w[3] = 5000;
-    struct fg_plan_asset *b = fg_gen_asset(&p, FG_PLAN_BATTERY, "bat");
+    struct fg_plan_asset *b = fg_plan_asset_add(&p, FG_PLAN_BATTERY, "bat");
     b->capacity_wh = b->max_wh = 10000;
     b->energy_wh = 1000; /* 1 kWh: 0.75 kWh of the 1.5 kWh missing */
     b->max_charge_w = b->max_discharge_w = 3000;
@@ -513,13 +513,13 @@ static void test_shiftable_runs_in_cheapest_window(void **state)
     fg_plan_problem_init(&p);
     assert_int_equal(fg_gen_empty(&p, 6, 3600), 0);
     memcpy(p.price_import, price, sizeof(price));
-    struct fg_plan_asset *a = fg_gen_asset(&p, FG_PLAN_LOAD, "washer");
+    struct fg_plan_asset *a = fg_plan_asset_add(&p, FG_PLAN_LOAD, "washer");
     a->load_type = FG_SCHED_LOAD_SHIFTABLE;
     a->rated_w = 2000;
     a->run_s = 7200;
     a->earliest_start = FG_GEN_T0;
     a->latest_end = FG_GEN_T0 + 6 * 3600;
-    struct fg_plan_asset *d = fg_gen_asset(&p, FG_PLAN_LOAD, "heater");
+    struct fg_plan_asset *d = fg_plan_asset_add(&p, FG_PLAN_LOAD, "heater");
     d->load_type = FG_SCHED_LOAD_DISCONNECTABLE;
     d->rated_w = 1000;
     d->off_cost_per_kwh = 0.22; /* off where energy costs more than 0.22 */
@@ -551,7 +551,7 @@ static void test_shiftable_window_past_horizon_is_not_forced(void **state)
     assert_int_equal(fg_gen_empty(&p, 4, 3600), 0);
     for (uint32_t t = 0; t < 4; t++)
         p.price_import[t] = 0.3;
-    struct fg_plan_asset *a = fg_gen_asset(&p, FG_PLAN_LOAD, "dryer");
+    struct fg_plan_asset *a = fg_plan_asset_add(&p, FG_PLAN_LOAD, "dryer");
     a->load_type = FG_SCHED_LOAD_SHIFTABLE;
     a->rated_w = 2000;
     a->run_s = 3600;
@@ -581,10 +581,10 @@ static void test_brp_target_deviation(void **state)
     p.target_w = malloc(4 * sizeof(double));
     assert_non_null(p.target_w);
     p.brp_price_per_kwh = 0.5;
-    struct fg_plan_asset *l = fg_gen_asset(&p, FG_PLAN_LOAD, "base");
+    struct fg_plan_asset *l = fg_plan_asset_add(&p, FG_PLAN_LOAD, "base");
     l->load_type = FG_SCHED_LOAD_INFLEXIBLE;
     l->w = calloc(4, sizeof(double));
-    struct fg_plan_asset *b = fg_gen_asset(&p, FG_PLAN_BATTERY, "bat");
+    struct fg_plan_asset *b = fg_plan_asset_add(&p, FG_PLAN_BATTERY, "bat");
     b->capacity_wh = b->max_wh = 10000;
     b->energy_wh = 5000;
     b->max_charge_w = b->max_discharge_w = 1000;
