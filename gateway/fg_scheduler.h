@@ -96,6 +96,11 @@ struct fg_sched_asset {
     uint32_t connected; /* disconnectable: switched on now */
     double run_s;       /* shiftable: one run's duration */
     int64_t earliest_start, latest_end;
+
+    /* This asset's planned mean power over the current ISP, when the view
+     * has a plan (view->plan_created != 0); NAN when the plan does not cover
+     * it (the asset or its EV session is newer than the plan). */
+    double plan_w;
 };
 
 /* A time series on a regular grid: v[i] holds for [start + i*step_s,
@@ -139,6 +144,14 @@ struct fg_sched_view {
     uint32_t n_assets;
     uint32_t asset_stride; /* = assets[0].size */
     const struct fg_sched_asset *assets;
+
+    /* The plan in force (the planner's last good plan), only when
+     * plan_created != 0: the site power it expects over the current ISP (the
+     * load forecast plus every asset's planned power; NAN when the plan does
+     * not reach this ISP), and each asset's plan_w. A real-time scheduler
+     * follows it and corrects deviations. */
+    int64_t plan_created; /* when that plan was made; 0: no plan, ignore plan_* */
+    double plan_site_w;
 };
 
 static inline const struct fg_sched_asset *

@@ -16,10 +16,10 @@
  *
  * A view is: i64 now, i32 isp_s, i32 horizon_s, f64 site_power_w,
  * f64 site_voltage_v[3], f64 import_max_w, export_max_w, kw_max_w, dispatch_w,
- * reactive_var, u32 island, seven series (i64 start, i32 step_s, u32 n,
- * n x f64), u32 n_assets, n_assets x struct fg_sched_asset (raw bytes, its
- * size in this build). A set-point is id[48] (NUL-terminated), f64 w,
- * f64 var, u32 flags.
+ * reactive_var, u32 island, i64 plan_created, f64 plan_site_w, seven series
+ * (i64 start, i32 step_s, u32 n, n x f64), u32 n_assets, n_assets x struct fg_sched_asset
+ * (raw bytes, its size in this build). A set-point is id[48] (NUL-terminated), f64 w, f64
+ * var, u32 flags.
  *
  * Pure: no I/O here except fg_sched_frame_read/write, which take an fd. */
 #ifndef FG_SCHED_WIRE_H

@@ -49,6 +49,7 @@ static void view_asset(const struct fg_asset *a, struct fg_sched_asset *s)
     s->max_charge_w = s->max_discharge_w = s->temperature_c = NAN;
     s->energy_wh = s->energy_requested_wh = s->min_charge_w = NAN;
     s->available_w = s->rated_w = s->run_s = NAN;
+    s->plan_w = NAN;
     switch (a->kind) {
     case FG_ASSET_BATTERY:
         s->capacity_wh = a->battery.capacity_wh;
@@ -171,6 +172,8 @@ void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
     v->dispatch_w = lim.has_dispatch ? lim.dispatch_w : NAN;
     v->reactive_var = reactive_at(m, now);
     v->island = lim.island;
+    v->plan_created = 0; /* set by fg_sched_view_plan */
+    v->plan_site_w = NAN;
     struct fg_sched_series *s[N_SERIES] = {
         &v->price_import,        &v->price_export,      &v->import_max_w_series,
         &v->export_max_w_series, &v->dispatch_w_series, &v->pv_forecast_w,

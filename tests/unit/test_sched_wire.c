@@ -128,7 +128,7 @@ static void test_view_lying_lengths(void **state)
     fg_sched_wbuf_init(&w);
     fg_sched_view_encode(&w, &v);
     /* the first series' n sits after the site fields and its start, step */
-    size_t site = 8 + 4 + 4 + 8 + 3 * 8 + 5 * 8 + 4;
+    size_t site = 8 + 4 + 4 + 8 + 3 * 8 + 5 * 8 + 4 + 8 + 8;
     size_t n_off = site + 8 + 4;
     uint32_t n;
     memcpy(&n, w.p + n_off, 4);
