@@ -123,6 +123,7 @@ static const char *const sigtype_names[] = {"price",    "grid_limit", "dispatch"
 static const char *const log_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const phase_names[] = {"1", "3", NULL};
 static const char *const plugin_names[] = {"realtime", "none", NULL};
+static const char *const planner_names[] = {"planner", "none", NULL};
 static const char *const parity_names[] = {"none", "even", "odd", NULL};
 static const char *const baud_names[] = {"1200",  "2400",  "4800",   "9600", "19200",
                                          "38400", "57600", "115200", NULL};
@@ -545,7 +546,23 @@ static const struct row scheduler_rows[] = {
      .doc = "Deadline of one realtime() call, ms; past it the worker is killed and the "
             "safe fallback schedule takes over."},
     {.key = "plan_timeout_s", .type = T_INT, CF(scheduler.plan_timeout_s), .min = 1,
-     .max = 3600, .dnum = 60, .doc = "Deadline of one plan() call, s."},
+     .max = 3600, .dnum = 60,
+     .doc = "Deadline of one plan() call, s; past it the planner's worker is killed and "
+            "the previous plan stays in force."},
+    {.key = "planner", .type = T_FILE, CF(scheduler.planner), .names = planner_names,
+     .dstr = "planner",
+     .doc = "The planner whose plan() makes the plan the real-time scheduler follows: "
+            "built-in \"planner\" (COIN-OR Cbc), \"none\", or a path to a plugin .so."},
+    {.key = "planner_options", .type = T_JSON, CF(scheduler.planner_options), .dstr = "{}",
+     .doc = "The planner's own settings, handed to its create() as JSON text."},
+    {.key = "plan_interval_s", .type = T_INT, CF(scheduler.plan_interval_s), .min = 60,
+     .max = 86400, .dnum = 900,
+     .doc = "Re-plan at least this often, s; also on a new EV, a changed signal, a "
+            "config change and a forecast deviation."},
+    {.key = "replan_deviation_w", .type = T_DBL, CF(scheduler.replan_deviation_w),
+     .max = 1e9, .dnum = NAN, .flags = F_NULL,
+     .doc = "Re-plan when an ISP's uncontrolled load (load less PV) deviated from the "
+            "plan's forecast by more than this, W; null: 10 % of site.import_limit_w."},
 };
 
 static const struct row web_rows[] = {

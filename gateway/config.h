@@ -251,6 +251,10 @@ struct fg_config {
         char options[4096]; /* JSON text of scheduler.options, "{}" if none */
         int realtime_timeout_ms;
         int plan_timeout_s;
+        char planner[FG_CFG_PATH_MAX]; /* built-in name or path to a .so */
+        char planner_options[4096];    /* JSON text of scheduler.planner_options */
+        int plan_interval_s;
+        double replan_deviation_w; /* NAN: 10 % of the import limit */
     } scheduler;
     struct {
         struct fg_hostport listen;

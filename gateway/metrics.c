@@ -143,6 +143,11 @@ char *fg_metrics_render(const struct fg_metrics *m, const struct fg_model *model
         {"flexgw_scheduler_fallbacks_total",
          "Times the safe fallback schedule took over.",
          offsetof(struct fg_metrics, sched_fallbacks)},
+        {"flexgw_planner_plans_total", "Plans made by the planner and put in force.",
+         offsetof(struct fg_metrics, plans)},
+        {"flexgw_planner_failures_total",
+         "plan() calls without a usable plan (the previous plan stays in force).",
+         offsetof(struct fg_metrics, plan_failures)},
     };
     for (size_t i = 0; i < sizeof(sched) / sizeof(sched[0]); i++) {
         metric(&o, sched[i].name, "counter", sched[i].help);
@@ -154,6 +159,8 @@ char *fg_metrics_render(const struct fg_metrics *m, const struct fg_model *model
     gauge_f(&o, "flexgw_scheduler_fallback_active",
             "1 while the safe fallback schedule is in charge.",
             (double)m->sched_fallback_active);
+    gauge_f(&o, "flexgw_planner_solve_seconds", "Wall time of the last good plan() call.",
+            m->plan_solve_s);
     gauge_f(&o, "flexgw_loop_lag_seconds", "Event loop lag over the last second.",
             loop_lag_ms / 1000.0);
     gauge_f(&o, "flexgw_loop_lag_max_seconds", "Largest event loop lag since start.",

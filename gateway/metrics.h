@@ -27,6 +27,9 @@ struct fg_metrics {
     uint64_t sched_refused;    /* of which: answers refused by the guard */
     uint64_t sched_fallbacks;  /* times the safe fallback schedule took over */
     int sched_fallback_active; /* 1 while the fallback is in charge */
+    uint64_t plans;            /* plans put in force */
+    uint64_t plan_failures;    /* plan() calls without a usable plan */
+    double plan_solve_s;       /* wall time of the last good plan() call */
     size_t n_adapters;
     struct {
         char name[16];

@@ -804,5 +804,7 @@ void fg_plan_clear(struct fg_plan *p)
 {
     free(p->asset_ids);
     free(p->w);
+    free(p->isp);
+    free(p->slack);
     memset(p, 0, sizeof(*p));
 }

@@ -20,6 +20,7 @@
 #ifndef FG_MODEL_H
 #define FG_MODEL_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -271,9 +272,31 @@ struct fg_site {
     struct fg_tariff_period tariff[FG_TARIFF_MAX_PERIODS];
 };
 
+/* A constraint the planner softened (fg_sched_slack, copied). */
+struct fg_plan_slack {
+    char name[64]; /* e.g. "ev_energy:ev3", "grid_import" */
+    char asset[FG_ID_MAX];
+    int64_t at; /* the ISP it concerns (start), 0 the whole horizon */
+    double amount;
+    char unit[8];
+};
+
+/* What a plan assumed and expects, per ISP (rows of fg_plan.isp). */
+enum fg_plan_series {
+    FG_PLAN_SITE_W,       /* the site power it expects: load forecast + planned assets */
+    FG_PLAN_LOAD_W,       /* the inflexible-load forecast it used, NAN none */
+    FG_PLAN_PV_W,         /* the PV forecast it used */
+    FG_PLAN_PRICE_IMPORT, /* currency per kWh */
+    FG_PLAN_PRICE_EXPORT,
+    FG_PLAN_IMPORT_MAX_W, /* effective limits (connection, DSO signals) */
+    FG_PLAN_EXPORT_MAX_W,
+    FG_PLAN_DISPATCH_W, /* BRP / dispatch target, NAN none */
+    FG_PLAN_N_SERIES
+};
+
 /* A plan: per-ISP set-points per asset over the horizon. */
 struct fg_plan {
-    int64_t created;
+    int64_t created; /* the time of the view it was made from */
     int64_t start;
     int isp_s;
     size_t n_isp;
@@ -283,7 +306,23 @@ struct fg_plan {
     double expected_cost;
     char services[128]; /* comma-separated services the plan serves */
     char producer[32];  /* scheduler name */
+    /* the cost's parts (sum = expected_cost), NAN unknown */
+    double cost_energy, cost_wear, cost_demand, cost_penalty;
+    double *isp; /* FG_PLAN_N_SERIES * n_isp, row per series, owned; or NULL */
+    struct fg_plan_slack *slack; /* n_slack, owned */
+    size_t n_slack;
+    double kw_max_w;            /* the peak-shaving target it planned for, NAN none */
+    double connection_import_w; /* the grid connection's limits then */
+    double connection_export_w;
+    char reason[64]; /* why it was made: "first plan", "EV session", ... */
+    double solve_s;  /* wall time of the plan() call */
 };
+
+/* The plan's value of series k for ISP i. */
+static inline double fg_plan_isp(const struct fg_plan *p, enum fg_plan_series k, size_t i)
+{
+    return p->isp && i < p->n_isp ? p->isp[(size_t)k * p->n_isp + i] : (double)NAN;
+}
 
 /* The effective site constraints at one instant. */
 struct fg_limits {

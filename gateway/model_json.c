@@ -412,7 +412,118 @@ static bool plan_head(cJSON *o, const struct fg_plan *p)
     ok = ok && add_int(o, "n_assets", (int64_t)p->n_assets);
     ok = ok && add_num(o, "expected_cost", p->expected_cost);
     ok = ok && add_str(o, "services", p->services);
+    ok = ok && add_str(o, "reason", p->reason);
+    ok = ok && add_int(o, "n_slack", (int64_t)p->n_slack);
     return ok && add_str(o, "producer", p->producer);
+}
+
+/* Which site constraints were binding in ISP i (within 1 %, at least 50 W),
+ * and which softened constraints concern it. */
+static cJSON *plan_shaped_by(const struct fg_plan *p, size_t i)
+{
+    cJSON *a = cJSON_CreateArray();
+    double site = fg_plan_isp(p, FG_PLAN_SITE_W, i);
+    double imax = fg_plan_isp(p, FG_PLAN_IMPORT_MAX_W, i);
+    double emax = fg_plan_isp(p, FG_PLAN_EXPORT_MAX_W, i);
+    double disp = fg_plan_isp(p, FG_PLAN_DISPATCH_W, i);
+    const char *names[8];
+    int n = 0;
+    if (isfinite(site) && isfinite(imax) && site >= imax - fmax(50, 0.01 * imax))
+        names[n++] =
+            imax < p->connection_import_w - 1 ? "dso_import_limit" : "import_limit";
+    if (isfinite(site) && isfinite(p->kw_max_w) && !(p->kw_max_w >= imax) &&
+        site >= p->kw_max_w - fmax(50, 0.01 * p->kw_max_w))
+        names[n++] = "kw_max";
+    if (isfinite(site) && isfinite(emax) && site <= -emax + fmax(50, 0.01 * emax))
+        names[n++] =
+            emax < p->connection_export_w - 1 ? "dso_export_limit" : "export_limit";
+    if (isfinite(site) && isfinite(disp))
+        names[n++] = fabs(site - disp) <= fmax(50, 0.01 * fabs(disp))
+                         ? "brp_target"
+                         : "brp_target_missed";
+    for (int k = 0; a && k < n; k++) {
+        cJSON *x = cJSON_CreateString(names[k]);
+        if (!x || !cJSON_AddItemToArray(a, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    int64_t at = p->start + (int64_t)i * p->isp_s;
+    for (size_t k = 0; a && k < p->n_slack; k++) {
+        if (p->slack[k].at != at)
+            continue;
+        char buf[160];
+        snprintf(buf, sizeof(buf), "slack:%s", p->slack[k].name);
+        cJSON *x = cJSON_CreateString(buf);
+        if (!x || !cJSON_AddItemToArray(a, x)) {
+            cJSON_Delete(x);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
+/* Per ISP: what the plan assumed (prices, limits, forecasts), the site
+ * power it expects and what shaped it. */
+static cJSON *plan_isps_json(const struct fg_plan *p)
+{
+    static const char *const keys[FG_PLAN_N_SERIES] = {
+        [FG_PLAN_SITE_W] = "site_w",
+        [FG_PLAN_LOAD_W] = "load_forecast_w",
+        [FG_PLAN_PV_W] = "pv_forecast_w",
+        [FG_PLAN_PRICE_IMPORT] = "price_import",
+        [FG_PLAN_PRICE_EXPORT] = "price_export",
+        [FG_PLAN_IMPORT_MAX_W] = "import_max_w",
+        [FG_PLAN_EXPORT_MAX_W] = "export_max_w",
+        [FG_PLAN_DISPATCH_W] = "dispatch_w"};
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && p->isp && i < p->n_isp; i++) {
+        cJSON *o = cJSON_CreateObject();
+        bool ok = o && add_int(o, "start", p->start + (int64_t)i * p->isp_s);
+        for (int k = 0; ok && k < FG_PLAN_N_SERIES; k++)
+            ok = add_num(o, keys[k], fg_plan_isp(p, (enum fg_plan_series)k, i));
+        ok = ok && add(o, "shaped_by", plan_shaped_by(p, i));
+        if (!ok || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static cJSON *plan_slack_json(const struct fg_plan *p)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; arr && i < p->n_slack; i++) {
+        const struct fg_plan_slack *x = &p->slack[i];
+        cJSON *o = cJSON_CreateObject();
+        bool ok = o && add_str(o, "constraint", x->name);
+        ok = ok && add(o, "asset",
+                       x->asset[0] ? cJSON_CreateString(x->asset) : cJSON_CreateNull());
+        ok = ok && (x->at ? add_int(o, "at", x->at) : add(o, "at", cJSON_CreateNull()));
+        ok = ok && add_num(o, "amount", x->amount);
+        ok = ok && add_str(o, "unit", x->unit);
+        if (!ok || !cJSON_AddItemToArray(arr, o)) {
+            cJSON_Delete(o);
+            cJSON_Delete(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static cJSON *plan_cost_json(const struct fg_plan *p)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o && add_num(o, "total", p->expected_cost);
+    ok = ok && add_num(o, "energy", p->cost_energy);
+    ok = ok && add_num(o, "wear", p->cost_wear);
+    ok = ok && add_num(o, "demand", p->cost_demand);
+    ok = ok && add_num(o, "penalty", p->cost_penalty);
+    return finish(o, ok);
 }
 
 static cJSON *plan_row_json(const struct fg_plan *p, size_t i)
@@ -439,6 +550,10 @@ cJSON *fg_plan_to_json(const struct fg_plan *p)
     cJSON *o = cJSON_CreateObject();
     cJSON *rows = cJSON_CreateArray();
     bool ok = o && rows && plan_head(o, p);
+    ok = ok && add_num(o, "solve_s", p->solve_s);
+    ok = ok && add(o, "cost", plan_cost_json(p));
+    ok = ok && add(o, "slack", plan_slack_json(p));
+    ok = ok && add(o, "isps", plan_isps_json(p));
     for (size_t i = 0; ok && i < p->n_assets && p->asset_ids && p->w; i++) {
         cJSON *r = plan_row_json(p, i);
         ok = r && cJSON_AddItemToArray(rows, r);

@@ -2,6 +2,7 @@
  * and the host's side of the conversation with it. */
 #define _GNU_SOURCE 1 /* sigabbrev_np */
 #include "sched_host.h"
+#include "planner.h"
 #include "realtime.h"
 
 #include <dlfcn.h>
@@ -45,6 +46,7 @@ static const struct {
 } builtins[] = {
     {"none", NULL},
     {"realtime", fg_sched_realtime_plugin},
+    {"planner", fg_sched_planner_plugin},
 };
 
 bool fg_sched_is_builtin(const char *name)
@@ -243,6 +245,59 @@ static int serve_realtime(struct wctx *c, const struct fg_sched_plugin *p, void 
     return rc;
 }
 
+static int serve_plan(struct wctx *c, const struct fg_sched_plugin *p, void *inst,
+                      const unsigned char *msg, size_t len)
+{
+    struct fg_sched_rbuf r;
+    struct fg_sched_wire_view wv;
+    struct fg_error e = {0};
+    uint32_t cap = 0, slack_cap = 0;
+    fg_sched_rbuf_init(&r, msg, len >= 8 ? len - 8 : 0);
+    if (len >= 8) {
+        memcpy(&cap, msg + len - 8, 4);
+        memcpy(&slack_cap, msg + len - 4, 4);
+    }
+    int rc = fg_sched_view_decode(&r, &wv, &e);
+    if (cap > FG_SCHED_SERIES_MAX)
+        cap = FG_SCHED_SERIES_MAX;
+    if (slack_cap > FG_SCHED_SLACK_MAX)
+        slack_cap = FG_SCHED_SLACK_MAX;
+    struct fg_sched_plan out = {.cap_isp = cap, .slack_cap = slack_cap};
+    int32_t prc = -1;
+    if (!rc) {
+        out.n_assets = wv.v.n_assets;
+        out.w = calloc((size_t)out.n_assets * cap + 1, sizeof(double));
+        out.slack = calloc(slack_cap + 1, sizeof(*out.slack));
+    }
+    if (rc) {
+        fg_err(c->name, "request not understood: %s: %s", e.path, e.msg);
+    } else if (!out.w || !out.slack) {
+        fg_err(c->name, "out of memory");
+    } else if (!p->plan) {
+        fg_err(c->name, "this scheduler has no plan()");
+    } else {
+        c->view_now = wv.v.now;
+        c->view_mono_ms = fg_mono_ms();
+        prc = p->plan(inst, &wv.v, &out);
+        if (!prc && (out.n_isp > cap || out.n_slack > slack_cap)) {
+            fg_err(c->name, "plan() claims %u ISPs and %u slack, room for %u and %u",
+                   out.n_isp, out.n_slack, cap, slack_cap);
+            prc = -1;
+        }
+        out.n_assets = wv.v.n_assets; /* the rows are the view's */
+    }
+    fg_sched_wire_view_clear(&wv);
+    struct fg_sched_wbuf w;
+    fg_sched_wbuf_init(&w);
+    fg_sched_plan_result_encode(&w, prc, &out);
+    rc =
+        w.err ? w.err : fg_sched_frame_write(c->fd, FG_SCHED_MSG_PLAN_RESULT, w.p, w.len);
+    fg_sched_wbuf_clear(&w);
+    free(out.w);
+    free(out.slack);
+    return rc;
+}
+
 int fg_sched_worker_main(int fd, const char *plugin)
 {
     /* Die with the gateway, whatever it died of. (Strictly: with the thread
@@ -312,6 +367,8 @@ int fg_sched_worker_main(int fd, const char *plugin)
             break;
         if (type == FG_SCHED_MSG_REALTIME)
             rc = serve_realtime(&c, lib.p, inst, msg, len);
+        else if (type == FG_SCHED_MSG_PLAN)
+            rc = serve_plan(&c, lib.p, inst, msg, len);
         else
             rc = FG_EPARSE;
         free(msg);
@@ -565,59 +622,75 @@ static int answer_wear(struct fg_sched_proc *p, const unsigned char *msg, size_t
     return fg_sched_frame_write(p->fd, FG_SCHED_MSG_WEAR_A, &v, sizeof(v));
 }
 
-enum fg_sched_outcome fg_sched_proc_realtime(struct fg_sched_proc *p, const void *view,
-                                             size_t view_len, int timeout_ms,
-                                             fg_sched_wear_fn wear, void *wear_ctx,
-                                             struct fg_sched_setpoints *out, char *why,
-                                             size_t why_len)
+/* How the answer of one kind of call decodes: 0, or an error in err; *prc
+ * the plugin's return code. */
+typedef int (*decode_fn)(void *out, struct fg_sched_rbuf *r, int32_t *prc,
+                         struct fg_error *err);
+
+static int decode_setpoints(void *out, struct fg_sched_rbuf *r, int32_t *prc,
+                            struct fg_error *err)
+{
+    return fg_sched_result_decode(r, prc, out, err);
+}
+
+static int decode_plan(void *out, struct fg_sched_rbuf *r, int32_t *prc,
+                       struct fg_error *err)
+{
+    return fg_sched_plan_result_decode(r, prc, out, err);
+}
+
+/* One call: send type with view + trailer, answer wear questions until the
+ * answer of type reply arrives, decode it. */
+static enum fg_sched_outcome call(struct fg_sched_proc *p, uint32_t type, uint32_t reply,
+                                  const char *fn, const void *view, size_t view_len,
+                                  const uint32_t *trailer, size_t n_trailer,
+                                  int timeout_ms, size_t max, fg_sched_wear_fn wear,
+                                  void *wear_ctx, decode_fn decode, void *out, char *why,
+                                  size_t why_len)
 {
     enum fg_sched_outcome o;
     why[0] = '\0';
-    out->n = 0;
     if (p->pid <= 0 && (o = start_worker(p, why, why_len)) != FG_SCHED_OK)
         return o;
     int64_t deadline = fg_mono_ms() + timeout_ms;
     struct fg_sched_wbuf w;
     fg_sched_wbuf_init(&w);
     fg_sched_put(&w, view, view_len);
-    fg_sched_put_u32(&w, out->cap);
-    int rc =
-        w.err ? w.err : fg_sched_frame_write(p->fd, FG_SCHED_MSG_REALTIME, w.p, w.len);
+    for (size_t i = 0; i < n_trailer; i++)
+        fg_sched_put_u32(&w, trailer[i]);
+    int rc = w.err ? w.err : fg_sched_frame_write(p->fd, type, w.p, w.len);
     fg_sched_wbuf_clear(&w);
     struct fg_error e = {0};
-    size_t max = 64 + (size_t)out->cap * (FG_SCHED_ID_MAX + 20) + 256;
     while (!rc) {
-        uint32_t type;
+        uint32_t t;
         unsigned char *msg;
         size_t len;
-        rc = fg_sched_frame_read_c(p->fd, p->cancel_fd, deadline, max, &type, &msg, &len,
-                                   &e);
+        rc =
+            fg_sched_frame_read_c(p->fd, p->cancel_fd, deadline, max, &t, &msg, &len, &e);
         if (rc)
             break;
-        if (type == FG_SCHED_MSG_WEAR_Q) {
+        if (t == FG_SCHED_MSG_WEAR_Q) {
             rc = answer_wear(p, msg, len, wear, wear_ctx);
             if (rc)
                 fg_error_set(&e, rc, NULL, "a wear-cost question that does not decode");
             free(msg);
             continue;
         }
-        if (type != FG_SCHED_MSG_RESULT) {
+        if (t != reply) {
             free(msg);
-            rc = fg_error_set(&e, FG_EPARSE, NULL, "unexpected message type %u", type);
+            rc = fg_error_set(&e, FG_EPARSE, NULL, "unexpected message type %u", t);
             break;
         }
         struct fg_sched_rbuf r;
         int32_t prc = 0;
         fg_sched_rbuf_init(&r, msg, len);
-        rc = fg_sched_result_decode(&r, &prc, out, &e);
+        rc = decode(out, &r, &prc, &e);
         free(msg);
         if (rc)
             break;
         p->backoff_ms = BACKOFF_MIN_MS;
         if (prc) {
-            snprintf(why, why_len, "%s: realtime() returned %d%s%.200s", p->name, prc,
-                     out->note[0] ? ": " : "", out->note);
-            out->n = 0;
+            snprintf(why, why_len, "%s: %s() returned %d", p->name, fn, prc);
             return FG_SCHED_FAILED;
         }
         return FG_SCHED_OK;
@@ -643,4 +716,41 @@ enum fg_sched_outcome fg_sched_proc_realtime(struct fg_sched_proc *p, const void
     snprintf(why, why_len, "%s: an answer that does not decode: %s%s%s; worker killed",
              p->name, e.path, e.path[0] ? ": " : "", e.msg);
     return FG_SCHED_PROTOCOL;
+}
+
+enum fg_sched_outcome fg_sched_proc_realtime(struct fg_sched_proc *p, const void *view,
+                                             size_t view_len, int timeout_ms,
+                                             fg_sched_wear_fn wear, void *wear_ctx,
+                                             struct fg_sched_setpoints *out, char *why,
+                                             size_t why_len)
+{
+    out->n = 0;
+    size_t max = 64 + (size_t)out->cap * (FG_SCHED_ID_MAX + 20) + 256;
+    enum fg_sched_outcome o =
+        call(p, FG_SCHED_MSG_REALTIME, FG_SCHED_MSG_RESULT, "realtime", view, view_len,
+             &out->cap, 1, timeout_ms, max, wear, wear_ctx, decode_setpoints, out, why,
+             why_len);
+    if (o == FG_SCHED_FAILED) {
+        size_t l = strlen(why);
+        if (out->note[0] && l < why_len)
+            snprintf(why + l, why_len - l, ": %.200s", out->note);
+        out->n = 0;
+    }
+    return o;
+}
+
+enum fg_sched_outcome fg_sched_proc_plan(struct fg_sched_proc *p, const void *view,
+                                         size_t view_len, int timeout_ms,
+                                         fg_sched_wear_fn wear, void *wear_ctx,
+                                         struct fg_sched_plan *out, char *why,
+                                         size_t why_len)
+{
+    uint32_t caps[2] = {out->cap_isp, out->slack_cap};
+    size_t max = fg_sched_plan_result_max(out->n_assets, out->cap_isp, out->slack_cap);
+    enum fg_sched_outcome o =
+        call(p, FG_SCHED_MSG_PLAN, FG_SCHED_MSG_PLAN_RESULT, "plan", view, view_len, caps,
+             2, timeout_ms, max, wear, wear_ctx, decode_plan, out, why, why_len);
+    if (o != FG_SCHED_OK)
+        out->n_isp = out->n_slack = 0;
+    return o;
 }

@@ -90,4 +90,14 @@ enum fg_sched_outcome fg_sched_proc_realtime(struct fg_sched_proc *p, const void
                                              struct fg_sched_setpoints *out, char *why,
                                              size_t why_len);
 
+/* One plan() call, the same way: the caller provides out->w (out->n_assets
+ * = the view's assets, x out->cap_isp), out->slack (out->slack_cap). On OK
+ * out holds the plan (rows out->n_isp apart); otherwise n_isp = 0. The
+ * values are not judged (the caller's guard does). */
+enum fg_sched_outcome fg_sched_proc_plan(struct fg_sched_proc *p, const void *view,
+                                         size_t view_len, int timeout_ms,
+                                         fg_sched_wear_fn wear, void *wear_ctx,
+                                         struct fg_sched_plan *out, char *why,
+                                         size_t why_len);
+
 #endif

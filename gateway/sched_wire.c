@@ -324,6 +324,116 @@ int fg_sched_result_decode(struct fg_sched_rbuf *r, int32_t *rc,
     return 0;
 }
 
+/* ---- the plan ------------------------------------------------------------------ */
+
+#define SLACK_WIRE (64 + FG_SCHED_ID_MAX + 8 + 8 + 8)
+
+size_t fg_sched_plan_result_max(uint32_t n_assets, uint32_t cap_isp, uint32_t slack_cap)
+{
+    return 4 + 8 + 4 + 4 + 4 + (size_t)n_assets * cap_isp * 8 + 5 * 8 + 128 + 4 +
+           (size_t)slack_cap * SLACK_WIRE;
+}
+
+void fg_sched_plan_result_encode(struct fg_sched_wbuf *w, int32_t rc,
+                                 const struct fg_sched_plan *p)
+{
+    /* a plugin claiming more ISPs than it had room for wrote past its
+     * buffer: nothing of it is sent (the worker refuses the call first) */
+    uint32_t n = rc || !p->w || p->n_isp > p->cap_isp ? 0 : p->n_isp;
+    uint32_t ns =
+        rc || !p->slack ? 0 : (p->n_slack <= p->slack_cap ? p->n_slack : p->slack_cap);
+    char services[sizeof(p->services)];
+    memcpy(services, p->services, sizeof(services));
+    services[sizeof(services) - 1] = '\0';
+    fg_sched_put_i32(w, rc);
+    fg_sched_put_i64(w, p->start);
+    fg_sched_put_i32(w, p->isp_s);
+    fg_sched_put_u32(w, n);
+    fg_sched_put_u32(w, p->n_assets);
+    /* rows are stored n_isp apart (fg_scheduler.h) */
+    for (uint32_t a = 0; a < p->n_assets && n; a++)
+        fg_sched_put(w, p->w + (size_t)a * p->n_isp, (size_t)n * sizeof(double));
+    fg_sched_put_f64(w, p->expected_cost);
+    fg_sched_put_f64(w, p->cost_energy);
+    fg_sched_put_f64(w, p->cost_wear);
+    fg_sched_put_f64(w, p->cost_demand);
+    fg_sched_put_f64(w, p->cost_penalty);
+    fg_sched_put(w, services, sizeof(services));
+    fg_sched_put_u32(w, ns);
+    for (uint32_t i = 0; i < ns; i++) {
+        struct fg_sched_slack s = p->slack[i];
+        s.name[sizeof(s.name) - 1] = s.asset[sizeof(s.asset) - 1] = '\0';
+        s.unit[sizeof(s.unit) - 1] = '\0';
+        fg_sched_put(w, s.name, sizeof(s.name));
+        fg_sched_put(w, s.asset, sizeof(s.asset));
+        fg_sched_put_i64(w, s.at);
+        fg_sched_put_f64(w, s.amount);
+        fg_sched_put(w, s.unit, sizeof(s.unit));
+    }
+}
+
+int fg_sched_plan_result_decode(struct fg_sched_rbuf *r, int32_t *rc,
+                                struct fg_sched_plan *out, struct fg_error *err)
+{
+    uint32_t n, na, ns;
+    out->n_isp = 0;
+    out->n_slack = 0;
+    fg_sched_get_i32(r, rc);
+    fg_sched_get_i64(r, &out->start);
+    fg_sched_get_i32(r, &out->isp_s);
+    fg_sched_get_u32(r, &n);
+    if (fg_sched_get_u32(r, &na))
+        return fg_error_set(err, r->err, "/plan", "truncated in the header");
+    if (n > out->cap_isp)
+        return fg_error_set(err, FG_ERANGE, "/plan/n_isp", "%u ISPs, room for %u", n,
+                            out->cap_isp);
+    if (n && na != out->n_assets)
+        return fg_error_set(err, FG_ERANGE, "/plan/n_assets",
+                            "%u asset rows for a view of %u assets", na, out->n_assets);
+    if ((size_t)na * n * sizeof(double) > r->len - r->off)
+        return fg_error_set(err, FG_EPARSE, "/plan/w",
+                            "%u x %u values claimed, %zu bytes left", na, n,
+                            r->len - r->off);
+    /* rows n apart in out->w (n <= cap_isp: they fit) */
+    for (uint32_t a = 0; a < na && n; a++)
+        fg_sched_get(r, out->w + (size_t)a * n, (size_t)n * sizeof(double));
+    fg_sched_get_f64(r, &out->expected_cost);
+    fg_sched_get_f64(r, &out->cost_energy);
+    fg_sched_get_f64(r, &out->cost_wear);
+    fg_sched_get_f64(r, &out->cost_demand);
+    fg_sched_get_f64(r, &out->cost_penalty);
+    fg_sched_get(r, out->services, sizeof(out->services));
+    if (fg_sched_get_u32(r, &ns))
+        return fg_error_set(err, r->err, "/plan", "truncated before the slack");
+    if (!memchr(out->services, '\0', sizeof(out->services)))
+        return fg_error_set(err, FG_EPARSE, "/plan/services", "not NUL-terminated");
+    if (ns > out->slack_cap)
+        return fg_error_set(err, FG_ERANGE, "/plan/n_slack",
+                            "%u slack entries, room for %u", ns, out->slack_cap);
+    for (uint32_t i = 0; i < ns; i++) {
+        struct fg_sched_slack *s = &out->slack[i];
+        fg_sched_get(r, s->name, sizeof(s->name));
+        fg_sched_get(r, s->asset, sizeof(s->asset));
+        fg_sched_get_i64(r, &s->at);
+        fg_sched_get_f64(r, &s->amount);
+        fg_sched_get(r, s->unit, sizeof(s->unit));
+        if (r->err)
+            return fg_error_set(err, r->err, "/plan/slack", "truncated at entry %u of %u",
+                                i, ns);
+        if (!memchr(s->name, '\0', sizeof(s->name)) ||
+            !memchr(s->asset, '\0', sizeof(s->asset)) ||
+            !memchr(s->unit, '\0', sizeof(s->unit)))
+            return fg_error_set(err, FG_EPARSE, "/plan/slack",
+                                "entry %u: a string not NUL-terminated", i);
+    }
+    if (r->off != r->len)
+        return fg_error_set(err, FG_EPARSE, "/plan", "%zu bytes past the end",
+                            r->len - r->off);
+    out->n_isp = n;
+    out->n_slack = ns;
+    return 0;
+}
+
 /* ---- frames ------------------------------------------------------------------ */
 
 static int write_all(int fd, const void *p, size_t n)

@@ -46,7 +46,11 @@ enum fg_sched_msg {
     FG_SCHED_MSG_WEAR_Q = 6,
     FG_SCHED_MSG_WEAR_A = 7,
     FG_SCHED_MSG_LOG = 8,
+    FG_SCHED_MSG_PLAN = 9,         /* view, u32 cap_isp, u32 slack_cap */
+    FG_SCHED_MSG_PLAN_RESULT = 10, /* see fg_sched_plan_result_encode */
 };
+
+#define FG_SCHED_SLACK_MAX 4096 /* slack entries in one plan */
 
 /* A growable output buffer; err sticks at the first failure (FG_ENOMEM,
  * FG_ETOOBIG past FG_SCHED_FRAME_MAX). */
@@ -104,6 +108,23 @@ void fg_sched_result_encode(struct fg_sched_wbuf *w, int32_t rc,
  * long or an id is not NUL-terminated. */
 int fg_sched_result_decode(struct fg_sched_rbuf *r, int32_t *rc,
                            struct fg_sched_setpoints *out, struct fg_error *err);
+
+/* Encode a plan() answer: i32 rc, i64 start, i32 isp_s, u32 n_isp,
+ * u32 n_assets, n_assets x n_isp f64 (row per asset), f64 expected_cost,
+ * cost_energy, cost_wear, cost_demand, cost_penalty, services[128],
+ * u32 n_slack, n_slack x (name[64], asset[48], i64 at, f64 amount, unit[8]).
+ * n_isp and n_slack are cut to the caps the host gave. */
+void fg_sched_plan_result_encode(struct fg_sched_wbuf *w, int32_t rc,
+                                 const struct fg_sched_plan *p);
+/* Decode one into out, whose w (out->n_assets x out->cap_isp) and slack
+ * (out->slack_cap) the caller provides: FG_ERANGE when the worker claims more
+ * ISPs or slack than there is room for, or another number of assets;
+ * FG_EPARSE when truncated, too long or a string is not NUL-terminated. The
+ * values are not judged here (NaN is the guard's business). */
+int fg_sched_plan_result_decode(struct fg_sched_rbuf *r, int32_t *rc,
+                                struct fg_sched_plan *out, struct fg_error *err);
+/* The largest plan answer for these caps, for the frame limit. */
+size_t fg_sched_plan_result_max(uint32_t n_assets, uint32_t cap_isp, uint32_t slack_cap);
 
 /* Write one frame (blocking, retried on EINTR): 0 or FG_EIO. */
 int fg_sched_frame_write(int fd, uint32_t type, const void *p, size_t len);

@@ -210,6 +210,50 @@ void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
     v->assets = assets;
 }
 
+/* The plan's row of asset id; i is where it usually is (the plan was made
+ * from a view of the same model). SIZE_MAX when the plan has none. */
+static size_t plan_row(const struct fg_plan *p, const char *id, size_t i)
+{
+    if (i < p->n_assets && !strcmp(p->asset_ids[i], id))
+        return i;
+    for (size_t k = 0; k < p->n_assets; k++)
+        if (!strcmp(p->asset_ids[k], id))
+            return k;
+    return SIZE_MAX;
+}
+
+/* The ISP of the plan that holds t, or -1. */
+static int64_t plan_isp_at(const struct fg_plan *p, int64_t t)
+{
+    if (!p->created || !p->n_isp || p->isp_s <= 0 || !p->w || !p->asset_ids ||
+        t < p->start)
+        return -1;
+    int64_t k = (t - p->start) / p->isp_s;
+    return k < (int64_t)p->n_isp ? k : -1;
+}
+
+void fg_sched_view_plan(const struct fg_model *m, struct fg_sched_view *v,
+                        struct fg_sched_asset *assets)
+{
+    const struct fg_plan *p = &m->plan;
+    int64_t k = plan_isp_at(p, v->now);
+    if (k < 0)
+        return;
+    v->plan_created = p->created;
+    v->plan_site_w = fg_plan_isp(p, FG_PLAN_SITE_W, (size_t)k);
+    for (size_t i = 0; i < v->n_assets && i < m->n_assets; i++) {
+        const struct fg_asset *a = &m->assets[i];
+        size_t r = plan_row(p, a->id, i);
+        if (r == SIZE_MAX)
+            continue;
+        /* an EV that arrived after the plan was made is not in it */
+        if (a->kind == FG_ASSET_EVSE && a->evse.session_active &&
+            a->evse.session_start > p->created)
+            continue;
+        assets[i].plan_w = p->w[r * p->n_isp + (size_t)k];
+    }
+}
+
 /* ---- the guard ------------------------------------------------------------------ */
 
 int fg_sched_guard_check(const struct fg_model *m, const struct fg_sched_setpoint *sp,
@@ -335,6 +379,8 @@ static void run_fallback(struct fg_gw *gw, int64_t now)
     free(act);
 }
 
+static void plan_tick(struct fg_gw *gw, int64_t now);
+
 /* ---- the exchange ---------------------------------------------------------------- */
 
 struct wear_entry {
@@ -343,14 +389,19 @@ struct wear_entry {
     double soc, replacement_cost, eol_soh;
 };
 
+/* The ageing states wear_cost_per_kwh() answers from. */
+struct wear_set {
+    struct wear_entry *e;
+    size_t n;
+};
+
 struct job {
     struct fg_gw *gw;
     unsigned gen;
     struct fg_sched_proc *proc;
     struct fg_sched_wbuf view;
     int timeout_ms;
-    struct wear_entry *wear;
-    size_t n_wear;
+    struct wear_set wear;
     struct fg_sched_setpoints out;
     enum fg_sched_outcome outcome;
     char why[512];
@@ -361,9 +412,9 @@ struct job {
  * the loop thread with the view. */
 static double job_wear(void *ctx, const char *id, double dod, double crate, double temp)
 {
-    struct job *j = ctx;
-    for (size_t i = 0; i < j->n_wear; i++) {
-        struct wear_entry *w = &j->wear[i];
+    const struct wear_set *ws = ctx;
+    for (size_t i = 0; i < ws->n; i++) {
+        const struct wear_entry *w = &ws->e[i];
         if (strcmp(w->id, id))
             continue;
         double cap_kwh = w->st.capacity_wh / 1000.0;
@@ -381,7 +432,7 @@ static double job_wear(void *ctx, const char *id, double dod, double crate, doub
 static void job_free(struct job *j)
 {
     fg_sched_wbuf_clear(&j->view);
-    free(j->wear);
+    free(j->wear.e);
     free(j->out.sp);
     free(j);
 }
@@ -389,8 +440,9 @@ static void job_free(struct job *j)
 static void job_work(void *arg)
 {
     struct job *j = arg;
-    j->outcome = fg_sched_proc_realtime(j->proc, j->view.p, j->view.len, j->timeout_ms,
-                                        job_wear, j, &j->out, j->why, sizeof(j->why));
+    j->outcome =
+        fg_sched_proc_realtime(j->proc, j->view.p, j->view.len, j->timeout_ms, job_wear,
+                               &j->wear, &j->out, j->why, sizeof(j->why));
     snprintf(j->name, sizeof(j->name), "%s", j->proc->name);
 }
 
@@ -487,14 +539,14 @@ static void job_done(void *arg, int cancelled)
     job_free(j);
 }
 
-static int snapshot_wear(struct fg_gw *gw, struct job *j)
+static int snapshot_wear(struct fg_gw *gw, struct wear_set *ws)
 {
     size_t n = 0;
     for (size_t i = 0; i < gw->model.n_assets; i++)
         n += gw->model.assets[i].kind == FG_ASSET_BATTERY ||
              gw->model.assets[i].kind == FG_ASSET_EVSE;
-    j->wear = calloc(n ? n : 1, sizeof(*j->wear));
-    if (!j->wear)
+    ws->e = calloc(n ? n : 1, sizeof(*ws->e));
+    if (!ws->e)
         return FG_ENOMEM;
     for (size_t i = 0; i < gw->model.n_assets; i++) {
         const struct fg_asset *a = &gw->model.assets[i];
@@ -505,7 +557,7 @@ static int snapshot_wear(struct fg_gw *gw, struct job *j)
         if (!(h = fg_health_find(&gw->health, a, &e)) || !h->started)
             continue;
         const struct fg_cfg_ageing *c = fg_health_cfg(&gw->cfg, h);
-        struct wear_entry *w = &j->wear[j->n_wear++];
+        struct wear_entry *w = &ws->e[ws->n++];
         snprintf(w->id, sizeof(w->id), "%s", a->id);
         w->st = h->st;
         w->soc = a->kind == FG_ASSET_BATTERY ? a->battery.soc : a->evse.ev_soc;
@@ -528,7 +580,7 @@ static struct job *make_job(struct fg_gw *gw, int64_t now)
         j->out.cap = (uint32_t)(gw->model.n_assets + EXTRA_SP);
         j->out.sp = calloc(j->out.cap, sizeof(*j->out.sp));
     }
-    if (!j || !assets || !values || !j->out.sp || snapshot_wear(gw, j)) {
+    if (!j || !assets || !values || !j->out.sp || snapshot_wear(gw, &j->wear)) {
         if (j)
             job_free(j);
         free(assets);
@@ -538,6 +590,7 @@ static struct job *make_job(struct fg_gw *gw, int64_t now)
     struct fg_sched_view v;
     fg_sched_view_build(&gw->model, now, horizon_s, gw->cfg.site.kw_max_w, assets, values,
                         &v);
+    fg_sched_view_plan(&gw->model, &v, assets);
     fg_sched_wbuf_init(&j->view);
     fg_sched_view_encode(&j->view, &v);
     free(assets);
@@ -556,6 +609,7 @@ static struct job *make_job(struct fg_gw *gw, int64_t now)
 void fg_scheduler_tick(struct fg_gw *gw, int64_t now)
 {
     struct fg_scheduler *s = &gw->sched;
+    plan_tick(gw, now);
     if (!s->running)
         return;
     if (s->busy) {
@@ -592,7 +646,464 @@ void fg_scheduler_tick(struct fg_gw *gw, int64_t now)
     gw->metrics.sched_calls++;
 }
 
+/* ---- the planner ----------------------------------------------------------------- */
+
+#define PLAN_MIN_GAP_S 30 /* no two plan() calls closer than this (clock s) */
+#define PLAN_RETRY_S 60   /* after a failed plan(), try again after this */
+#define PLAN_SLACK_CAP 256
+
+struct plan_job {
+    struct fg_gw *gw;
+    unsigned gen;
+    struct fg_sched_proc *proc;
+    struct fg_sched_wbuf view;
+    int timeout_ms;
+    struct wear_set wear;
+    struct fg_sched_plan out;
+    /* what the view held, for the plan's record */
+    int64_t now, isp_start;
+    int isp_s;
+    uint32_t n_assets, n_view_isp, n_pv;
+    char (*ids)[FG_ID_MAX];
+    double *series; /* the view's N_SERIES x n_view_isp values */
+    bool have_load; /* the view had a load forecast */
+    double kw_max_w, conn_import_w, conn_export_w;
+    char reason[64];
+    enum fg_sched_outcome outcome;
+    char why[512];
+    char name[64];
+    double solve_s;
+};
+
+static void plan_job_free(struct plan_job *j)
+{
+    fg_sched_wbuf_clear(&j->view);
+    free(j->wear.e);
+    free(j->out.w);
+    free(j->out.slack);
+    free(j->ids);
+    free(j->series);
+    free(j);
+}
+
+static void plan_job_work(void *arg)
+{
+    struct plan_job *j = arg;
+    int64_t t0 = fg_mono_ms();
+    j->outcome = fg_sched_proc_plan(j->proc, j->view.p, j->view.len, j->timeout_ms,
+                                    job_wear, &j->wear, &j->out, j->why, sizeof(j->why));
+    j->solve_s = (double)(fg_mono_ms() - t0) / 1000.0;
+    snprintf(j->name, sizeof(j->name), "%s", j->proc->name);
+}
+
+/* The guard for a plan: on the view's ISP grid, from its ISP, every value
+ * finite. 0, or FG_EINVAL with the reason. */
+static int plan_check(const struct plan_job *j, char *why, size_t len)
+{
+    const struct fg_sched_plan *o = &j->out;
+    if (o->n_isp == 0)
+        return snprintf(why, len, "a plan of no ISPs"), FG_EINVAL;
+    if (o->isp_s != j->isp_s || o->start != j->isp_start)
+        return snprintf(
+                   why, len,
+                   "a plan from %lld in steps of %d s; the view's ISPs start at %lld "
+                   "in steps of %d s",
+                   (long long)o->start, o->isp_s, (long long)j->isp_start, j->isp_s),
+               FG_EINVAL;
+    for (size_t i = 0; i < (size_t)o->n_assets * o->n_isp; i++)
+        if (!isfinite(o->w[i]))
+            return snprintf(why, len,
+                            "asset \"%s\", ISP %zu: power is not a finite number",
+                            j->ids[i / o->n_isp], i % o->n_isp),
+                   FG_EINVAL;
+    if (!isfinite(o->expected_cost))
+        return snprintf(why, len, "expected cost is not a finite number"), FG_EINVAL;
+    return 0;
+}
+
+/* The plan's record: what it assumed and the site power it expects. */
+static int plan_record(struct plan_job *j, struct fg_plan *p)
+{
+    const struct fg_sched_plan *o = &j->out;
+    size_t n = o->n_isp, na = o->n_assets, nv = j->n_view_isp;
+    memset(p, 0, sizeof(*p));
+    p->asset_ids = j->ids;
+    p->w = malloc((na * n + 1) * sizeof(double));
+    p->isp = malloc(FG_PLAN_N_SERIES * n * sizeof(double));
+    p->slack = calloc(o->n_slack ? o->n_slack : 1, sizeof(*p->slack));
+    if (!p->w || !p->isp || !p->slack) {
+        free(p->w);
+        free(p->isp);
+        free(p->slack);
+        return FG_ENOMEM;
+    }
+    j->ids = NULL;
+    memcpy(p->w, o->w, na * n * sizeof(double));
+    p->created = j->now;
+    p->start = o->start;
+    p->isp_s = o->isp_s;
+    p->n_isp = n;
+    p->n_assets = na;
+    p->expected_cost = o->expected_cost;
+    p->cost_energy = o->cost_energy;
+    p->cost_wear = o->cost_wear;
+    p->cost_demand = o->cost_demand;
+    p->cost_penalty = o->cost_penalty;
+    snprintf(p->services, sizeof(p->services), "%s", o->services);
+    snprintf(p->producer, sizeof(p->producer), "%.31s", j->name);
+    snprintf(p->reason, sizeof(p->reason), "%s", j->reason);
+    p->kw_max_w = j->kw_max_w;
+    p->connection_import_w = j->conn_import_w;
+    p->connection_export_w = j->conn_export_w;
+    p->solve_s = j->solve_s;
+    for (size_t i = 0; i < o->n_slack; i++) {
+        const struct fg_sched_slack *x = &o->slack[i];
+        struct fg_plan_slack *y = &p->slack[p->n_slack++];
+        snprintf(y->name, sizeof(y->name), "%s", x->name);
+        snprintf(y->asset, sizeof(y->asset), "%s", x->asset);
+        y->at = x->at;
+        y->amount = x->amount;
+        snprintf(y->unit, sizeof(y->unit), "%s", x->unit);
+    }
+    /* view series order: price_import, price_export, import_max, export_max,
+     * dispatch, pv, load */
+    static const int from[FG_PLAN_N_SERIES] = {
+        [FG_PLAN_LOAD_W] = 6,       [FG_PLAN_PV_W] = 5,
+        [FG_PLAN_PRICE_IMPORT] = 0, [FG_PLAN_PRICE_EXPORT] = 1,
+        [FG_PLAN_IMPORT_MAX_W] = 2, [FG_PLAN_EXPORT_MAX_W] = 3,
+        [FG_PLAN_DISPATCH_W] = 4};
+    for (size_t i = 0; i < n; i++) {
+        for (int k = FG_PLAN_LOAD_W; k < FG_PLAN_N_SERIES; k++)
+            p->isp[(size_t)k * n + i] = i < nv && (k != FG_PLAN_LOAD_W || j->have_load)
+                                            ? j->series[(size_t)from[k] * nv + i]
+                                            : NAN;
+        /* what the plan expects at the connection: its assets, the load
+         * forecast it was given, and the PV forecast when no PV asset
+         * carries it (fg_scheduler.h: plan_site_w) */
+        double site = 0;
+        for (size_t a = 0; a < na; a++)
+            site += p->w[a * n + i];
+        double load = p->isp[FG_PLAN_LOAD_W * n + i];
+        double pv = p->isp[FG_PLAN_PV_W * n + i];
+        site += isfinite(load) ? load : 0;
+        if (!j->n_pv && isfinite(pv))
+            site -= pv;
+        p->isp[FG_PLAN_SITE_W * n + i] = site;
+    }
+    return 0;
+}
+
+static void plan_done(void *arg, int cancelled)
+{
+    struct plan_job *j = arg;
+    struct fg_gw *gw = j->gw;
+    if (cancelled || j->gen != gw->sched.gen) {
+        plan_job_free(j);
+        return;
+    }
+    struct fg_scheduler *s = &gw->sched;
+    int64_t now = fg_gw_now(gw);
+    char why[512];
+    s->plan_busy = false;
+    if (j->outcome != FG_SCHED_OK) {
+        snprintf(why, sizeof(why), "%s", j->why);
+    } else if (!plan_check(j, why, sizeof(why))) {
+        struct fg_plan p;
+        if (plan_record(j, &p)) {
+            snprintf(why, sizeof(why), "out of memory keeping the plan");
+        } else {
+            gw->metrics.plans++;
+            gw->metrics.plan_solve_s = j->solve_s;
+            fg_info("sched",
+                    "planner \"%s\" (%s): plan of %zu ISPs from %lld, expected cost %.4f "
+                    "(energy %.4f, wear %.4f, demand %.4f, penalties %.4f), %zu slack, "
+                    "%.2f s",
+                    j->name, j->reason, p.n_isp, (long long)p.start, p.expected_cost,
+                    p.cost_energy, p.cost_wear, p.cost_demand, p.cost_penalty, p.n_slack,
+                    j->solve_s);
+            for (size_t i = 0; i < p.n_slack; i++)
+                fg_warn("sched", "plan: constraint %s%s%s gave way by %g %s",
+                        p.slack[i].name, p.slack[i].asset[0] ? " of " : "",
+                        p.slack[i].asset, p.slack[i].amount, p.slack[i].unit);
+            fg_model_set_plan(&gw->model, &p);
+            plan_job_free(j);
+            return;
+        }
+    } else {
+        gw->metrics.sched_refused++;
+    }
+    gw->metrics.plan_failures++;
+    s->plan_retry_at = now + PLAN_RETRY_S;
+    fg_warn("sched", "planner: no new plan (%s): %s; %s", j->reason, why,
+            gw->model.plan.created ? "the previous plan stays in force"
+                                   : "the real-time scheduler works without a plan");
+    plan_job_free(j);
+}
+
+static struct plan_job *make_plan_job(struct fg_gw *gw, int64_t now, const char *reason)
+{
+    struct fg_scheduler *s = &gw->sched;
+    const struct fg_model *m = &gw->model;
+    int horizon_s = gw->cfg.scheduler.horizon_h * 3600;
+    int isp = m->site.isp_s > 0 ? m->site.isp_s : 900;
+    size_t nv = fg_sched_view_values(horizon_s, isp) / N_SERIES;
+    struct plan_job *j = calloc(1, sizeof(*j));
+    struct fg_sched_asset *assets =
+        calloc(m->n_assets ? m->n_assets : 1, sizeof(*assets));
+    if (!j || !assets)
+        goto fail;
+    j->series = calloc(nv * N_SERIES + 1, sizeof(double));
+    j->ids = calloc(m->n_assets ? m->n_assets : 1, sizeof(*j->ids));
+    j->out.w = calloc(m->n_assets * nv + 1, sizeof(double));
+    j->out.slack = calloc(PLAN_SLACK_CAP, sizeof(*j->out.slack));
+    if (!j->series || !j->ids || !j->out.w || !j->out.slack ||
+        snapshot_wear(gw, &j->wear))
+        goto fail;
+    struct fg_sched_view v;
+    fg_sched_view_build(m, now, horizon_s, gw->cfg.site.kw_max_w, assets, j->series, &v);
+    fg_sched_view_plan(m, &v, assets);
+    fg_sched_wbuf_init(&j->view);
+    fg_sched_view_encode(&j->view, &v);
+    if (j->view.err)
+        goto fail;
+    for (size_t i = 0; i < m->n_assets; i++) {
+        snprintf(j->ids[i], sizeof(j->ids[i]), "%s", m->assets[i].id);
+        j->n_pv += m->assets[i].kind == FG_ASSET_PV;
+    }
+    j->gw = gw;
+    j->gen = s->gen;
+    j->proc = s->plan_proc;
+    j->timeout_ms = s->plan_timeout_s * 1000;
+    j->out.cap_isp = (uint32_t)nv;
+    j->out.n_assets = (uint32_t)m->n_assets;
+    j->out.slack_cap = PLAN_SLACK_CAP;
+    j->now = now;
+    j->isp_s = isp;
+    j->isp_start = v.price_import.start;
+    j->n_assets = (uint32_t)m->n_assets;
+    j->n_view_isp = (uint32_t)nv;
+    j->have_load = v.load_forecast_w.n > 0;
+    j->kw_max_w = gw->cfg.site.kw_max_w;
+    j->conn_import_w = m->site.import_limit_w;
+    j->conn_export_w = m->site.export_limit_w;
+    snprintf(j->reason, sizeof(j->reason), "%s", reason);
+    free(assets);
+    return j;
+fail:
+    free(assets);
+    if (j)
+        plan_job_free(j);
+    return NULL;
+}
+
+static uint64_t mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xbf58476d1ce4e5b9ull;
+}
+
+static uint64_t mix_str(uint64_t h, const char *s)
+{
+    while (*s)
+        h = mix(h, (unsigned char)*s++);
+    return h;
+}
+
+/* What a new plan depends on that changes by events: EV sessions (arrival,
+ * departure, the energy asked for) and signals (new, changed, cancelled). */
+static uint64_t fingerprint_evs(const struct fg_model *m)
+{
+    uint64_t h = 1;
+    for (size_t i = 0; i < m->n_assets; i++) {
+        const struct fg_asset *a = &m->assets[i];
+        if (a->kind != FG_ASSET_EVSE || !a->evse.session_active)
+            continue;
+        h = mix_str(h, a->id);
+        h = mix(h, (uint64_t)a->evse.session_start);
+        h = mix(h, (uint64_t)a->evse.departure);
+        h = mix(h, (uint64_t)(int64_t)a->evse.energy_requested_wh);
+    }
+    return h;
+}
+
+static uint64_t fingerprint_signals(const struct fg_model *m)
+{
+    uint64_t h = 2;
+    for (size_t i = 0; i < m->n_signals; i++) {
+        const struct fg_signal *g = &m->signals[i];
+        h = mix_str(h, g->id);
+        h = mix(h, (uint64_t)g->source);
+        h = mix(h, (uint64_t)g->status);
+        h = mix(h, g->modification);
+        h = mix(h, (uint64_t)g->n_intervals);
+    }
+    return h;
+}
+
+/* Follow the uncontrolled load (site less EVs and batteries) over each ISP
+ * of the plan; at the ISP's end, a mean further from the plan's than
+ * scheduler.replan_deviation_w asks for a new plan. */
+static void track_deviation(struct fg_gw *gw, int64_t now)
+{
+    struct fg_scheduler *s = &gw->sched;
+    const struct fg_model *m = &gw->model;
+    const struct fg_plan *p = &m->plan;
+    int64_t k = plan_isp_at(p, now);
+    int64_t isp_start = k >= 0 ? p->start + k * p->isp_s : 0;
+    if (s->dev_isp != isp_start) {
+        int64_t kp = s->dev_isp ? plan_isp_at(p, s->dev_isp) : -1;
+        if (kp >= 0 && s->dev_n >= (unsigned)p->isp_s / 2) {
+            double planned = fg_plan_isp(p, FG_PLAN_SITE_W, (size_t)kp);
+            for (size_t r = 0; r < p->n_assets; r++) {
+                const struct fg_asset *a = fg_model_find_asset_c(m, p->asset_ids[r]);
+                if (a && (a->kind == FG_ASSET_EVSE || a->kind == FG_ASSET_BATTERY))
+                    planned -= p->w[r * p->n_isp + (size_t)kp];
+            }
+            double mean = s->dev_sum_w / s->dev_n;
+            double thr = isfinite(gw->cfg.scheduler.replan_deviation_w)
+                             ? gw->cfg.scheduler.replan_deviation_w
+                             : 0.1 * m->site.import_limit_w;
+            if (isfinite(planned) && fabs(mean - planned) > thr && !s->plan_want[0])
+                snprintf(s->plan_want, sizeof(s->plan_want), "forecast deviation %+.0f W",
+                         mean - planned);
+        }
+        s->dev_isp = isp_start;
+        s->dev_sum_w = 0;
+        s->dev_n = 0;
+    }
+    if (k < 0)
+        return;
+    double base = fg_model_site_power(m);
+    for (size_t i = 0; i < m->n_assets && isfinite(base); i++) {
+        const struct fg_asset *a = &m->assets[i];
+        if ((a->kind == FG_ASSET_EVSE || a->kind == FG_ASSET_BATTERY) && a->online &&
+            isfinite(a->power_w))
+            base -= a->power_w;
+    }
+    if (isfinite(base)) {
+        s->dev_sum_w += base;
+        s->dev_n++;
+    }
+}
+
+static void plan_tick(struct fg_gw *gw, int64_t now)
+{
+    struct fg_scheduler *s = &gw->sched;
+    if (!s->plan_running || s->plan_busy)
+        return;
+    track_deviation(gw, now);
+    uint64_t fe = fingerprint_evs(&gw->model), fs = fingerprint_signals(&gw->model);
+    int64_t since = now - s->plan_last_call;
+    const char *why = NULL;
+    if (!s->plan_last_call)
+        why = "first plan";
+    else if (s->plan_want[0])
+        why = s->plan_want;
+    else if (fe != s->fp_ev)
+        why = "EV sessions changed";
+    else if (fs != s->fp_sig)
+        why = "signals changed";
+    else if (since >= gw->cfg.scheduler.plan_interval_s || since < 0)
+        why = "periodic re-plan";
+    if (!why || now < s->plan_retry_at ||
+        (s->plan_last_call && since >= 0 && since < PLAN_MIN_GAP_S))
+        return;
+    struct plan_job *j = make_plan_job(gw, now, why);
+    if (!j) {
+        fg_err("sched", "planner: out of memory building the view");
+        s->plan_retry_at = now + PLAN_RETRY_S;
+        return;
+    }
+    if (fg_worker_submit(s->plan_worker, plan_job_work, plan_done, j)) {
+        plan_job_free(j);
+        return;
+    }
+    fg_dbg("sched", "planner: plan() called (%s)", why);
+    s->plan_busy = true;
+    s->plan_last_call = now;
+    s->plan_want[0] = '\0';
+    s->fp_ev = fe;
+    s->fp_sig = fs;
+}
+
 /* ---- lifecycle ------------------------------------------------------------------- */
+
+/* A worker process for plugin and its exchange thread. */
+static int start_proc(struct fg_gw *gw, const char *plugin, const char *options,
+                      const char *thread, struct fg_sched_proc **proc,
+                      struct fg_worker **worker, struct fg_error *err)
+{
+    struct fg_sched_proc *p = calloc(1, sizeof(*p));
+    if (!p)
+        return fg_error_set(err, FG_ENOMEM, "/scheduler", "out of memory");
+    fg_sched_proc_init(p, "/proc/self/exe", plugin, options, (int)fg_log_get_level());
+    /* stop() makes this readable so that no wait for the worker (its start
+     * has seconds) holds up a reload or shutdown */
+    p->cancel_fd = eventfd(0, EFD_CLOEXEC);
+    int rc = fg_worker_new(gw->loop, thread, worker);
+    if (rc) {
+        fg_sched_proc_clear(p);
+        if (p->cancel_fd >= 0)
+            close(p->cancel_fd);
+        free(p);
+        return fg_error_set(err, rc, "/scheduler", "cannot start the %s thread", thread);
+    }
+    *proc = p;
+    return 0;
+}
+
+static void stop_proc(struct fg_sched_proc **proc, struct fg_worker **worker)
+{
+    struct fg_sched_proc *p = *proc;
+    if (p && p->cancel_fd >= 0)
+        (void)eventfd_write(p->cancel_fd, 1);
+    if (*worker)
+        fg_worker_free(*worker); /* the running call returns at once */
+    *worker = NULL;
+    if (p) {
+        fg_sched_proc_clear(p);
+        if (p->cancel_fd >= 0)
+            close(p->cancel_fd);
+        free(p);
+    }
+    *proc = NULL;
+}
+
+/* Does the built-in or plugin name do something (has the function)? */
+static bool builtin_idle(const char *name, bool want_plan)
+{
+    if (!name[0] || !strcmp(name, "none"))
+        return true;
+    if (!fg_sched_is_builtin(name))
+        return false; /* a .so: its worker tells */
+    const struct fg_sched_plugin *p = fg_sched_builtin(name);
+    return !p || (want_plan ? !p->plan : !p->realtime);
+}
+
+static int start_planner(struct fg_gw *gw, struct fg_error *err)
+{
+    struct fg_scheduler *s = &gw->sched;
+    const struct fg_config *c = &gw->cfg;
+    snprintf(s->planner, sizeof(s->planner), "%s", c->scheduler.planner);
+    snprintf(s->planner_options, sizeof(s->planner_options), "%s",
+             c->scheduler.planner_options);
+    s->plan_timeout_s = c->scheduler.plan_timeout_s;
+    if (builtin_idle(s->planner, true)) {
+        fg_info("sched",
+                "no planner (scheduler.planner \"%s\"): the real-time "
+                "scheduler works without a plan",
+                s->planner);
+        return 0;
+    }
+    int rc = start_proc(gw, s->planner, s->planner_options, "planner", &s->plan_proc,
+                        &s->plan_worker, err);
+    if (rc)
+        return rc;
+    s->plan_running = true;
+    fg_info("sched", "planner %s: plan() every %d s and on events, deadline %d s",
+            s->planner, c->scheduler.plan_interval_s, s->plan_timeout_s);
+    return 0;
+}
 
 int fg_scheduler_start(struct fg_gw *gw, struct fg_error *err)
 {
@@ -608,62 +1119,36 @@ int fg_scheduler_start(struct fg_gw *gw, struct fg_error *err)
     const char *base = strrchr(c->scheduler.plugin, '/'); /* until it names itself */
     snprintf(s->name, sizeof(s->name), "%.63s", base ? base + 1 : c->scheduler.plugin);
     s->timeout_ms = c->scheduler.realtime_timeout_ms;
-    if (!s->plugin[0] || !strcmp(s->plugin, "none")) {
-        fg_info("sched", "no scheduler (scheduler.plugin \"none\")");
-        goto idle;
-    }
-    if (fg_sched_is_builtin(s->plugin)) {
-        const struct fg_sched_plugin *p = fg_sched_builtin(s->plugin);
-        if (!p || (!p->realtime && !p->plan)) {
-            fg_info("sched", "scheduler \"%s\" does nothing: no scheduler runs",
-                    p && p->name ? p->name : s->plugin);
-            goto idle;
+    if (builtin_idle(s->plugin, false)) {
+        fg_info("sched", "no real-time scheduler (scheduler.plugin \"%s\")", s->plugin);
+        if (s->fallback) {
+            s->fallback = false;
+            gw->metrics.sched_fallback_active = 0;
         }
+    } else {
+        int rc =
+            start_proc(gw, s->plugin, s->options, "scheduler", &s->proc, &s->worker, err);
+        if (rc)
+            return rc;
+        s->running = true;
+        fg_info("sched", "scheduler %s: realtime() every %d s, deadline %d ms", s->plugin,
+                c->scheduler.interval_s, s->timeout_ms);
     }
-    s->proc = calloc(1, sizeof(*s->proc));
-    if (!s->proc)
-        return fg_error_set(err, FG_ENOMEM, "/scheduler", "out of memory");
-    fg_sched_proc_init(s->proc, "/proc/self/exe", s->plugin, s->options,
-                       (int)fg_log_get_level());
-    /* stop() makes this readable so that no wait for the worker (its start
-     * has seconds) holds up a reload or shutdown */
-    s->proc->cancel_fd = eventfd(0, EFD_CLOEXEC);
-    int rc = fg_worker_new(gw->loop, "scheduler", &s->worker);
-    if (rc) {
-        fg_sched_proc_clear(s->proc);
-        free(s->proc);
-        s->proc = NULL;
-        return fg_error_set(err, rc, "/scheduler", "cannot start the scheduler thread");
-    }
-    s->running = true;
-    fg_info("sched", "scheduler %s: realtime() every %d s, deadline %d ms", s->plugin,
-            c->scheduler.interval_s, s->timeout_ms);
-    return 0;
-idle:
-    if (s->fallback) {
-        s->fallback = false;
-        gw->metrics.sched_fallback_active = 0;
-    }
-    return 0;
+    int rc = start_planner(gw, err);
+    if (rc)
+        fg_scheduler_stop(gw);
+    return rc;
 }
 
 void fg_scheduler_stop(struct fg_gw *gw)
 {
     struct fg_scheduler *s = &gw->sched;
-    if (s->proc && s->proc->cancel_fd >= 0)
-        (void)eventfd_write(s->proc->cancel_fd, 1);
-    if (s->worker)
-        fg_worker_free(s->worker); /* the running call returns at once */
-    s->worker = NULL;
-    if (s->proc) {
-        fg_sched_proc_clear(s->proc);
-        if (s->proc->cancel_fd >= 0)
-            close(s->proc->cancel_fd);
-        free(s->proc);
-    }
-    s->proc = NULL;
+    stop_proc(&s->proc, &s->worker);
+    stop_proc(&s->plan_proc, &s->plan_worker);
     s->running = false;
     s->busy = false;
+    s->plan_running = false;
+    s->plan_busy = false;
     s->gen++;
 }
 
@@ -673,8 +1158,14 @@ int fg_scheduler_reconfigure(struct fg_gw *gw, struct fg_error *err)
     const struct fg_config *c = &gw->cfg;
     if (!strcmp(s->plugin, c->scheduler.plugin) &&
         !strcmp(s->options, c->scheduler.options) &&
-        s->timeout_ms == c->scheduler.realtime_timeout_ms)
+        s->timeout_ms == c->scheduler.realtime_timeout_ms &&
+        !strcmp(s->planner, c->scheduler.planner) &&
+        !strcmp(s->planner_options, c->scheduler.planner_options) &&
+        s->plan_timeout_s == c->scheduler.plan_timeout_s) {
+        /* the site, its assets or tariff may have changed: plan again */
+        snprintf(s->plan_want, sizeof(s->plan_want), "configuration changed");
         return 0;
+    }
     fg_info("sched", "scheduler settings changed: restarting it");
     fg_scheduler_stop(gw);
     return fg_scheduler_start(gw, err);

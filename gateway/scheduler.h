@@ -42,6 +42,24 @@ struct fg_scheduler {
     bool fallback;        /* the fallback schedule is in charge */
     char name[64];        /* what the scheduler calls itself */
     unsigned last_clamped; /* set-points of the last answer that were clamped */
+
+    /* The planner (scheduler.planner): plan() in a worker process of its
+     * own, on a thread of its own, so a solve never delays realtime(). */
+    bool plan_running;
+    char planner[4096];
+    char planner_options[4096];
+    int plan_timeout_s;
+    struct fg_worker *plan_worker;
+    struct fg_sched_proc *plan_proc;
+    bool plan_busy;
+    int64_t plan_last_call; /* clock s of the last plan() call, 0 none */
+    int64_t plan_retry_at;  /* after a failure: not before (clock s) */
+    char plan_want[64];     /* a reason to re-plan, "" none */
+    uint64_t fp_ev, fp_sig; /* EV sessions and signals at the last call */
+    /* the uncontrolled load (site less EVs and batteries) over this ISP */
+    int64_t dev_isp;
+    double dev_sum_w;
+    unsigned dev_n;
 };
 
 /* Start the scheduler of gw->cfg (nothing for "none" or a built-in that
@@ -54,6 +72,12 @@ int fg_scheduler_reconfigure(struct fg_gw *gw, struct fg_error *err);
 /* The tick: call realtime() when interval_s has passed and no call is
  * under way; keep the fallback schedule going while it is in charge. */
 void fg_scheduler_tick(struct fg_gw *gw, int64_t now);
+
+/* The plan-related parts of the view: the plan in force at v->now
+ * (v->plan_created, v->plan_site_w, each asset's plan_w); nothing when m has
+ * no plan covering now. v->assets must be the view of m's assets in order. */
+void fg_sched_view_plan(const struct fg_model *m, struct fg_sched_view *v,
+                        struct fg_sched_asset *assets);
 
 /* An asset whose set-point comes from the operator or a signal source (API,
  * MQTT, OpenADR, UFTP) and has not expired: the scheduler leaves it alone,

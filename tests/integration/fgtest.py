@@ -55,7 +55,7 @@ def base_config(**site):
         # No scheduler: these sites test adapters, the API and storage, where
         # the only set-points are the ones a test makes. The scheduler's own
         # tests (test_scheduler_*) choose theirs.
-        "scheduler": {"plugin": "none"},
+        "scheduler": {"plugin": "none", "planner": "none"},
     }
     cfg["site"].update(site)
     return cfg

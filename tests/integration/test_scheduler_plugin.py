@@ -108,7 +108,7 @@ def test_reload_switches_the_scheduler():
         with open(gw.config_path, "w") as f:
             json.dump(cfg, f)
         gw.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: gw.stderr().count("no scheduler (scheduler.plugin") >= 2, 10,
+        wait_for(lambda: gw.stderr().count("no real-time scheduler (scheduler.plugin") >= 2, 10,
                  "the scheduler stopping", gw)
         # the worker process is gone (killed and reaped, not a zombie)
         wait_for(lambda: not os.path.exists(f"/proc/{pid}"), 5, "the worker's end", gw)

@@ -16,6 +16,7 @@
 
 #include "fg_scheduler.h"
 #include "plan.h"
+#include "planner.h"
 
 struct planner {
     struct fg_sched_host host;
@@ -194,11 +195,7 @@ static const struct fg_sched_plugin table = {
     .destroy = destroy,
 };
 
-__attribute__((visibility("default"))) const struct fg_sched_plugin *
-flexgw_scheduler_v1(void);
-
-__attribute__((visibility("default"))) const struct fg_sched_plugin *
-flexgw_scheduler_v1(void)
+const struct fg_sched_plugin *fg_sched_planner_plugin(void)
 {
     return &table;
 }
