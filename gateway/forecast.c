@@ -9,12 +9,12 @@
 #include "log.h"
 
 #define DAY_S 86400
-#define ALPHA_WEEK 0.25 /* weekly slots: about the last 4 to 7 weeks count */
-#define ALPHA_DAY 0.2   /* daily load slots: about the last 5 to 9 days */
-#define ALPHA_PV 0.3    /* daily PV slots: about the last 3 to 6 days */
-#define N_MAX 1000000u  /* a slot's count saturates here */
-#define PV_DAYLIGHT 0.05 /* slot above this share of the profile's peak: daylight */
-#define PV_K_MAX 2.0     /* the scaling of the last daylight ISP is clamped to this */
+#define ALPHA_WEEK 0.25   /* weekly slots: about the last 4 to 7 weeks count */
+#define ALPHA_DAY 0.2     /* daily load slots: about the last 5 to 9 days */
+#define ALPHA_PV 0.3      /* daily PV slots: about the last 3 to 6 days */
+#define N_MAX 1000000u    /* a slot's count saturates here */
+#define PV_DAYLIGHT 0.05  /* slot above this share of the profile's peak: daylight */
+#define PV_K_MAX 2.0      /* the scaling of the last daylight ISP is clamped to this */
 #define PV_K_TAU_S 7200.0 /* ... and fades with this time constant */
 #define MAX_W 1e9         /* a stored mean beyond this is refused */
 #define FORMAT 1          /* of the stored blob */
@@ -25,7 +25,7 @@ static const char *const method_names[] = {"none", "persistence", "daily", "week
 const char *fg_fc_method_name(enum fg_fc_method m)
 {
     return (unsigned)m < sizeof(method_names) / sizeof(method_names[0]) ? method_names[m]
-                                                                         : "?";
+                                                                        : "?";
 }
 
 /* ---- time -> slot ----------------------------------------------------------- */
@@ -295,7 +295,8 @@ void fg_forecast_tick(struct fg_forecast *f, const struct fg_model *m, int64_t n
         if (m->site.isp_s == f->refused_isp_s)
             return;
         if (f->isp_s)
-            fg_info("forecast", "ISP length changed from %d to %d s: learning starts afresh",
+            fg_info("forecast",
+                    "ISP length changed from %d to %d s: learning starts afresh",
                     f->isp_s, m->site.isp_s);
         int rc = start(f, m->site.isp_s);
         if (rc) {
@@ -332,7 +333,8 @@ void fg_forecast_tick(struct fg_forecast *f, const struct fg_model *m, int64_t n
     f->prev_t = now;
 }
 
-/* ---- forecasting -------------------------------------------------------------------- */
+/* ---- forecasting --------------------------------------------------------------------
+ */
 
 static double persistence(const struct fg_fc_learner *l, int64_t isp_start, int64_t reach,
                           enum fg_fc_method *how)
@@ -365,7 +367,8 @@ static double load_at(const struct fg_forecast *f, int64_t isp_start,
 /* The daily slot, scaled by how the last daylight ISP compared with the
  * profile: the weather of the last hours says something about the next
  * ones, nothing about tomorrow. */
-static double pv_at(const struct fg_forecast *f, int64_t isp_start, enum fg_fc_method *how)
+static double pv_at(const struct fg_forecast *f, int64_t isp_start,
+                    enum fg_fc_method *how)
 {
     const struct fg_fc_learner *l = &f->pv;
     size_t d = pv_day_slot(f, isp_start);
@@ -464,7 +467,7 @@ static double get_d(const unsigned char **p)
 {
     uint64_t u = 0;
     for (int i = 0; i < 8; i++)
-        u |= (uint64_t)*(*p)++ << (8 * i);
+        u |= (uint64_t) * (*p)++ << (8 * i);
     double v;
     memcpy(&v, &u, sizeof(v));
     return v;
@@ -511,8 +514,8 @@ int fg_forecast_save(struct fg_forecast *f, struct fg_store *s, int64_t now_ms,
         rc = fg_store_batch_begin(s);
     if (!rc) {
         for (int k = 0; k < 2 && !rc; k++) {
-            struct fg_store_forecast r = {names[k], FORMAT, f->isp_s, b[k], len[k],
-                                          now_ms};
+            struct fg_store_forecast r = {names[k], FORMAT, f->isp_s,
+                                          b[k],     len[k], now_ms};
             rc = fg_store_forecast_put(s, &r);
         }
         rc = fg_store_batch_end(s, rc);
@@ -526,11 +529,11 @@ int fg_forecast_save(struct fg_forecast *f, struct fg_store *s, int64_t now_ms,
     return rc;
 }
 
-/* ---- loading ---------------------------------------------------------------------------- */
+/* ---- loading
+ * ---------------------------------------------------------------------------- */
 
 struct load_ctx {
     struct fg_forecast *f;
-    int64_t now_ms;
     int rc; /* FG_ENOMEM */
     size_t n_bad;
     char bad[LOAD_EVENTS_MAX][200];
@@ -548,7 +551,8 @@ static const char *decode_profile(const unsigned char **p, struct fg_fc_profile 
 {
     for (size_t i = 0; i < pr->slots; i++) {
         pr->mean[i] = get_d(p);
-        if (!isfinite(pr->mean[i]) || fabs(pr->mean[i]) > MAX_W || (pv && pr->mean[i] < 0))
+        if (!isfinite(pr->mean[i]) || fabs(pr->mean[i]) > MAX_W ||
+            (pv && pr->mean[i] < 0))
             return "a mean out of range or not a number";
     }
     for (size_t i = 0; i < pr->slots; i++) {
@@ -600,6 +604,14 @@ static const char *decode(const struct fg_forecast *f, const struct fg_store_for
     return NULL;
 }
 
+static size_t learned(const struct fg_fc_profile *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->slots; i++)
+        n += p->n[i] > 0;
+    return n;
+}
+
 static void refuse(struct load_ctx *c, const char *series, const char *why)
 {
     fg_warn("forecast", "stored %.16s forecast profile not loaded (%s); it learns afresh",
@@ -633,8 +645,8 @@ static int load_row(void *arg, const struct fg_store_forecast *r)
     struct fg_fc_learner *dst = pv ? &f->pv : &f->load;
     learner_free(dst);
     *dst = l;
-    fg_info("forecast", "%s profile loaded (saved %lld s ago)", r->series,
-            (long long)((c->now_ms - r->updated_ms) / 1000));
+    fg_info("forecast", "stored %s profile loaded (%zu of %zu daily slots learned)",
+            r->series, learned(&dst->day), dst->day.slots);
     return 0;
 }
 
@@ -649,7 +661,6 @@ int fg_forecast_load(struct fg_forecast *f, struct fg_store *s,
     if (!c)
         return FG_ENOMEM;
     c->f = f;
-    c->now_ms = now_ms;
     rc = fg_store_forecast_foreach(s, load_row, c);
     if (c->rc)
         rc = c->rc;
