@@ -71,15 +71,15 @@ struct fg_fc_profile {
 struct fg_fc_learner {
     struct fg_fc_profile week; /* load only; slots 0 for pv */
     struct fg_fc_profile day;
-    double acc_wx, acc_s;    /* the ISP being measured: sum w * x and covered s */
-    int64_t last_start;      /* the last complete ISP; 0 = none */
-    double last_mean;        /* its mean, W */
-    bool prev_ok;            /* the previous tick measured this series */
-    uint64_t isps_learned;   /* ISPs that updated the profiles */
-    uint64_t isps_dropped;   /* ISPs measured less than half */
-    uint64_t skipped_s;      /* ticks skipped (unknown measurements) */
-    double pv_k;             /* pv: last daylight ISP / profile */
-    int64_t pv_k_t;          /* pv: end of that ISP; 0 = none */
+    double acc_wx, acc_s;  /* the ISP being measured: sum w * x and covered s */
+    int64_t last_start;    /* the last complete ISP; 0 = none */
+    double last_mean;      /* its mean, W */
+    bool prev_ok;          /* the previous tick measured this series */
+    uint64_t isps_learned; /* ISPs that updated the profiles */
+    uint64_t isps_dropped; /* ISPs measured less than half */
+    uint64_t skipped_s;    /* ticks skipped (unknown measurements) */
+    double pv_k;           /* pv: last daylight ISP / profile */
+    int64_t pv_k_t;        /* pv: end of that ISP; 0 = none */
 };
 
 struct fg_forecast {
@@ -127,11 +127,10 @@ int fg_forecast_save(struct fg_forecast *f, struct fg_store *s, int64_t now_ms,
                      bool force);
 
 /* Read the stored state for the site's ISP length (isp_s; utc_offset_min
- * is taken too, so that the forecast is right before the first tick). A row that does not load
- * (unknown format, another isp_s, wrong size, a value out of range or not a
- * number) is logged with the reason and recorded as an event, and that
- * series starts fresh. Returns 0 (also when a row was refused), FG_ENOMEM or
- * the store's error. */
+ * is taken too, so that the forecast is right before the first tick). A row that does not
+ * load (unknown format, another isp_s, wrong size, a value out of range or not a number)
+ * is logged with the reason and recorded as an event, and that series starts fresh.
+ * Returns 0 (also when a row was refused), FG_ENOMEM or the store's error. */
 int fg_forecast_load(struct fg_forecast *f, struct fg_store *s,
                      const struct fg_site *site, int64_t now_ms);
 

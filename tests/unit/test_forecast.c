@@ -49,7 +49,8 @@ static uint64_t mix(uint64_t x)
 /* Uniform in [0, 1) from (stream, i). */
 static double uni(uint64_t stream, int64_t i)
 {
-    return (double)(mix(stream * 0x100000001b3ull ^ (uint64_t)i) >> 11) / 9007199254740992.0;
+    return (double)(mix(stream * 0x100000001b3ull ^ (uint64_t)i) >> 11) /
+           9007199254740992.0;
 }
 
 /* About normal (Irwin-Hall of 4), mean 0, sd 1. */
@@ -123,7 +124,7 @@ static void feed(struct fx *x, int64_t from, int64_t to, int64_t step)
 }
 
 static void add(struct fx *x, const char *id, enum fg_asset_kind kind,
-                            enum fg_load_type lt)
+                enum fg_load_type lt)
 {
     struct fg_asset a;
     memset(&a, 0, sizeof(a));
@@ -491,8 +492,8 @@ static void put_bad(struct fx *x, struct rows *r, int i, size_t at, double v, si
         for (int k = 0; k < 8; k++)
             b[8 * at + (size_t)k] = (unsigned char)(u >> (8 * k));
     }
-    struct fg_store_forecast f = {r->r[i].series, r->r[i].format, r->r[i].isp_s, b,
-                                  len ? len : r->r[i].len, 5000};
+    struct fg_store_forecast f = {
+        r->r[i].series, r->r[i].format, r->r[i].isp_s, b, len ? len : r->r[i].len, 5000};
     assert_int_equal(fg_store_forecast_put(x->s, &f), 0);
     free(b);
 }
