@@ -364,6 +364,18 @@ static void save_health(struct fg_gw *gw, bool force)
         fg_warn("gw", "saving the battery ageing states: %s", fg_store_errmsg(gw->store));
 }
 
+/* ---- forecasts ----------------------------------------------------------------- */
+
+/* The learned profiles go to the store after an ISP was learned (at most
+ * every FG_FORECAST_SAVE_MS), and at once (force) before a reload and at
+ * shutdown. */
+static void save_forecast(struct fg_gw *gw, bool force)
+{
+    if (gw->store &&
+        fg_forecast_save(&gw->forecast, gw->store, fg_clock_now_ms(&gw->clock), force))
+        fg_warn("gw", "saving the forecast profiles: %s", fg_store_errmsg(gw->store));
+}
+
 /* ---- adapters ---------------------------------------------------------------- */
 
 static void stop_adapters(struct fg_gw *gw)
@@ -467,6 +479,7 @@ static int apply_config(struct fg_gw *gw, struct fg_config *next, struct fg_erro
         return rc;
     keep_restart_settings(gw, next);
     save_health(gw, true);
+    save_forecast(gw, true);
     struct fg_config old = gw->cfg;
     gw->cfg = *next;
     fg_config_defaults(next);
@@ -704,6 +717,8 @@ static void tick(struct fg_timer *t)
         fg_info("gw", "%d assets changed online state", changed);
     fg_health_tick(&gw->health, &gw->model, &gw->cfg, now);
     save_health(gw, false);
+    fg_forecast_tick(&gw->forecast, &gw->model, now);
+    save_forecast(gw, false);
     fg_scheduler_tick(gw, now);
     int64_t mono = fg_mono_ms();
     if (mono - gw->last_prune_mono >= PRUNE_EVERY_MS) {
@@ -764,6 +779,9 @@ static int start_model(struct fg_gw *gw, struct fg_error *err)
     if (!rc &&
         fg_health_load(&gw->health, gw->store, &gw->cfg, fg_clock_now_ms(&gw->clock)))
         fg_warn("gw", "battery ageing states not read; they start afresh");
+    if (!rc && fg_forecast_load(&gw->forecast, gw->store, &gw->model.site,
+                                fg_clock_now_ms(&gw->clock)))
+        fg_warn("gw", "forecast profiles not read; they are learned afresh");
     return rc;
 }
 
@@ -775,6 +793,7 @@ int fg_gw_init(struct fg_gw *gw, const struct fg_gw_opts *o, struct fg_error *er
     fg_config_defaults(&gw->cfg);
     fg_model_init(&gw->model);
     fg_health_init(&gw->health);
+    fg_forecast_init(&gw->forecast);
     fg_metrics_init(&gw->metrics);
     if (!realpath(o->config_path, gw->config_path))
         snprintf(gw->config_path, sizeof(gw->config_path), "%s", o->config_path);
@@ -862,6 +881,8 @@ void fg_gw_clear(struct fg_gw *gw)
     gw->http = NULL;
     save_health(gw, true);
     fg_health_clear(&gw->health);
+    save_forecast(gw, true);
+    fg_forecast_clear(&gw->forecast);
     fg_store_close(gw->store);
     gw->store = NULL;
     fg_model_clear(&gw->model);

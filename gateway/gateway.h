@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "config.h"
 #include "fg_adapter.h"
+#include "forecast.h"
 #include "health.h"
 #include "http.h"
 #include "loop.h"
@@ -41,7 +42,8 @@ struct fg_gw {
     struct fg_loop *loop;
     struct fg_model model;
     struct fg_store *store;
-    struct fg_health health; /* battery ageing states (health.h) */
+    struct fg_health health;     /* battery ageing states (health.h) */
+    struct fg_forecast forecast; /* learned load and PV profiles (forecast.h) */
     struct fg_http *http;
     struct fg_metrics metrics;
     struct fg_adapter_host host;

@@ -63,6 +63,10 @@ static const char *const migrations[] = {
      * and per EV, the JSON of fg_age_state_to_json(). */
     ("CREATE TABLE ageing(kind TEXT NOT NULL, key TEXT NOT NULL, asset_id TEXT,"
      " json TEXT NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY(kind, key));"),
+    /* 5: the learned load and PV profiles (gateway/forecast.c): one row per
+     * series, its state as a blob of little-endian numbers. */
+    ("CREATE TABLE forecast(series TEXT PRIMARY KEY NOT NULL, format INTEGER NOT NULL,"
+     " isp_s INTEGER NOT NULL, state BLOB NOT NULL, updated_ms INTEGER NOT NULL);"),
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -98,6 +102,8 @@ enum stmt_id {
     ST_AGE_PUT,
     ST_AGE_DEL,
     ST_AGE_ALL,
+    ST_FC_PUT,
+    ST_FC_ALL,
     ST_COUNT
 };
 
@@ -157,6 +163,12 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_AGE_DEL] = "DELETE FROM ageing WHERE kind = ? AND key = ?",
     [ST_AGE_ALL] = "SELECT kind, key, asset_id, json, updated_ms FROM ageing"
                    " ORDER BY updated_ms, kind, key",
+    [ST_FC_PUT] = "INSERT INTO forecast(series, format, isp_s, state, updated_ms)"
+                  " VALUES(?, ?, ?, ?, ?) ON CONFLICT(series) DO UPDATE SET"
+                  " format = excluded.format, isp_s = excluded.isp_s,"
+                  " state = excluded.state, updated_ms = excluded.updated_ms",
+    [ST_FC_ALL] = "SELECT series, format, isp_s, state, updated_ms FROM forecast"
+                  " ORDER BY series",
 };
 
 struct fg_store {
@@ -1017,4 +1029,54 @@ int fg_store_ageing_foreach(struct fg_store *s,
         return FG_EINVAL;
     struct age_ctx c = {cb, arg};
     return each_row(s, ST_AGE_ALL, age_row, &c);
+}
+
+/* ---- learned forecast profiles ----------------------------------------- */
+
+int fg_store_forecast_put(struct fg_store *s, const struct fg_store_forecast *f)
+{
+    int rc = usable(s);
+    if (rc)
+        return rc;
+    if (!f || !f->series || !f->state)
+        return FG_EINVAL;
+    rc = bind(s, ST_FC_PUT, "tiibi", f->series, f->format, f->isp_s, f->state, f->len,
+              f->updated_ms);
+    return bound_run(s, ST_FC_PUT, rc);
+}
+
+struct fc_ctx {
+    int (*cb)(void *arg, const struct fg_store_forecast *f);
+    void *arg;
+};
+
+static int fc_row(struct fg_store *s, sqlite3_stmt *st, void *ctx)
+{
+    struct fc_ctx *c = ctx;
+    struct fg_store_forecast f = {
+        .series = col_text(st, 0),
+        .format = sqlite3_column_int64(st, 1),
+        .isp_s = sqlite3_column_int64(st, 2),
+        .state = sqlite3_column_blob(st, 3),
+        .len = (size_t)sqlite3_column_bytes(st, 3),
+        .updated_ms = sqlite3_column_int64(st, 4),
+    };
+    if (!f.series || (!f.state && f.len))
+        return fail(s, SQLITE_NOMEM);
+    if (!f.state)
+        f.state = "";
+    return c->cb(c->arg, &f);
+}
+
+int fg_store_forecast_foreach(struct fg_store *s,
+                              int (*cb)(void *arg, const struct fg_store_forecast *f),
+                              void *arg)
+{
+    int rc = usable(s);
+    if (rc)
+        return rc;
+    if (!cb)
+        return FG_EINVAL;
+    struct fc_ctx c = {cb, arg};
+    return each_row(s, ST_FC_ALL, fc_row, &c);
 }

@@ -30,7 +30,7 @@
 struct fg_store;
 
 /* Schema version this build creates and migrates to (added). */
-#define FG_STORE_SCHEMA_VERSION 4
+#define FG_STORE_SCHEMA_VERSION 5
 
 /* Open (creating dir and database as needed) <dir>/flexgw.db. */
 int fg_store_open(struct fg_store **out, const char *dir, int sync_full,
@@ -158,8 +158,28 @@ int fg_store_ageing_foreach(struct fg_store *s,
                             int (*cb)(void *arg, const struct fg_store_ageing *a),
                             void *arg);
 
+/* Learned forecast profiles (gateway/forecast.c), one row per series
+ * ("load", "pv"): the learner's state as an opaque blob in the learner's
+ * `format`, for an ISP length isp_s. put replaces the series' row. foreach
+ * goes by series name; pointers (state: len bytes, never NULL) are valid
+ * during the callback only. The store does not look inside the blob: the
+ * learner validates it when it loads it. */
+struct fg_store_forecast {
+    const char *series;
+    int64_t format;
+    int64_t isp_s;
+    const void *state;
+    size_t len;
+    int64_t updated_ms;
+};
+int fg_store_forecast_put(struct fg_store *s, const struct fg_store_forecast *f);
+int fg_store_forecast_foreach(struct fg_store *s,
+                              int (*cb)(void *arg, const struct fg_store_forecast *f),
+                              void *arg);
+
 /* Delete events, set-point log and meter values older than before_ms.
- * Outbox, signals, transactions, kv and ageing are never pruned here. */
+ * Outbox, signals, transactions, kv, ageing and forecast are never pruned
+ * here. */
 int fg_store_prune(struct fg_store *s, int64_t before_ms);
 
 #endif

@@ -179,8 +179,8 @@ static void test_empty_file_migrates(void **state)
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='table'"
                                  " AND name IN ('events','setpoints','signals',"
                                  "'transactions','meter_values','kv','outbox',"
-                                 "'ageing')"),
-                     8);
+                                 "'ageing','forecast')"),
+                     9);
     assert_int_equal(raw_int(db, "PRAGMA user_version"), fg_store_latest_version());
     sqlite3_close(db);
     /* Reopening an up-to-date database changes nothing. */
@@ -192,14 +192,15 @@ static void test_empty_file_migrates(void **state)
 
 /* A database left at version 1 by an older build is brought up to date in
  * place, its data kept. Version 1 is made by taking the later migrations
- * back: undo what migrations 2 to 4 did and set user_version. */
+ * back: undo what migrations 2 to 5 did and set user_version. */
 static void test_upgrade_from_version_1(void **state)
 {
     struct fg_store *s = open_ok(*state, 1);
     assert_int_equal(fg_store_event_add(s, 1000, "info", "t", "k", "kept", NULL), 0);
     fg_store_close(s);
     sqlite3 *db = raw_open(*state);
-    raw_exec(db, "DROP TABLE ageing; DROP INDEX setpoints_ts; DROP INDEX meter_values_ts;"
+    raw_exec(db, "DROP TABLE forecast; DROP TABLE ageing; DROP INDEX setpoints_ts; DROP "
+                 "INDEX meter_values_ts;"
                  " CREATE INDEX meter_values_asset_ts ON meter_values(asset_id, ts_ms);"
                  " PRAGMA user_version = 1;");
     sqlite3_close(db);
@@ -218,6 +219,9 @@ static void test_upgrade_from_version_1(void **state)
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='table'"
                                  " AND name = 'ageing'"),
                      1); /* version 4 */
+    assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_schema WHERE type='table'"
+                                 " AND name = 'forecast'"),
+                     1); /* version 5 */
     assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM events WHERE message='kept'"), 1);
     sqlite3_close(db);
 }
@@ -556,6 +560,44 @@ static void test_ageing_rows(void **state)
     assert_int_equal(fg_store_ageing_foreach(s, age_row_cb, &r), 0);
     assert_int_equal(r.n, 1);
     assert_string_equal(r.seen[0], "battery/bat1/-/{\"v\":3}");
+    fg_store_close(s);
+}
+
+static int fc_row_cb(void *arg, const struct fg_store_forecast *f)
+{
+    struct age_rows *r = arg;
+    if (r->n < 4) {
+        int n =
+            snprintf(r->seen[r->n], sizeof(r->seen[0]), "%s/%lld/%lld/%lld/", f->series,
+                     (long long)f->format, (long long)f->isp_s, (long long)f->updated_ms);
+        memcpy(r->seen[r->n] + n, f->state, f->len < 16 ? f->len : 16);
+        r->seen[r->n][n + (f->len < 16 ? f->len : 16)] = 0;
+    }
+    r->n++;
+    return 0;
+}
+
+/* Forecast rows are keyed by series, replaced by put (blob and all),
+ * survive a reopen and come back by series name. */
+static void test_forecast_rows(void **state)
+{
+    struct fg_store *s = open_ok(*state, 0);
+    struct fg_store_forecast f = {"pv", 1, 900, "abc", 3, 1000};
+    assert_int_equal(fg_store_forecast_put(s, &f), 0);
+    f = (struct fg_store_forecast){"load", 1, 900, "defg", 4, 2000};
+    assert_int_equal(fg_store_forecast_put(s, &f), 0);
+    f = (struct fg_store_forecast){"pv", 2, 300, "xy", 2, 3000};
+    assert_int_equal(fg_store_forecast_put(s, &f), 0);
+    f.state = NULL;
+    assert_int_equal(fg_store_forecast_put(s, &f), FG_EINVAL);
+    fg_store_close(s);
+
+    s = open_ok(*state, 0);
+    struct age_rows r = {0};
+    assert_int_equal(fg_store_forecast_foreach(s, fc_row_cb, &r), 0);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.seen[0], "load/1/900/2000/defg");
+    assert_string_equal(r.seen[1], "pv/2/300/3000/xy");
     fg_store_close(s);
 }
 
@@ -975,6 +1017,7 @@ int main(void)
         T(test_transactions),
         T(test_kv),
         T(test_ageing_rows),
+        T(test_forecast_rows),
         T(test_meter),
         T(test_outbox),
         T(test_prune),
