@@ -121,24 +121,73 @@ static double reactive_at(const struct fg_model *m, int64_t t)
     return iv ? iv->value : NAN;
 }
 
-/* The PV forecast per ISP: the sum of what the PV assets could produce. One
- * pass over the assets, the ISPs inside: most assets of a large site are not
- * PV. */
-static void pv_forecast(const struct fg_model *m, int64_t now, int64_t start, int isp,
-                        size_t n, double *out)
+/* Does PV asset a's own forecast (from its adapter) cover t? */
+static bool pv_own_forecast(const struct fg_asset *a, int64_t t)
 {
-    for (size_t i = 0; i < n; i++)
+    const struct fg_pv *p = &a->pv;
+    int step = p->forecast_step_s > 0 ? p->forecast_step_s : 900;
+    size_t n = p->n_forecast < FG_FORECAST_MAX ? p->n_forecast : FG_FORECAST_MAX;
+    return n > 0 && t >= p->forecast_start && t < p->forecast_start + (int64_t)n * step;
+}
+
+/* The PV forecast per ISP, whole site. Where every PV asset has a forecast
+ * of its own (its adapter's) for the ISP, their sum; else what the site's
+ * history gives (learned, forecast.h: the assets' measured production); else,
+ * for the current ISP only, what the assets could produce now; else NAN
+ * (the planner then expects none). One pass over the assets, the ISPs
+ * inside: most assets of a large site are not PV. */
+static void pv_forecast(const struct fg_model *m, int64_t now, int64_t start, int isp,
+                        size_t n, const double *learned, double *out)
+{
+    bool *own = calloc(n ? n : 1, sizeof(bool));
+    for (size_t i = 0; i < n; i++) {
         out[i] = 0;
+        if (own)
+            own[i] = true;
+    }
     for (size_t k = 0; k < m->n_assets; k++) {
         const struct fg_asset *a = &m->assets[k];
         if (a->kind != FG_ASSET_PV)
             continue;
         for (size_t i = 0; i < n; i++) {
             int64_t t = start + (int64_t)i * isp;
-            struct fg_envelope e = fg_asset_envelope_at(a, now, t < now ? now : t);
+            int64_t at = t < now ? now : t;
+            struct fg_envelope e = fg_asset_envelope_at(a, now, at);
             out[i] += e.min_w < 0 ? -e.min_w : 0;
+            if (own && a->online && !pv_own_forecast(a, at))
+                own[i] = false;
         }
     }
+    for (size_t i = 0; i < n && own; i++) {
+        if (own[i])
+            continue;
+        if (learned && isfinite(learned[i]))
+            out[i] = learned[i] > 0 ? learned[i] : 0;
+        else if (i > 0)
+            out[i] = NAN;
+    }
+    free(own);
+}
+
+/* The inflexible-load forecast per ISP from the site's history, gaps filled
+ * with the nearest known value; 0 when nothing is known (the view then has
+ * no load forecast and the planner takes the loads' measured power). */
+static size_t load_forecast(double *v, size_t n)
+{
+    size_t first = n;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(v[i])) {
+            first = i;
+            break;
+        }
+    if (first == n)
+        return 0;
+    for (size_t i = 0; i < first; i++)
+        v[i] = v[first];
+    for (size_t i = first + 1; i < n; i++)
+        if (!isfinite(v[i]))
+            v[i] = v[i - 1];
+    return n;
 }
 
 bool fg_sched_overridden(const struct fg_asset *a, int64_t now)
@@ -149,7 +198,8 @@ bool fg_sched_overridden(const struct fg_asset *a, int64_t now)
 }
 
 void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
-                         double kw_max_w, struct fg_sched_asset *assets, double *values,
+                         double kw_max_w, const struct fg_forecast *fc,
+                         struct fg_sched_asset *assets, double *values,
                          struct fg_sched_view *v)
 {
     struct fg_limits lim;
@@ -184,8 +234,6 @@ void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
         s[k]->v = values + (size_t)k * n;
         s[k]->n = (uint32_t)n;
     }
-    v->load_forecast_w.n = 0; /* no load forecast in the model yet */
-    v->load_forecast_w.v = NULL;
     for (size_t i = 0; i < n; i++) {
         int64_t t = start + (int64_t)i * isp;
         int64_t at = t < now ? now : t;
@@ -196,7 +244,19 @@ void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
         values[3 * n + i] = lim.export_max_w;
         values[4 * n + i] = lim.has_dispatch ? lim.dispatch_w : NAN;
     }
-    pv_forecast(m, now, start, isp, n, values + 5 * n);
+    /* the learned forecasts (forecast.h): load into its series, PV to
+     * stand in where the PV assets have no forecast of their own */
+    double *learned_pv = n ? malloc(n * sizeof(double)) : NULL;
+    for (size_t i = 0; i < n; i++)
+        values[6 * n + i] = NAN;
+    if (fc)
+        fg_forecast_series(fc, start, isp, n, values + 6 * n, learned_pv, NULL, NULL);
+    pv_forecast(m, now, start, isp, n, fc && learned_pv ? learned_pv : NULL,
+                values + 5 * n);
+    free(learned_pv);
+    v->load_forecast_w.n = (uint32_t)load_forecast(values + 6 * n, n);
+    if (!v->load_forecast_w.n)
+        v->load_forecast_w.v = NULL;
     for (size_t i = 0; i < m->n_assets; i++) {
         view_asset(&m->assets[i], &assets[i]);
         /* An operator's (or a signal source's) own set-point overrides the
@@ -588,8 +648,8 @@ static struct job *make_job(struct fg_gw *gw, int64_t now)
         return NULL;
     }
     struct fg_sched_view v;
-    fg_sched_view_build(&gw->model, now, horizon_s, gw->cfg.site.kw_max_w, assets, values,
-                        &v);
+    fg_sched_view_build(&gw->model, now, horizon_s, gw->cfg.site.kw_max_w, &gw->forecast,
+                        assets, values, &v);
     fg_sched_view_plan(&gw->model, &v, assets);
     fg_sched_wbuf_init(&j->view);
     fg_sched_view_encode(&j->view, &v);
@@ -648,7 +708,7 @@ void fg_scheduler_tick(struct fg_gw *gw, int64_t now)
 
 /* ---- the planner ----------------------------------------------------------------- */
 
-#define PLAN_MIN_GAP_S 30 /* no two plan() calls closer than this (clock s) */
+#define PLAN_MIN_GAP_S 10 /* no two plan() calls closer than this (clock s) */
 #define PLAN_RETRY_S 60   /* after a failed plan(), try again after this */
 #define PLAN_SLACK_CAP 256
 
@@ -860,7 +920,8 @@ static struct plan_job *make_plan_job(struct fg_gw *gw, int64_t now, const char 
         snapshot_wear(gw, &j->wear))
         goto fail;
     struct fg_sched_view v;
-    fg_sched_view_build(m, now, horizon_s, gw->cfg.site.kw_max_w, assets, j->series, &v);
+    fg_sched_view_build(m, now, horizon_s, gw->cfg.site.kw_max_w, &gw->forecast, assets,
+                        j->series, &v);
     fg_sched_view_plan(m, &v, assets);
     fg_sched_wbuf_init(&j->view);
     fg_sched_view_encode(&j->view, &v);

@@ -26,6 +26,7 @@
 
 struct fg_gw;
 struct fg_worker;
+struct fg_forecast;
 struct fg_sched_proc;
 
 struct fg_scheduler {
@@ -85,12 +86,14 @@ void fg_sched_view_plan(const struct fg_model *m, struct fg_sched_view *v,
 bool fg_sched_overridden(const struct fg_asset *a, int64_t now);
 
 /* Build the view of the model at now (horizon_h hours, kw_max_w from the
- * config): v->assets points to assets (n_assets entries, caller's), the
- * series to values (7 * the ISPs of the horizon, caller's, see
+ * config; the load forecast and where needed the PV forecast from fc, the
+ * learned profiles, or none when NULL): v->assets points to assets (n_assets entries,
+ * caller's), the series to values (7 * the ISPs of the horizon, caller's, see
  * fg_sched_view_values). */
 size_t fg_sched_view_values(int horizon_s, int isp_s);
 void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
-                         double kw_max_w, struct fg_sched_asset *assets, double *values,
+                         double kw_max_w, const struct fg_forecast *fc,
+                         struct fg_sched_asset *assets, double *values,
                          struct fg_sched_view *v);
 
 /* The guard's first step: 0 if every set-point names an asset of m and has

@@ -10,7 +10,11 @@
  *   small    a table of 8 bytes
  *   nosym    no flexgw_scheduler_v1 symbol at all
  *   fail     realtime() returns -1
- *   createhang  create() never returns */
+ *   createhang  create() never returns
+ *
+ * plan() misbehaves the same way (segv, hang, inf, nan, fail; the others
+ * plan 0 W for every asset), after the first N good plans when the options
+ * say {"plan_good_calls": N} (a good plan: 0 W for every asset, every ISP). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,7 @@
 #define M_CREATEHANG 11
 
 static int inst_token;
+static int good_plans_left;
 
 static void *t_create(const struct fg_sched_host *host, const char *config_json,
                       char *err, size_t errlen)
@@ -44,6 +49,8 @@ static void *t_create(const struct fg_sched_host *host, const char *config_json,
     for (;;)
         sleep(1);
 #endif
+    const char *g = config_json ? strstr(config_json, "\"plan_good_calls\":") : NULL;
+    good_plans_left = g ? atoi(g + strlen("\"plan_good_calls\":")) : 0;
     return &inst_token;
 }
 
@@ -84,6 +91,39 @@ static int t_realtime(void *inst, const struct fg_sched_view *view,
     return 0;
 }
 
+static int t_plan(void *inst, const struct fg_sched_view *view, struct fg_sched_plan *out)
+{
+    (void)inst;
+    uint32_t n = (uint32_t)(view->horizon_s / view->isp_s);
+    out->start = view->now - view->now % view->isp_s;
+    out->isp_s = view->isp_s;
+    out->n_isp = n < out->cap_isp ? n : out->cap_isp;
+    out->n_slack = 0;
+    double v = 0;
+    snprintf(out->services, sizeof(out->services), "test-%s", MODE_NAME);
+    if (good_plans_left > 0) {
+        good_plans_left--;
+    } else {
+#if MODE == M_SEGV
+        volatile int *p = NULL;
+        *p = 1;
+#elif MODE == M_HANG
+        for (;;)
+            sleep(1);
+#elif MODE == M_FAIL
+        return -1;
+#elif MODE == M_INF
+        v = INFINITY;
+#elif MODE == M_NAN
+        v = NAN;
+#endif
+    }
+    for (size_t i = 0; i < (size_t)out->n_assets * out->n_isp; i++)
+        out->w[i] = v;
+    out->expected_cost = out->cost_energy = 0;
+    return 0;
+}
+
 static const struct fg_sched_plugin table = {
 #if MODE == M_BADABI
     .abi = 99,
@@ -98,6 +138,7 @@ static const struct fg_sched_plugin table = {
     .name = "test-" MODE_NAME,
     .create = t_create,
     .realtime = t_realtime,
+    .plan = t_plan,
 };
 
 #if MODE == M_NOSYM

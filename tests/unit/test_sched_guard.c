@@ -187,7 +187,7 @@ static void test_view(void **state)
     assert_int_equal(nv, 7 * 4);
     double *values = calloc(nv, sizeof(double));
     struct fg_sched_view v;
-    fg_sched_view_build(&m, NOW, 3600, 15000, assets, values, &v);
+    fg_sched_view_build(&m, NOW, 3600, 15000, NULL, assets, values, &v);
     assert_int_equal(v.abi, FG_SCHED_ABI_VERSION);
     assert_int_equal(v.n_assets, 5);
     assert_true(v.site_power_w == 19000);
@@ -200,7 +200,13 @@ static void test_view(void **state)
     assert_true(v.price_import.v[3] == 0.3 && v.price_export.v[0] == 0.1);
     assert_true(v.import_max_w_series.v[2] == 20000);
     assert_int_equal(v.load_forecast_w.n, 0);
-    assert_true(v.pv_forecast_w.v[0] == 3000 && v.pv_forecast_w.v[3] == 3000);
+    /* no forecast of its own, no history: what it produces now holds for
+     * the current ISP only, nothing is assumed later */
+    assert_true(v.pv_forecast_w.v[0] == 3000 && isnan(v.pv_forecast_w.v[3]));
+    /* no plan: the plan fields say so */
+    assert_int_equal(v.plan_created, 0);
+    for (uint32_t i = 0; i < v.n_assets; i++)
+        assert_true(isnan(fg_sched_asset_at(&v, i)->plan_w));
     const struct fg_sched_asset *p = fg_sched_asset_at(&v, 4);
     assert_int_equal(p->kind, FG_SCHED_PV);
     assert_true(p->available_w == 3000 && p->curtailable && p->min_w == -3000);
@@ -213,6 +219,69 @@ static void test_view(void **state)
     assert_int_equal(e->session, 1);
     assert_true(e->max_w == 11000 && e->voltage_v == 230);
     assert_true(isnan(e->energy_requested_wh));
+
+    /* the PV asset's own forecast, where it has one */
+    struct fg_asset *pa = fg_model_find_asset(&m, "pv1");
+    pa->pv.forecast_start = v.price_import.start;
+    pa->pv.forecast_step_s = 900;
+    pa->pv.n_forecast = 4;
+    for (int i = 0; i < 4; i++)
+        pa->pv.forecast_w[i] = 1000.0 * (i + 1);
+    fg_sched_view_build(&m, NOW, 3600, 15000, NULL, assets, values, &v);
+    assert_true(v.pv_forecast_w.v[2] == 3000 && v.pv_forecast_w.v[3] == 4000);
+    free(values);
+    fg_model_clear(&m);
+}
+
+/* The plan in force reaches the view: the ISP's site power and each
+ * asset's row; an EV that arrived after the plan is not in it. */
+static void test_view_plan(void **state)
+{
+    (void)state;
+    struct fg_model m;
+    site(&m, 20000);
+    fg_model_refresh(&m, NOW, 0);
+    struct fg_sched_asset assets[4];
+    double *values = calloc(fg_sched_view_values(3600, 900), sizeof(double));
+    struct fg_sched_view v;
+    int64_t start = NOW - NOW % 900;
+    struct fg_plan p = {.created = NOW - 100,
+                        .start = start - 900,
+                        .isp_s = 900,
+                        .n_isp = 3,
+                        .n_assets = 3};
+    p.asset_ids = calloc(3, sizeof(*p.asset_ids));
+    p.w = calloc(9, sizeof(double));
+    p.isp = calloc(FG_PLAN_N_SERIES * 3, sizeof(double));
+    /* rows in another order than the model's, one asset the model lacks */
+    snprintf(p.asset_ids[0], FG_ID_MAX, "ev2");
+    snprintf(p.asset_ids[1], FG_ID_MAX, "bat1");
+    snprintf(p.asset_ids[2], FG_ID_MAX, "gone");
+    for (int i = 0; i < 9; i++)
+        p.w[i] = 100.0 * i;
+    for (int i = 0; i < 3; i++)
+        p.isp[FG_PLAN_SITE_W * 3 + i] = 5000.0 + i;
+    fg_model_set_plan(&m, &p);
+    struct fg_asset *ev2 = fg_model_find_asset(&m, "ev2");
+    ev2->evse.session_active = true;
+    ev2->evse.session_start = NOW - 50; /* after the plan */
+    fg_model_find_asset(&m, "ev1")->evse.session_start = NOW - 1000;
+    fg_sched_view_build(&m, NOW, 3600, NAN, NULL, assets, values, &v);
+    fg_sched_view_plan(&m, &v, assets);
+    assert_int_equal(v.plan_created, NOW - 100);
+    assert_true(v.plan_site_w == 5001); /* the plan's second ISP is now's */
+    for (uint32_t i = 0; i < v.n_assets; i++) {
+        const struct fg_sched_asset *a = fg_sched_asset_at(&v, i);
+        if (!strcmp(a->id, "bat1"))
+            assert_true(a->plan_w == 400); /* row 1, ISP 1 */
+        else
+            assert_true(isnan(a->plan_w)); /* ev1: no row; ev2: newer session */
+    }
+    /* past the plan's end: no plan */
+    fg_sched_view_build(&m, start + 2 * 900, 3600, NAN, NULL, assets, values, &v);
+    fg_sched_view_plan(&m, &v, assets);
+    assert_int_equal(v.plan_created, 0);
+    assert_true(isnan(v.plan_site_w));
     free(values);
     fg_model_clear(&m);
 }
@@ -225,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_fallback_above_limit_curtails),
         cmocka_unit_test(test_fallback_holds_its_caps),
         cmocka_unit_test(test_view),
+        cmocka_unit_test(test_view_plan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

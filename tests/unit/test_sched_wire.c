@@ -232,6 +232,111 @@ static void test_result_round_trip_and_refusals(void **state)
     fg_sched_wbuf_clear(&w);
 }
 
+/* A plan answer: round trip, rows n_isp apart; every truncation; more ISPs,
+ * slack or rows than the host asked for; strings without their NUL. */
+static void test_plan_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    double w_in[2 * 3] = {1, 2, 3, -4, -5, -6};
+    struct fg_sched_slack sl_in[1] = {{.name = "ev_energy:ev1",
+                                       .asset = "ev1",
+                                       .at = 900,
+                                       .amount = 1234.5,
+                                       .unit = "Wh"}};
+    struct fg_sched_plan in = {.start = 900,
+                               .isp_s = 900,
+                               .n_isp = 3,
+                               .cap_isp = 3,
+                               .n_assets = 2,
+                               .w = w_in,
+                               .expected_cost = 12.5,
+                               .cost_energy = 10,
+                               .cost_wear = 1,
+                               .cost_demand = 0.5,
+                               .cost_penalty = 1,
+                               .slack_cap = 1,
+                               .n_slack = 1,
+                               .slack = sl_in};
+    snprintf(in.services, sizeof(in.services), "energy_cost");
+    struct fg_sched_wbuf w;
+    fg_sched_wbuf_init(&w);
+    fg_sched_plan_result_encode(&w, 0, &in);
+    assert_int_equal(w.len, fg_sched_plan_result_max(2, 3, 1));
+    double w_out[2 * 4];
+    struct fg_sched_slack sl_out[2];
+    struct fg_sched_plan out = {
+        .cap_isp = 4, .n_assets = 2, .w = w_out, .slack_cap = 2, .slack = sl_out};
+    struct fg_sched_rbuf r;
+    struct fg_error e = {0};
+    int32_t rc = 7;
+    fg_sched_rbuf_init(&r, w.p, w.len);
+    assert_int_equal(fg_sched_plan_result_decode(&r, &rc, &out, &e), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(out.n_isp, 3);
+    assert_true(out.start == 900 && out.isp_s == 900);
+    for (int i = 0; i < 6; i++)
+        assert_true(w_out[i] == w_in[i]); /* rows 3 apart, as sent */
+    assert_true(out.expected_cost == 12.5 && out.cost_wear == 1 && out.cost_penalty == 1);
+    assert_string_equal(out.services, "energy_cost");
+    assert_int_equal(out.n_slack, 1);
+    assert_string_equal(sl_out[0].name, "ev_energy:ev1");
+    assert_string_equal(sl_out[0].unit, "Wh");
+    assert_true(sl_out[0].at == 900 && sl_out[0].amount == 1234.5);
+
+    /* the host's room: ISPs, slack, the view's number of assets */
+    out.cap_isp = 2;
+    fg_sched_rbuf_init(&r, w.p, w.len);
+    assert_int_equal(fg_sched_plan_result_decode(&r, &rc, &out, &e), FG_ERANGE);
+    assert_non_null(strstr(e.msg, "3 ISPs, room for 2"));
+    out.cap_isp = 4;
+    out.slack_cap = 0;
+    fg_sched_rbuf_init(&r, w.p, w.len);
+    assert_int_equal(fg_sched_plan_result_decode(&r, &rc, &out, &e), FG_ERANGE);
+    out.slack_cap = 2;
+    out.n_assets = 3;
+    fg_sched_rbuf_init(&r, w.p, w.len);
+    assert_int_equal(fg_sched_plan_result_decode(&r, &rc, &out, &e), FG_ERANGE);
+    assert_non_null(strstr(e.msg, "2 asset rows for a view of 3 assets"));
+    out.n_assets = 2;
+
+    /* every truncation, and trailing bytes */
+    for (size_t len = 0; len < w.len; len++) {
+        fg_sched_rbuf_init(&r, w.p, len);
+        assert_int_not_equal(fg_sched_plan_result_decode(&r, &rc, &out, &e), 0);
+        assert_int_equal(out.n_isp, 0);
+    }
+    unsigned char *longer = malloc(w.len + 1);
+    memcpy(longer, w.p, w.len);
+    longer[w.len] = 0;
+    fg_sched_rbuf_init(&r, longer, w.len + 1);
+    assert_int_equal(fg_sched_plan_result_decode(&r, &rc, &out, &e), FG_EPARSE);
+    free(longer);
+
+    /* services without its NUL; a slack unit without its NUL */
+    size_t services = 4 + 8 + 4 + 4 + 4 + 6 * 8 + 5 * 8;
+    unsigned char *bad = malloc(w.len);
+    memcpy(bad, w.p, w.len);
+    memset(bad + services, 'x', 128);
+    fg_sched_rbuf_init(&r, bad, w.len);
+    assert_int_equal(fg_sched_plan_result_decode(&r, &rc, &out, &e), FG_EPARSE);
+    assert_non_null(strstr(e.msg, "not NUL-terminated"));
+    memcpy(bad, w.p, w.len);
+    memset(bad + w.len - 8, 'u', 8);
+    fg_sched_rbuf_init(&r, bad, w.len);
+    assert_int_equal(fg_sched_plan_result_decode(&r, &rc, &out, &e), FG_EPARSE);
+    free(bad);
+
+    /* a plugin claiming more ISPs than its room sends no rows at all */
+    fg_sched_wbuf_clear(&w);
+    fg_sched_wbuf_init(&w);
+    in.cap_isp = 2;
+    fg_sched_plan_result_encode(&w, 0, &in);
+    fg_sched_rbuf_init(&r, w.p, w.len);
+    assert_int_equal(fg_sched_plan_result_decode(&r, &rc, &out, &e), 0);
+    assert_int_equal(out.n_isp, 0);
+    fg_sched_wbuf_clear(&w);
+}
+
 static void test_frames(void **state)
 {
     (void)state;
@@ -280,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_view_truncated),
         cmocka_unit_test(test_view_lying_lengths),
         cmocka_unit_test(test_result_round_trip_and_refusals),
+        cmocka_unit_test(test_plan_round_trip_and_refusals),
         cmocka_unit_test(test_frames),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -131,9 +131,11 @@ static int load(const struct fg_sched_view *v, const struct fg_sched_asset *a,
         return 0;
     }
     /* inflexible, or not controllable now: its measured power throughout,
-     * unless the site's load forecast already holds it */
+     * unless the site's load forecast already holds it (it holds inflexible
+     * loads only: the gateway learns it without the loads it may switch) */
+    bool in_forecast = v->load_forecast_w.n && a->load_type == FG_SCHED_LOAD_INFLEXIBLE;
     o->load_type = FG_SCHED_LOAD_INFLEXIBLE;
-    o->w = series_new(p->n_isp, v->load_forecast_w.n ? 0 : num(a->power_w, 0));
+    o->w = series_new(p->n_isp, in_forecast ? 0 : num(a->power_w, 0));
     return o->w ? 0 : FG_ENOMEM;
 }
 
@@ -183,8 +185,11 @@ static int site_assets(const struct fg_sched_view *v, struct fg_plan_problem *p,
         double *w = a ? series_new(p->n_isp, 0) : NULL;
         if (!w)
             return FG_ENOMEM;
-        for (uint32_t t = 0; t < p->n_isp; t++)
-            w[t] = fmax(0, at(s[k], p->start + (int64_t)t * p->isp_s, 0));
+        /* the load may be negative (generation the model does not know) */
+        for (uint32_t t = 0; t < p->n_isp; t++) {
+            double x = at(s[k], p->start + (int64_t)t * p->isp_s, 0);
+            w[t] = k ? fmax(0, x) : x;
+        }
         if (k)
             a->avail_w = w;
         else
