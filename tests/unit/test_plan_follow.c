@@ -347,7 +347,8 @@ static void test_v2g(void **state)
     fg_sim_init(&s, T0, STEP);
     s.export_max_w = 9000;
     fg_sim_add_pv(&s, "pv", 8000, 0);
-    struct fg_sim_ev *e = fg_sim_add_ev(&s, "ev", T0 + 8 * H, T0 + 23 * H, 5000, 11000, 1400);
+    struct fg_sim_ev *e =
+        fg_sim_add_ev(&s, "ev", T0 + 8 * H, T0 + 23 * H, 5000, 11000, 1400);
     e->max_discharge_w = 5000;
     memset(&c, 0, sizeof c);
     c.pl.created = T0 + 8 * H; /* made when the EV arrived */
@@ -360,10 +361,10 @@ static void test_v2g(void **state)
         int h = i / 4;
         c.pl.site[i] = NAN; /* only the asset's plan */
         c.pl.w[0][i] = h >= 10 && h < 14   ? -7000
-                       : h == 18             ? -3000
-                       : h == 19             ? -7000
+                       : h == 18           ? -3000
+                       : h == 19           ? -7000
                        : h >= 20 && h < 23 ? 8000
-                                             : 0;
+                                           : 0;
     }
     s.view_hook = v2g_view;
     s.view_ctx = &c;
@@ -426,8 +427,8 @@ static void q_step(struct fg_sim_site *s, void *ctx)
     }
     if (!c->fixed)
         s->reactive_var = t >= T0 + 10 * H && t < T0 + 11 * H   ? -4000
-                      : t >= T0 + 14 * H && t < T0 + 15 * H ? 12000
-                                                            : NAN;
+                          : t >= T0 + 14 * H && t < T0 + 15 * H ? 12000
+                                                                : NAN;
     if (c->v_prev > 1.02 * 230 + 1.5) {
         c->vv_steps++;
         c->vv_wrong += p->var <= 0; /* volt-var absorbs above the band */
@@ -609,6 +610,107 @@ static void test_stale_meter(void **state)
           20000);
 }
 
+/* PV follows a curtailing plan when exporting costs money (11-13 h, export
+ * price -0.05, the battery full), not when the plan is only a low forecast
+ * (14-15 h, positive price, plan_w = 80 % of the forecast). */
+struct pv_ctx {
+    struct plan pl;
+    double peak_1113, curtailed_1415;
+};
+
+static void pv_view(struct fg_sim_site *s, struct fg_sched_view *v, void *ctx)
+{
+    (void)s;
+    plan_view(&((struct pv_ctx *)ctx)->pl, v);
+}
+
+static void pv_step(struct fg_sim_site *s, void *ctx)
+{
+    struct pv_ctx *c = ctx;
+    int64_t t = s->now - s->step_s;
+    const struct fg_sim_pv *p = &s->pv[0];
+    if (t >= T0 + 11 * H + 60 && t < T0 + 13 * H)
+        c->peak_1113 = fmax(c->peak_1113, -p->w);
+    if (t >= T0 + 14 * H && t < T0 + 15 * H)
+        c->curtailed_1415 += (p->available_w + p->w) * s->step_s / 3600.0;
+}
+
+static void test_pv_curtail(void **state)
+{
+    static struct fg_sim_site s;
+    static struct pv_ctx c;
+    (void)state;
+    fg_sim_init(&s, T0, STEP);
+    fg_sim_add_battery(&s, "bat", 10000, 95, 5000);
+    fg_sim_add_pv(&s, "pv", 6000, 1);
+    for (int i = 44; i < 52; i++)
+        s.price_export[i] = -0.05;
+    memset(&c, 0, sizeof c);
+    struct fg_sched_view v;
+    fg_sim_view(&s, &v); /* fills the forecasts */
+    c.pl.created = T0;
+    c.pl.start = T0;
+    c.pl.ends = INT64_MAX;
+    c.pl.n_isp = NISP;
+    c.pl.n_assets = 1;
+    snprintf(c.pl.id[0], FG_SCHED_ID_MAX, "pv");
+    for (int i = 0; i < NISP; i++) {
+        c.pl.site[i] = NAN;
+        c.pl.w[0][i] = i >= 44 && i < 52 ? -2000 : -0.8 * s.pv_forecast[i];
+    }
+    s.view_hook = pv_view;
+    s.view_ctx = &c;
+    void *inst = make("{}");
+    assert_int_equal(fg_sim_run(&s, P, inst, DAY, pv_step, &c), 0);
+    P->destroy(inst);
+    fprintf(stderr, "PV: peak 11-13 h %.0f W (plan 2000), curtailed 14-15 h %.1f Wh\n",
+            c.peak_1113, c.curtailed_1415);
+    check(c.peak_1113 <= 2000 + 1, "PV above the plan at a negative price", c.peak_1113,
+          2000);
+    check(c.curtailed_1415 <= 1, "PV curtailed to a low forecast", c.curtailed_1415, 0);
+}
+
+/* A writer from before the plan fields (view and asset sizes without
+ * them): read as before, whatever lies beyond its sizes. */
+static void test_old_writer(void **state)
+{
+    static struct fg_sim_site s;
+    struct fg_sched_view v, old;
+    struct fg_sched_setpoint a[8], b[8];
+    struct fg_sched_setpoints oa = {.cap = 8, .sp = a}, ob = {.cap = 8, .sp = b};
+    size_t vs = offsetof(struct fg_sched_view, plan_created);
+    size_t as = offsetof(struct fg_sched_asset, plan_w);
+    static char buf[8 * sizeof(struct fg_sched_asset)];
+    (void)state;
+    fg_sim_init(&s, T0 + 12 * H, STEP);
+    fg_sim_add_battery(&s, "bat", 10000, 50, 5000);
+    fg_sim_add_pv(&s, "pv", 6000, 1);
+    fg_sim_add_ev(&s, "ev", T0, T0 + DAY, 10000, 11000, 1400);
+    fg_sim_view(&s, &v);
+    void *i1 = make("{}"), *i2 = make("{}");
+    assert_int_equal(P->realtime(i1, &v, &oa), 0);
+    old = v;
+    old.size = (uint32_t)vs;
+    old.plan_created = 12345; /* beyond the writer's size: not read */
+    old.plan_site_w = 1e9;
+    memset(buf, 0x7f, sizeof buf);
+    for (uint32_t i = 0; i < v.n_assets; i++) {
+        struct fg_sched_asset x = *fg_sched_asset_at(&v, i);
+        x.size = (uint32_t)as;
+        memcpy(buf + i * as, &x, as);
+    }
+    old.asset_stride = (uint32_t)as;
+    old.assets = (const struct fg_sched_asset *)(const void *)buf;
+    assert_int_equal(P->realtime(i2, &old, &ob), 0);
+    assert_int_equal(oa.n, ob.n);
+    for (uint32_t i = 0; i < oa.n; i++) {
+        assert_string_equal(a[i].id, b[i].id);
+        check(a[i].w == b[i].w, "same set-point from an old writer", b[i].w, a[i].w);
+    }
+    P->destroy(i1);
+    P->destroy(i2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +720,8 @@ int main(void)
         cmocka_unit_test(test_reactive),
         cmocka_unit_test(test_unplanned_ev_and_plan_end),
         cmocka_unit_test(test_stale_meter),
+        cmocka_unit_test(test_pv_curtail),
+        cmocka_unit_test(test_old_writer),
     };
     P = fg_sched_realtime_plugin();
     return cmocka_run_group_tests(tests, NULL, NULL);
