@@ -440,6 +440,15 @@ static void ev_plan(const struct rt *r, const struct fg_sched_view *v, struct wo
         s->plan_t = 0;
         return;
     }
+    /* plan_w is the ISP's mean: in an ISP the EV arrives or departs in, the
+     * rate while it is plugged in is higher */
+    int64_t isp = v->isp_s > 0 ? v->isp_s : 900;
+    int64_t start = v->now - ((v->now % isp) + isp) % isp, end = start + isp;
+    int64_t from = k->a->arrival > start ? k->a->arrival : start;
+    int64_t to =
+        k->a->departure > v->now && k->a->departure < end ? k->a->departure : end;
+    if (to > from)
+        k->plan *= (double)isp / (double)(to - from);
     double span = r->o.plan_catchup_s;
     if (s->plan_t && isfinite(s->plan_w) && s->plan_w >= 0 && v->now > s->plan_t)
         s->debt_wh += (s->plan_w - k->meas) * (double)(v->now - s->plan_t) / 3600.0;
