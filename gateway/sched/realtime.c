@@ -957,7 +957,8 @@ static double battery_target(const struct rt *r, const struct fg_sched_view *v,
      * much that the site goes above grid_charge_pct of the import limit. */
     if (s->npv)
         b = fmin(b, fmax(-s->pv_meas, 0));
-    return fmin(b, fmax(r->o.grid_charge_pct / 100.0 * hard - fixed, 0));
+    double cap = isfinite(hard) ? r->o.grid_charge_pct / 100.0 * hard : INFINITY;
+    return fmin(b, fmax(cap - fixed, 0));
 }
 
 /* Grid-connected: the bounds and targets described at the top. */

@@ -711,6 +711,72 @@ static void test_old_writer(void **state)
     P->destroy(i2);
 }
 
+/* Catch-up: the plan charges an EV at 4 kW from 16:00 to 20:00; a DSO
+ * limit of 2.5 kW from 17:00 to 18:00 pauses it (the load takes ~2 kW,
+ * what is left is below its minimum). After the limit it makes the hour up
+ * in about an ISP (plan_catchup_s) and is back on the plan's energy. */
+struct cu_ctx {
+    struct plan pl;
+    double at_1700, at_1800, at_1900, peak_excess;
+};
+
+static void cu_view(struct fg_sim_site *s, struct fg_sched_view *v, void *ctx)
+{
+    (void)s;
+    plan_view(&((struct cu_ctx *)ctx)->pl, v);
+}
+
+static void cu_step(struct fg_sim_site *s, void *ctx)
+{
+    struct cu_ctx *c = ctx;
+    int64_t t = s->now;
+    if (t == T0 + 17 * H)
+        c->at_1700 = s->ev[0].energy_wh;
+    if (t == T0 + 18 * H)
+        c->at_1800 = s->ev[0].energy_wh;
+    if (t == T0 + 19 * H)
+        c->at_1900 = s->ev[0].energy_wh;
+    c->peak_excess = fmax(c->peak_excess, s->grid_w - s->import_max_w);
+    s->import_max_w = t >= T0 + 17 * H && t < T0 + 18 * H ? 2500 : 1e6;
+}
+
+static void test_ev_catch_up(void **state)
+{
+    static struct fg_sim_site s;
+    static struct cu_ctx c;
+    (void)state;
+    fg_sim_init(&s, T0, STEP);
+    struct fg_sim_ev *e =
+        fg_sim_add_ev(&s, "ev", T0 + 16 * H, T0 + 23 * H, 16000, 11000, 1400);
+    memset(&c, 0, sizeof c);
+    c.pl.created = T0 + 16 * H;
+    c.pl.start = T0;
+    c.pl.ends = INT64_MAX;
+    c.pl.n_isp = NISP;
+    c.pl.n_assets = 1;
+    snprintf(c.pl.id[0], FG_SCHED_ID_MAX, "ev");
+    for (int i = 0; i < NISP; i++) {
+        c.pl.site[i] = NAN;
+        c.pl.w[0][i] = i >= 64 && i < 80 ? 4000 : 0;
+    }
+    s.view_hook = cu_view;
+    s.view_ctx = &c;
+    void *inst = make("{}");
+    assert_int_equal(fg_sim_run(&s, P, inst, DAY, cu_step, &c), 0);
+    P->destroy(inst);
+    fprintf(stderr,
+            "catch-up: EV at 17:00 %.0f Wh (plan 4000), 18:00 %.0f (plan 8000), 19:00 "
+            "%.0f (plan 12000), end %.0f; import above the limit %.0f W\n",
+            c.at_1700, c.at_1800, c.at_1900, e->energy_wh, c.peak_excess);
+    check(c.at_1800 - c.at_1700 <= 1000, "the limit held the EV back",
+          c.at_1800 - c.at_1700, 0);
+    check(fabs(c.at_1900 - 12000) <= 0.02 * 12000, "back on the plan by 19:00", c.at_1900,
+          12000);
+    check(e->energy_wh >= 16000 * 0.99, "EV energy", e->energy_wh, 16000);
+    check(c.peak_excess <= TOL_W, "import limit", c.peak_excess, 0);
+    check(e->below_min == 0, "EV between 0 and its minimum", e->below_min, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -720,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_reactive),
         cmocka_unit_test(test_unplanned_ev_and_plan_end),
         cmocka_unit_test(test_stale_meter),
+        cmocka_unit_test(test_ev_catch_up),
         cmocka_unit_test(test_pv_curtail),
         cmocka_unit_test(test_old_writer),
     };
