@@ -16,11 +16,21 @@
  * current, dwell, hysteresis); the batteries then follow the target
  * (dispatch, else zero exchange = self-consumption) inside the bounds; PV
  * is curtailed last, only for the export bound. Volt-watt narrows what PV
- * and batteries may export before all that; volt-var only sets var. */
+ * and batteries may export before all that; volt-var only sets var.
+ *
+ * With a plan (view->plan_created != 0) the same pass follows it: the
+ * battery target becomes the plan's site power, tracked as ISP energy (the
+ * rest of the ISP aims at what the plan expects for the whole ISP, so an
+ * early deviation is made good later in the same ISP); planned EVs get
+ * their plan_w (plus a catch-up of what they fell behind) instead of the
+ * laxity rule, V2G EVs discharge when the plan says so, PV follows a
+ * curtailing plan when exporting earns nothing. The limits bound all of it
+ * exactly as before. docs/realtime.md has the whole picture. */
 #include "realtime.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +48,17 @@ struct opts {
     double price_margin;
     double island_margin_pct;
     double island_reserve_pct;
+    double grid_charge_pct;
+    double plan_catchup_s;
 };
+
+/* Views and assets written before the plan fields were appended are still
+ * read (without a plan); the plan fields only when the writer's size holds
+ * them. */
+#define VIEW_MIN_SIZE offsetof(struct fg_sched_view, plan_created)
+#define VIEW_PLAN_SIZE (offsetof(struct fg_sched_view, plan_site_w) + sizeof(double))
+#define ASSET_MIN_SIZE offsetof(struct fg_sched_asset, plan_w)
+#define ASSET_PLAN_SIZE (offsetof(struct fg_sched_asset, plan_w) + sizeof(double))
 
 /* What the controller remembers of one EVSE between calls. */
 struct ev_state {
@@ -48,12 +68,21 @@ struct ev_state {
     int on;
     double last_w;
     int64_t last_switch; /* 0: never switched by us */
+    /* plan following: energy the EV is behind its plan (Wh, < 0 ahead), the
+     * plan_w in force since plan_t */
+    double debt_wh;
+    double plan_w;
+    int64_t plan_t;
 };
 
 struct rt {
     struct opts o;
     int islanded;
-    struct work **ptr; /* 3 * n_assets scratch pointers, this call only */
+    /* the site's energy in the current ISP, without assets the plan does not
+     * cover (Wh, from the measured power at each call) */
+    int64_t isp_start, last_t;
+    double isp_wh;
+    struct work **ptr; /* 4 * n_assets scratch pointers, this call only */
     struct ev_state st[RT_MAX_STATE];
 };
 
@@ -69,6 +98,11 @@ struct work {
     double w;
     double var;
     uint32_t flags;
+    double plan;   /* plan_w, NAN when none */
+    int vv_active; /* volt-var is outside its dead band: var is taken */
+    int planned;   /* EV: rate from the plan; PV: curtailed to the plan */
+    int v2g;       /* EV discharging on the plan */
+    double full;   /* EV: its full power now (hi before the plan's cap) */
     /* EV */
     double need_wh;
     double min_on;
@@ -102,6 +136,8 @@ static void opts_default(struct opts *o)
     o->price_margin = 0;
     o->island_margin_pct = 10;
     o->island_reserve_pct = 20;
+    o->grid_charge_pct = 50;
+    o->plan_catchup_s = 900;
 }
 
 /* A number at key of j within [lo, hi]; absent keeps *out. */
@@ -199,10 +235,17 @@ static int parse_curves(const cJSON *j, struct opts *o, char *err, size_t errlen
 
 static int parse_opts(const char *json, struct opts *o, char *err, size_t errlen)
 {
-    static const char *const keys[] = {
-        "hysteresis_w",      "min_dwell_s",        "v_nominal",
-        "volt_var",          "volt_watt",          "price_margin",
-        "island_margin_pct", "island_reserve_pct", NULL};
+    static const char *const keys[] = {"hysteresis_w",
+                                       "min_dwell_s",
+                                       "v_nominal",
+                                       "volt_var",
+                                       "volt_watt",
+                                       "price_margin",
+                                       "island_margin_pct",
+                                       "island_reserve_pct",
+                                       "grid_charge_pct",
+                                       "plan_catchup_s",
+                                       NULL};
     cJSON *j = cJSON_Parse(json ? json : "{}");
     int rc = -1;
     if (!j || !cJSON_IsObject(j)) {
@@ -216,6 +259,8 @@ static int parse_opts(const char *json, struct opts *o, char *err, size_t errlen
         num_opt(j, "price_margin", -1e3, 1e3, &o->price_margin, err, errlen) ||
         num_opt(j, "island_margin_pct", 0, 100, &o->island_margin_pct, err, errlen) ||
         num_opt(j, "island_reserve_pct", 0, 100, &o->island_reserve_pct, err, errlen) ||
+        num_opt(j, "grid_charge_pct", 0, 100, &o->grid_charge_pct, err, errlen) ||
+        num_opt(j, "plan_catchup_s", 60, 86400, &o->plan_catchup_s, err, errlen) ||
         parse_curves(j, o, err, errlen))
         goto out;
     rc = 0;
@@ -352,6 +397,83 @@ static void battery_range(const struct opts *o, const struct fg_sched_view *v,
         k->lo_res = 0;
 }
 
+/* A V2G EV the plan discharges: at most its discharge limit, never between
+ * 0 and its minimum current, not below its minimum SoC. */
+static void ev_v2g(struct work *k)
+{
+    const struct fg_sched_asset *a = k->a;
+    double dis =
+        fmin(fabs(fin(a->max_discharge_w, INFINITY)), fmax(-fin(a->min_w, 0), 0));
+    k->hi = 0;
+    if (!(dis > 0) || (isfinite(a->soc_pct) && a->soc_pct <= fin(a->soc_min_pct, 0)))
+        return;
+    double x = fmin(-k->plan, dis);
+    if (x < k->min_on)
+        x = x >= 0.5 * k->min_on && dis >= k->min_on ? k->min_on : 0;
+    k->v2g = x > 0;
+    k->lo = k->w = -x;
+}
+
+/* An EV on the plan. Its rate is plan_w plus what it is behind: debt_wh,
+ * the planned minus the measured energy since the plan reached it, spread
+ * over plan_catchup_s. So an EV the budget (or a dwell time) held back
+ * catches up as soon as there is room, and one that ran ahead (its minimum
+ * current is above plan_w) waits. Minimum current with a hysteresis: a
+ * running EV keeps at least its minimum while the rate is above 0, a paused
+ * one starts when the rate reaches half its minimum or it is a minute at
+ * its minimum behind (so a plan's trickle below the minimum current is
+ * served in pulses, not lost). The rate is a cap in
+ * the fair sharing, which still decides under the budget. An EV that can
+ * no longer make its energy by departure even at full power (laxity < 0:
+ * the plan fell short or is old) and an EV without plan_w (newer than the
+ * plan) follow the laxity rule. A negative plan_w on an EV that may
+ * discharge (FG_SCHED_CAP_V2G) is V2G, while the EV keeps at least one ISP
+ * of laxity (it can still charge what it needs by departure). */
+static void ev_plan(const struct rt *r, const struct fg_sched_view *v, struct work *k)
+{
+    struct ev_state *s = k->s;
+    if (!s)
+        return;
+    if (!isfinite(k->plan)) {
+        s->debt_wh = 0;
+        s->plan_w = NAN;
+        s->plan_t = 0;
+        return;
+    }
+    /* plan_w is the ISP's mean: in an ISP the EV arrives or departs in, the
+     * rate while it is plugged in is higher */
+    int64_t isp = v->isp_s > 0 ? v->isp_s : 900;
+    int64_t start = v->now - ((v->now % isp) + isp) % isp, end = start + isp;
+    int64_t from = k->a->arrival > start ? k->a->arrival : start;
+    int64_t to =
+        k->a->departure > v->now && k->a->departure < end ? k->a->departure : end;
+    if (to > from)
+        k->plan *= (double)isp / (double)(to - from);
+    double span = r->o.plan_catchup_s;
+    if (s->plan_t && isfinite(s->plan_w) && s->plan_w >= 0 && v->now > s->plan_t)
+        s->debt_wh += (s->plan_w - k->meas) * (double)(v->now - s->plan_t) / 3600.0;
+    s->debt_wh = clampd(s->debt_wh, -k->hi * span / 3600.0, k->need_wh);
+    s->plan_w = k->plan;
+    s->plan_t = v->now;
+    if (k->plan < 0 && (k->a->caps & FG_SCHED_CAP_V2G) &&
+        k->laxity >= (v->isp_s > 0 ? v->isp_s : 900)) {
+        k->planned = 1;
+        s->debt_wh = 0;
+        ev_v2g(k);
+        return;
+    }
+    if (k->laxity < 0)
+        return;
+    double want = clampd(fmax(k->plan, 0) + s->debt_wh * 3600.0 / span, 0, k->hi);
+    if (want > 0 && want < k->min_on)
+        want = s->on || want >= 0.5 * k->min_on || s->debt_wh * 3600.0 >= 60 * k->min_on
+                   ? k->min_on
+                   : 0;
+    k->planned = 1;
+    k->hi = want;
+    k->weight = fmax(want, 1.0);
+}
+
 static void ev_setup(struct rt *r, const struct fg_sched_view *v, struct work *k)
 {
     const struct fg_sched_asset *a = k->a;
@@ -364,6 +486,7 @@ static void ev_setup(struct rt *r, const struct fg_sched_view *v, struct work *k
     k->min_on = fmax(fin(a->min_charge_w, 0), fmax(fin(a->min_w, 0), 0));
     if (k->min_on > k->hi)
         k->hi = 0; /* cannot run at its minimum: paused */
+    k->full = k->hi;
     double left = a->departure > v->now ? (double)(a->departure - v->now) : NAN;
     double rate = k->need_wh * 3600.0 / fin(left, 86400.0);
     k->weight = fmax(isfinite(rate) ? rate : k->hi, 1.0);
@@ -373,7 +496,9 @@ static void ev_setup(struct rt *r, const struct fg_sched_view *v, struct work *k
         k->s->seen = 1;
         k->s->on = k->meas > 0.5 * fmax(k->min_on, 1);
         k->s->last_w = k->s->on ? k->meas : 0;
+        k->s->plan_w = NAN;
     }
+    ev_plan(r, v, k);
 }
 
 static int ev_locked(const struct rt *r, const struct work *k, int64_t now)
@@ -456,9 +581,12 @@ static void ev_hysteresis(struct rt *r, struct work **e, int m, double budget)
     double sum = 0;
     for (int i = 0; i < m; i++) {
         struct work *k = e[i];
+        /* (going up to full power is always made: held just below it, an EV
+         * that needs all it can get would fall short) */
+        int to_full = k->s && k->w >= k->full - 1e-9 && k->w > k->s->last_w;
         if (k->w > 0 && k->s && k->s->on &&
             fabs(k->w - k->s->last_w) < r->o.hysteresis_w && k->s->last_w >= k->min_on &&
-            k->s->last_w <= k->hi)
+            k->s->last_w <= k->hi && !to_full)
             k->w = k->s->last_w;
         sum += k->w;
     }
@@ -531,11 +659,40 @@ static void share(struct work **x, int m, double total, int res)
 
 struct sums {
     double base;
-    double blo, bhi; /* batteries */
-    double blo_res;  /* blo keeping the island reserve */
-    double pv;       /* curtailable PV at full (volt-watt limited) production, <= 0 */
-    int nb, ne, np;
+    double blo, bhi;  /* batteries */
+    double blo_res;   /* blo keeping the island reserve */
+    double pv;        /* curtailable PV at full (volt-watt limited) production, <= 0 */
+    double site;      /* measured, or the sum of the assets */
+    double unplanned; /* measured power of assets a plan in force does not cover */
+    double pv_meas;   /* measured power of all PV assets, <= 0 when producing */
+    int nb, ne, np, npv;
 };
+
+static int view_plan(const struct fg_sched_view *v)
+{
+    return v->size >= VIEW_PLAN_SIZE && v->plan_created != 0;
+}
+
+/* An asset's plan_w, NAN when the view has no plan or the asset's writer
+ * did not have the field. */
+static double plan_of(const struct fg_sched_view *v, const struct fg_sched_asset *a)
+{
+    if (!view_plan(v) || a->size < ASSET_PLAN_SIZE || v->asset_stride < ASSET_PLAN_SIZE)
+        return NAN;
+    return a->plan_w;
+}
+
+/* The plan curtails a PV: follow it only when exporting earns nothing now
+ * (export price <= 0). At a positive price the planner curtails only for the
+ * export limit, which the controller enforces itself from measurements; and
+ * a plan_w above -available is as often a forecast that was too low, which
+ * must not cost real production. */
+static int pv_plan_curtails(const struct fg_sched_view *v, const struct work *k)
+{
+    double pe = series_at(&v->price_export, v->now);
+    return isfinite(k->plan) && k->plan <= 0 && k->plan > k->lo + 1 && isfinite(pe) &&
+           pe <= 0;
+}
 
 static int is_disconnectable(const struct fg_sched_asset *a)
 {
@@ -552,9 +709,18 @@ static void classify(struct rt *r, const struct fg_sched_view *v, struct work *w
         struct work *k = &w[i];
         const struct fg_sched_asset *a = k->a;
         k->meas = fin(a->power_w, 0);
+        k->plan = plan_of(v, a);
         measured_sum += k->meas;
+        if (a->kind == FG_SCHED_PV) {
+            s->pv_meas += k->meas;
+            s->npv++;
+        }
         if (!a->online)
             continue;
+        /* not in the plan's site power: a new EV session, PV or load */
+        if (view_plan(v) && isfinite(v->plan_site_w) && !isfinite(k->plan) &&
+            a->kind != FG_SCHED_BATTERY && (a->kind != FG_SCHED_EVSE || a->session))
+            s->unplanned += k->meas;
         if (a->kind == FG_SCHED_BATTERY) {
             k->steer = 1;
             battery_range(&r->o, v, k);
@@ -577,13 +743,18 @@ static void classify(struct rt *r, const struct fg_sched_view *v, struct work *w
             k->vw = volt_watt(&r->o, asset_voltage(v, a));
             k->lo = -avail * k->vw;
             k->hi = 0;
+            if (pv_plan_curtails(v, k)) {
+                k->planned = 1;
+                k->lo = k->plan;
+            }
             s->pv += k->lo;
             s->np++;
         }
         if (k->steer)
             steered += k->meas;
     }
-    s->base = fin(site, measured_sum) - steered;
+    s->site = fin(site, measured_sum);
+    s->base = s->site - steered;
 }
 
 static void emit(struct fg_sched_setpoints *out, const struct work *k)
@@ -601,6 +772,15 @@ static void emit(struct fg_sched_setpoints *out, const struct work *k)
         p->flags &= ~FG_SCHED_SP_VAR;
 }
 
+/* An asset that gets only var: its active power stays where it is. */
+static void var_only(struct work *k)
+{
+    if (k->steer)
+        return;
+    k->steer = 1;
+    k->w = k->a->kind == FG_SCHED_PV ? fin(k->a->min_w, -rated_of(k->a)) : k->meas;
+}
+
 static void volt_var(const struct rt *r, const struct fg_sched_view *v, struct work *k)
 {
     const struct fg_sched_asset *a = k->a;
@@ -609,12 +789,176 @@ static void volt_var(const struct rt *r, const struct fg_sched_view *v, struct w
     double volt = asset_voltage(v, a);
     if (!isfinite(volt))
         return;
-    k->var = volt_var_pct(&r->o, volt / r->o.v_nominal) / 100.0 * rated_of(a);
+    double pct = volt_var_pct(&r->o, volt / r->o.v_nominal);
+    k->var = pct / 100.0 * rated_of(a);
+    k->vv_active = pct != 0;
     k->flags |= FG_SCHED_SP_VAR;
-    if (!k->steer) { /* var only: leave active power where it is */
-        k->steer = 1;
-        k->w = a->kind == FG_SCHED_PV ? fin(a->min_w, -rated_of(a)) : k->meas;
+    var_only(k);
+}
+
+/* The reactive target at the connection point (view->reactive_var). Volt-var
+ * comes first: an asset whose voltage is outside the curve's dead band keeps
+ * its volt-var value, which counts towards the target. The rest is shared
+ * over the other reactive-capable assets in proportion to what each can
+ * give at its active power within its rating (sqrt(rated^2 - P^2)), and
+ * saturates there. Open loop: the view has no reactive measurement at the
+ * meter, so the var of loads is not compensated. */
+static void reactive_target(const struct fg_sched_view *v, struct work *w, uint32_t n)
+{
+    double need = fin(v->reactive_var, NAN), room = 0;
+    if (!isfinite(need))
+        return;
+    for (uint32_t pass = 0; pass < 2; pass++) {
+        double frac = room > 0 ? clampd(need / room, -1, 1) : 0;
+        for (uint32_t i = 0; i < n; i++) {
+            struct work *k = &w[i];
+            const struct fg_sched_asset *a = k->a;
+            if (!a->online || !(a->caps & FG_SCHED_CAP_REACTIVE) ||
+                a->kind == FG_SCHED_LOAD)
+                continue;
+            if (k->vv_active) {
+                need -= pass ? 0 : k->var;
+                continue;
+            }
+            var_only(k);
+            double p = k->w;
+            if (a->kind == FG_SCHED_PV)
+                p = fmax(k->w, -fmax(fin(a->available_w, -k->meas), 0));
+            double r = rated_of(a), q = sqrt(fmax(r * r - p * p, 0));
+            if (!pass) {
+                room += q;
+                continue;
+            }
+            k->var = frac * q;
+            k->flags |= FG_SCHED_SP_VAR;
+        }
     }
+}
+
+/* Integrate x (the measured site power less what the plan does not cover)
+ * over the current ISP: the power measured now has held since the last
+ * call (its part inside this ISP); on the first call or after a gap, as if
+ * the ISP so far ran at it. */
+static void isp_track(struct rt *r, const struct fg_sched_view *v, double x)
+{
+    int64_t isp = v->isp_s > 0 ? v->isp_s : 900;
+    int64_t start = v->now - ((v->now % isp) + isp) % isp;
+    if (r->last_t == v->now && r->isp_start == start)
+        return;
+    if (r->last_t && r->last_t < v->now && v->now - r->last_t <= isp) {
+        int64_t from = r->last_t > start ? r->last_t : start;
+        if (r->isp_start != start)
+            r->isp_wh = 0;
+        r->isp_wh += x * (double)(v->now - from) / 3600.0;
+    } else {
+        r->isp_wh = x * (double)(v->now - start) / 3600.0;
+    }
+    r->isp_start = start;
+    r->last_t = v->now;
+}
+
+/* The site power for the rest of the ISP that makes the ISP's energy what
+ * a mean power of e_w over the whole ISP gives: what is left of it over the
+ * time left. Bounded to e_w +- c (the batteries' range: no more can be
+ * corrected) so the last seconds of an ISP do not ask for absurd powers. */
+static double isp_rest(const struct rt *r, const struct fg_sched_view *v, double e_w,
+                       double c)
+{
+    double isp = v->isp_s > 0 ? v->isp_s : 900;
+    double left = fmax((double)(r->isp_start + (int64_t)isp - v->now), 1);
+    double t = (e_w * isp / 3600.0 - r->isp_wh) * 3600.0 / left;
+    return clampd(t, e_w - c, e_w + c);
+}
+
+enum target_kind { T_SELF, T_DISPATCH, T_PLAN, T_BRP };
+static const char *const target_names[] = {"self-consumption", "dispatch", "plan",
+                                           "BRP target"};
+
+/* The battery target at the connection point, in priority order: an
+ * explicit dispatch_w (instantaneous), the plan's site power (ISP energy;
+ * plus what the plan does not cover, measured now), a BRP portfolio target
+ * from dispatch_w_series (ISP energy), else zero exchange. */
+static double site_target(const struct rt *r, const struct fg_sched_view *v,
+                          const struct sums *s, int *kind)
+{
+    double c = s->bhi - s->blo;
+    double brp = series_at(&v->dispatch_w_series, v->now);
+    if (isfinite(v->dispatch_w)) {
+        *kind = T_DISPATCH;
+        return v->dispatch_w;
+    }
+    if (view_plan(v) && isfinite(v->plan_site_w)) {
+        *kind = T_PLAN;
+        return isp_rest(r, v, v->plan_site_w, c) + s->unplanned;
+    }
+    if (isfinite(brp)) {
+        *kind = T_BRP;
+        return isp_rest(r, v, brp, c);
+    }
+    *kind = T_SELF;
+    return 0;
+}
+
+/* Share total over the batteries from their plan: each starts at its
+ * plan_w (0 without one) and the difference to total is shared by the room
+ * left in its direction, so the plan's split holds while the sum follows
+ * the site target. */
+static void share_plan(struct work **x, int m, double total, int res)
+{
+    double sum = 0, room = 0;
+    for (int i = 0; i < m; i++) {
+        x[i]->w = clampd(fin(x[i]->plan, 0), res ? x[i]->lo_res : x[i]->lo, x[i]->hi);
+        sum += x[i]->w;
+    }
+    double d = total - sum;
+    for (int i = 0; i < m; i++)
+        room += d >= 0 ? x[i]->hi - x[i]->w : x[i]->w - (res ? x[i]->lo_res : x[i]->lo);
+    for (int i = 0; i < m; i++) {
+        double part =
+            d >= 0 ? x[i]->hi - x[i]->w : x[i]->w - (res ? x[i]->lo_res : x[i]->lo);
+        x[i]->w += room > 0 ? d * part / room : 0;
+    }
+}
+
+/* V2G gives up discharge before PV is curtailed for the export bound (never
+ * between 0 and the minimum current). Returns the V2G sum after. */
+static double v2g_export(struct work **x, int m, double vsum, double excess)
+{
+    double cut = fmin(excess, -vsum), after = 0;
+    for (int i = 0; i < m; i++) {
+        if (vsum < 0)
+            x[i]->w *= (vsum + cut) / vsum;
+        if (-x[i]->w < x[i]->min_on)
+            x[i]->w = 0;
+        after += x[i]->w;
+    }
+    return after;
+}
+
+/* The battery target: the service's, then the price rule and the headroom
+ * rule of self-consumption (docs/realtime.md). */
+static double battery_target(const struct rt *r, const struct fg_sched_view *v,
+                             const struct sums *s, double fixed, double hard, int *kind)
+{
+    double b = site_target(r, v, s, kind) - fixed;
+    if (*kind != T_SELF)
+        return b;
+    if (b > 0) {
+        /* store surplus only when importing later costs more than exporting now */
+        double pe = series_at(&v->price_export, v->now);
+        double pi = series_max_from(&v->price_import, v->now);
+        if (isfinite(pe) && isfinite(pi) && !(pi > pe + r->o.price_margin))
+            b = 0;
+    }
+    /* Without a plan or a target the batteries store surplus, they do not
+     * charge from the grid. Both guards hold even when the base estimate is
+     * wrong (a meter older than the asset readings makes it run away): with
+     * PV assets, never more than their measured production; and never so
+     * much that the site goes above grid_charge_pct of the import limit. */
+    if (s->npv)
+        b = fmin(b, fmax(-s->pv_meas, 0));
+    double cap = isfinite(hard) ? r->o.grid_charge_pct / 100.0 * hard : INFINITY;
+    return fmin(b, fmax(cap - fixed, 0));
 }
 
 /* Grid-connected: the bounds and targets described at the top. */
@@ -622,52 +966,62 @@ static void run_grid(struct rt *r, const struct fg_sched_view *v, struct work *w
                      uint32_t n, const struct sums *s, char *note, size_t notelen)
 {
     struct work **ev = r->ptr, **bat = r->ptr + n, **pv = r->ptr + 2 * n;
-    int ne = 0, nb = 0, np = 0;
+    struct work **v2g = r->ptr + 3 * n;
+    int ne = 0, nb = 0, np = 0, nv = 0, kind;
     double hard = fin(v->import_max_w, INFINITY), lo = -fin(v->export_max_w, INFINITY);
     double hi = hard; /* the soft bound: kWmax, kept with the island reserve */
+    double vsum = 0;
     if (isfinite(v->kw_max_w) && v->kw_max_w >= 0)
         hi = fmin(hi, v->kw_max_w);
     for (uint32_t i = 0; i < n; i++) {
-        if (!w[i].steer || !w[i].a->online)
+        struct work *k = &w[i];
+        if (!k->steer || !k->a->online)
             continue;
-        if (w[i].a->kind == FG_SCHED_EVSE)
-            ev[ne++] = &w[i];
-        else if (w[i].a->kind == FG_SCHED_BATTERY)
-            bat[nb++] = &w[i];
-        else if (w[i].a->kind == FG_SCHED_PV && w[i].a->curtailable)
-            pv[np++] = &w[i];
+        if (k->a->kind == FG_SCHED_EVSE && k->v2g) {
+            v2g[nv++] = k;
+            vsum += k->w;
+            if (k->s)
+                k->s->on = 0, k->s->last_w = 0;
+        } else if (k->a->kind == FG_SCHED_EVSE) {
+            ev[ne++] = k;
+        } else if (k->a->kind == FG_SCHED_BATTERY) {
+            bat[nb++] = k;
+        } else if (k->a->kind == FG_SCHED_PV && k->a->curtailable) {
+            pv[np++] = k;
+        }
     }
-    double budget = fmin(hard - s->base - s->blo, hi - s->base - s->blo_res) - s->pv;
+    double budget =
+        fmin(hard - s->base - s->blo, hi - s->base - s->blo_res) - s->pv - vsum;
     double esum = ev_allocate(r, ev, ne, budget, v->now);
-    double fixed = s->base + esum + s->pv;
-    double target = isfinite(v->dispatch_w) ? v->dispatch_w : 0;
-    double b = target - fixed;
-    if (!isfinite(v->dispatch_w) && b > 0) {
-        /* store surplus only when importing later costs more than exporting now */
-        double pe = series_at(&v->price_export, v->now);
-        double pi = series_max_from(&v->price_import, v->now);
-        if (isfinite(pe) && isfinite(pi) && !(pi > pe + r->o.price_margin))
-            b = 0;
-    }
+    double fixed = s->base + esum + s->pv + vsum;
+    double b = battery_target(r, v, s, fixed, hard, &kind);
     b = fmin(fmax(b, lo - fixed), hi - fixed);
     b = clampd(b, s->blo_res, s->bhi);
     /* the hard import limit may use the reserve too (limits > islanding) */
     b = clampd(fmin(b, hard - fixed), s->blo, s->bhi);
-    share(bat, nb, b, b >= s->blo_res);
+    if (kind == T_PLAN)
+        share_plan(bat, nb, b, b >= s->blo_res);
+    else
+        share(bat, nb, b, b >= s->blo_res);
     double site = fixed + b, pvw = s->pv;
+    if (site < lo && vsum < 0) {
+        double after = v2g_export(v2g, nv, vsum, lo - site);
+        site += after - vsum;
+        vsum = after;
+    }
     if (site < lo && s->pv < 0)
         pvw = fmin(s->pv + (lo - site), 0);
     for (int i = 0; i < np; i++)
         pv[i]->w = s->pv < 0 ? pv[i]->lo * pvw / s->pv : 0;
-    /* neither curtailed nor volt-watt limited: no limit beyond the envelope */
+    /* neither curtailed nor limited: no limit beyond the envelope */
     if (pvw <= s->pv)
         for (int i = 0; i < np; i++)
-            if (pv[i]->vw >= 1)
+            if (pv[i]->vw >= 1 && !pv[i]->planned)
                 pv[i]->w = fmin(fin(pv[i]->a->min_w, pv[i]->lo), pv[i]->lo);
     snprintf(note, notelen,
-             "realtime: base %.0f W, EVs %.0f W, batteries %.0f W, PV %.0f W, "
-             "bounds [%.0f, %.0f] W",
-             s->base, esum, b, pvw, lo, hi);
+             "realtime: %s, base %.0f W, EVs %.0f W, V2G %.0f W, batteries %.0f W, "
+             "PV %.0f W, bounds [%.0f, %.0f] W",
+             target_names[kind], s->base, esum, vsum, b, pvw, lo, hi);
 }
 
 /* Islanded: grid-forming batteries hold the island; shed disconnectable
@@ -762,15 +1116,14 @@ static int rt_realtime(void *inst, const struct fg_sched_view *v,
         return -1;
     out->n = 0;
     out->note[0] = 0;
-    if (v->size < sizeof(struct fg_sched_view) ||
-        (v->n_assets &&
-         (!v->assets || v->asset_stride < sizeof(struct fg_sched_asset)))) {
+    if (v->size < VIEW_MIN_SIZE ||
+        (v->n_assets && (!v->assets || v->asset_stride < ASSET_MIN_SIZE))) {
         snprintf(out->note, sizeof out->note, "realtime: view or asset size too small");
         return -1;
     }
     uint32_t n = 0;
     struct work *w = calloc(v->n_assets ? v->n_assets : 1, sizeof *w);
-    r->ptr = calloc(3 * (size_t)v->n_assets + 3, sizeof *r->ptr);
+    r->ptr = calloc(4 * (size_t)v->n_assets + 4, sizeof *r->ptr);
     if (!w || !r->ptr) {
         free(w);
         free(r->ptr);
@@ -780,11 +1133,12 @@ static int rt_realtime(void *inst, const struct fg_sched_view *v,
     }
     for (uint32_t i = 0; i < v->n_assets; i++) {
         const struct fg_sched_asset *a = fg_sched_asset_at(v, i);
-        if (a->size >= sizeof(struct fg_sched_asset))
+        if (a->size >= ASSET_MIN_SIZE)
             w[n++].a = a;
     }
     struct sums s = {0};
     classify(r, v, w, n, &s);
+    isp_track(r, v, s.site - s.unplanned);
     if (v->island) {
         r->islanded = 1;
         run_island(r, v, w, n, &s, out->note, sizeof out->note);
@@ -794,11 +1148,13 @@ static int rt_realtime(void *inst, const struct fg_sched_view *v,
         r->islanded = 0;
         run_grid(r, v, w, n, &s, out->note, sizeof out->note);
     }
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n; i++)
         volt_var(r, v, &w[i]);
+    if (!v->island)
+        reactive_target(v, w, n);
+    for (uint32_t i = 0; i < n; i++)
         if (w[i].steer)
             emit(out, &w[i]);
-    }
     free(w);
     free(r->ptr);
     r->ptr = NULL;

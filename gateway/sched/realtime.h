@@ -17,7 +17,12 @@
  *   island_reserve_pct 20    % SoC above soc_min a grid-forming battery keeps
  *                            for an island (only the hard import limit
  *                            may use it)
- * See docs/realtime.md. */
+ *   grid_charge_pct  50      % of the import limit the site may reach while
+ *                            batteries charge without a plan or a target
+ *   plan_catchup_s   900     s over which an EV that fell behind its plan
+ *                            makes the energy up (when there is room)
+ * With a plan in the view (plan_created != 0) it follows the plan and
+ * corrects deviations per ISP. See docs/realtime.md. */
 #ifndef FG_SCHED_REALTIME_H
 #define FG_SCHED_REALTIME_H
 

@@ -84,9 +84,9 @@ static void battery_end(const struct fg_plan_problem *p, const double *w)
     }
 }
 
-/* The real-time controller alone through p in 60 s steps; its schedule,
- * averaged per ISP, into w. */
-static int realtime_day(const struct fg_plan_problem *p, double *w)
+/* The real-time controller through p in 60 s steps, alone (plan NULL) or
+ * following plan; its schedule, averaged per ISP, into w. */
+static int realtime_day(const struct fg_plan_problem *p, const double *plan, double *w)
 {
     const struct fg_sched_plugin *rt = fg_sched_realtime_plugin();
     char err[256] = "";
@@ -96,7 +96,7 @@ static int realtime_day(const struct fg_plan_problem *p, double *w)
         return FG_EINVAL;
     }
     struct fg_scenario_stats st = {0};
-    int rc = fg_scenario_run(p, rt, inst, 60, w, &st);
+    int rc = fg_scenario_run_plan(p, plan, rt, inst, 60, w, &st);
     rt->destroy(inst);
     if (rc)
         fprintf(stderr, "planner_bench: simulating the real-time controller failed\n");
@@ -131,13 +131,20 @@ static int bench_reference(const char *file)
     }
     fg_scenario_uncontrolled(&p, w);
     double cu = fg_scenario_cost(&p, w, u);
-    rc = realtime_day(&p, w);
+    rc = realtime_day(&p, NULL, w);
     if (rc)
         goto out_w;
     double cr = fg_scenario_cost(&p, w, c);
     double t0 = now_s();
     rc = fg_plan_solve(&p, &r, &err);
     double ts = now_s() - t0;
+    double f[4] = {NAN, NAN, NAN, NAN}, cf = NAN;
+    if (!rc) {
+        double *wf = calloc((size_t)p.n_assets * p.n_isp, sizeof(double));
+        if (wf && !realtime_day(&p, r.w, wf))
+            cf = fg_scenario_cost(&p, wf, f);
+        free(wf);
+    }
     if (!rc) {
         double co = fg_scenario_cost(&p, r.w, o);
         printf("\n%s (%u ISPs, %u assets; departures clipped to the horizon)\n\n", file,
@@ -150,6 +157,9 @@ static int bench_reference(const char *file)
                c[1], c[2], c[3]);
         printf("| planner (%.3f s) | %.2f | %.2f | %.2f | %.2f | %.2f |\n", ts,
                r.objective, r.cost_energy, r.cost_wear, r.cost_demand, r.cost_penalty);
+        printf("| real-time controller following the plan | %.2f | %.2f | %.2f | %.2f | "
+               "%.2f |\n",
+               cf, f[0], f[1], f[2], f[3]);
         battery_end(&p, w);
         printf("\nsaving against uncontrolled: real-time controller %.2f (%.1f %%), "
                "planner %.2f (%.1f %%); the planner's schedule re-costed here: %.2f + "

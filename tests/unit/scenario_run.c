@@ -79,6 +79,7 @@ void fg_scenario_uncontrolled(const struct fg_plan_problem *p, double *w)
  * which view asset i is scenario asset idx[i]. */
 struct sim {
     const struct fg_plan_problem *p;
+    const double *plan; /* n_assets * n_isp, NULL none */
     int32_t step_s;
     int64_t now;
     uint32_t isp; /* now's ISP */
@@ -147,6 +148,7 @@ static void view_asset(const struct sim *s, uint32_t a, struct fg_sched_asset *v
     v->max_charge_w = v->max_discharge_w = v->temperature_c = NAN;
     v->energy_wh = v->energy_requested_wh = v->min_charge_w = NAN;
     v->available_w = v->rated_w = v->run_s = NAN;
+    v->plan_w = s->plan ? s->plan[(size_t)a * s->p->n_isp + s->isp] : NAN;
     if (as->kind == FG_PLAN_BATTERY || as->kind == FG_PLAN_EV) {
         v->capacity_wh = as->capacity_wh;
         v->soc_pct = 100 * s->e[a] / as->capacity_wh;
@@ -211,6 +213,12 @@ static void build_view(struct sim *s, struct fg_sched_view *v)
     v->n_assets = s->n_view;
     v->asset_stride = sizeof(struct fg_sched_asset);
     v->assets = s->va;
+    if (s->plan) { /* made at the start, knowing every EV of the scenario */
+        v->plan_created = p->start ? p->start : 1;
+        v->plan_site_w = 0;
+        for (uint32_t a = 0; a < p->n_assets; a++)
+            v->plan_site_w += s->plan[(size_t)a * p->n_isp + s->isp];
+    }
 }
 
 /* Record set-points as the host does: clamped to the envelope of the asset
@@ -338,10 +346,18 @@ static void sim_clear(struct sim *s)
 int fg_scenario_run(const struct fg_plan_problem *p, const struct fg_sched_plugin *plugin,
                     void *inst, int32_t step_s, double *w, struct fg_scenario_stats *st)
 {
+    return fg_scenario_run_plan(p, NULL, plugin, inst, step_s, w, st);
+}
+
+int fg_scenario_run_plan(const struct fg_plan_problem *p, const double *plan,
+                         const struct fg_sched_plugin *plugin, void *inst, int32_t step_s,
+                         double *w, struct fg_scenario_stats *st)
+{
     if (step_s <= 0 || p->isp_s % step_s)
         return FG_EINVAL;
     struct sim s;
     int rc = sim_init(&s, p, step_s);
+    s.plan = plan;
     if (rc)
         goto out;
     memset(w, 0, (size_t)p->n_assets * p->n_isp * sizeof(double));

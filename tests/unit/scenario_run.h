@@ -44,4 +44,12 @@ struct fg_scenario_stats {
 int fg_scenario_run(const struct fg_plan_problem *p, const struct fg_sched_plugin *plugin,
                     void *inst, int32_t step_s, double *w, struct fg_scenario_stats *st);
 
+/* The same with a plan in force from p's start, as the host hands it to
+ * realtime(): plan (n_assets * n_isp, row per problem asset, e.g. a
+ * fg_plan_result's w) gives each view asset's plan_w and, summed over all
+ * assets (the inflexible load included), plan_site_w. plan NULL = none. */
+int fg_scenario_run_plan(const struct fg_plan_problem *p, const double *plan,
+                         const struct fg_sched_plugin *plugin, void *inst, int32_t step_s,
+                         double *w, struct fg_scenario_stats *st);
+
 #endif

@@ -23,12 +23,14 @@ void fg_sim_init(struct fg_sim_site *s, int64_t t0, int32_t step_s)
     s->export_max_w = 1e6;
     s->kw_max_w = NAN;
     s->dispatch_w = NAN;
+    s->reactive_var = NAN;
     s->volt_k = 0.0015;
     s->volt_kq = 0.0015;
     s->voltage_v = 230;
     for (int i = 0; i < FG_SIM_NSERIES; i++) {
         s->price_import[i] = 0.30;
         s->price_export[i] = 0.05;
+        s->dispatch_series[i] = NAN;
     }
 }
 
@@ -66,6 +68,7 @@ struct fg_sim_ev *fg_sim_add_ev(struct fg_sim_site *s, const char *id, int64_t a
     e->max_w = max_w;
     e->min_w = min_w;
     e->sp_w = NAN;
+    e->sp_raw_min = INFINITY;
     return e;
 }
 
@@ -104,17 +107,55 @@ static double bump(double h, double c, double hw)
     return fabs(h - c) < hw ? 0.5 * (1 + cos(PI * (h - c) / hw)) : 0;
 }
 
-double fg_sim_load_w(const struct fg_sim_site *s, int64_t t)
+double fg_sim_load_forecast_w(const struct fg_sim_site *s, int64_t t)
 {
     double h = hour_of(s, t);
     return s->load_base_w + s->load_peak_w * (0.5 * bump(h, 7.5, 1.5) + bump(h, 19, 2.5));
 }
 
-double fg_sim_pv_avail_w(const struct fg_sim_pv *pv, int64_t t)
+/* A deterministic value in [-1, 1] for each 5-minute block of t. */
+static double noise(int64_t t)
+{
+    uint64_t x = (uint64_t)(t / 300) * 0x9E3779B97F4A7C15ull;
+    x ^= x >> 31;
+    x *= 0xBF58476D1CE4E5B9ull;
+    x ^= x >> 29;
+    return (double)(x % 20001) / 10000.0 - 1.0;
+}
+
+double fg_sim_load_w(const struct fg_sim_site *s, int64_t t)
+{
+    return fg_sim_load_forecast_w(s, t) * (1 + s->load_dev_pct / 100.0 * noise(t));
+}
+
+double fg_sim_pv_forecast_w(const struct fg_sim_pv *pv, int64_t t)
 {
     /* the profile needs t0: hours since midnight UTC of t */
     double h = fmod((double)t / 3600.0, 24.0);
     return h > 6 && h < 18 ? pv->peak_w * sin(PI * (h - 6) / 12) : 0;
+}
+
+double fg_sim_pv_avail_w(const struct fg_sim_pv *pv, int64_t t)
+{
+    double f = t >= pv->cloud_from && t < pv->cloud_to ? 1 - pv->cloud_pct / 100.0 : 1;
+    return fg_sim_pv_forecast_w(pv, t) * f;
+}
+
+/* The ISP means (one sample a minute) of the load and PV forecasts. */
+static void forecasts(struct fg_sim_site *s)
+{
+    for (int i = 0; i < FG_SIM_NSERIES; i++) {
+        double l = 0, p = 0;
+        for (int m = 0; m < 15; m++) {
+            int64_t t = s->t0 + (int64_t)i * 900 + m * 60 + 30;
+            l += fg_sim_load_forecast_w(s, t) / 15;
+            for (int k = 0; k < s->np; k++)
+                p += fg_sim_pv_forecast_w(&s->pv[k], t) / 15;
+        }
+        s->load_forecast[i] = l;
+        s->pv_forecast[i] = p;
+    }
+    s->forecast_ready = 1;
 }
 
 static void blank(struct fg_sched_asset *a, uint32_t kind, const char *id)
@@ -129,6 +170,7 @@ static void blank(struct fg_sched_asset *a, uint32_t kind, const char *id)
     a->max_charge_w = a->max_discharge_w = a->temperature_c = NAN;
     a->energy_wh = a->energy_requested_wh = a->min_charge_w = NAN;
     a->available_w = a->rated_w = a->run_s = NAN;
+    a->plan_w = NAN;
 }
 
 static int ev_present(const struct fg_sim_ev *e, int64_t t)
@@ -148,6 +190,8 @@ void fg_sim_view(struct fg_sim_site *s, struct fg_sched_view *v)
             s->grid_w += s->pv[i].w;
         }
     }
+    if (!s->forecast_ready)
+        forecasts(s);
     memset(v, 0, sizeof *v);
     v->size = sizeof *v;
     v->abi = FG_SCHED_ABI_VERSION;
@@ -161,12 +205,18 @@ void fg_sim_view(struct fg_sim_site *s, struct fg_sched_view *v)
     v->export_max_w = s->export_max_w;
     v->kw_max_w = s->kw_max_w;
     v->dispatch_w = s->dispatch_w;
-    v->reactive_var = NAN;
+    v->reactive_var = s->reactive_var;
     v->island = s->island;
     v->price_import =
         (struct fg_sched_series){s->t0, 900, FG_SIM_NSERIES, s->price_import};
     v->price_export =
         (struct fg_sched_series){s->t0, 900, FG_SIM_NSERIES, s->price_export};
+    v->dispatch_w_series =
+        (struct fg_sched_series){s->t0, 900, FG_SIM_NSERIES, s->dispatch_series};
+    v->load_forecast_w =
+        (struct fg_sched_series){s->t0, 900, FG_SIM_NSERIES, s->load_forecast};
+    v->pv_forecast_w =
+        (struct fg_sched_series){s->t0, 900, FG_SIM_NSERIES, s->pv_forecast};
     for (int i = 0; i < s->nb; i++) {
         struct fg_sim_battery *b = &s->bat[i];
         struct fg_sched_asset *a = &s->assets[n++];
@@ -188,8 +238,12 @@ void fg_sim_view(struct fg_sim_site *s, struct fg_sched_view *v)
         struct fg_sched_asset *a = &s->assets[n++];
         blank(a, FG_SCHED_EVSE, e->id);
         a->power_w = e->w;
-        a->min_w = 0;
+        a->min_w = -e->max_discharge_w;
         a->max_w = e->max_w;
+        if (e->max_discharge_w > 0) {
+            a->caps = FG_SCHED_CAP_V2G;
+            a->max_discharge_w = e->max_discharge_w;
+        }
         if (ev_present(e, s->now)) {
             a->session = 1;
             a->priority = e->priority;
@@ -249,8 +303,10 @@ static void apply_one(struct fg_sim_site *s, const struct fg_sched_setpoint *p)
             b->grid_forming = 0;
     }
     for (int i = 0; i < s->ne; i++)
-        if (!strcmp(s->ev[i].id, id))
-            s->ev[i].sp_w = clampd(p->w, 0, s->ev[i].max_w);
+        if (!strcmp(s->ev[i].id, id)) {
+            s->ev[i].sp_raw_min = fmin(s->ev[i].sp_raw_min, p->w);
+            s->ev[i].sp_w = clampd(p->w, -s->ev[i].max_discharge_w, s->ev[i].max_w);
+        }
     for (int i = 0; i < s->np; i++) {
         struct fg_sim_pv *pv = &s->pv[i];
         if (strcmp(pv->id, id))
@@ -291,7 +347,14 @@ static double step_evs(struct fg_sim_site *s, double dt)
     for (int i = 0; i < s->ne; i++) {
         struct fg_sim_ev *e = &s->ev[i];
         double left = e->energy_requested_wh - e->energy_wh, cmd = 0;
-        if (ev_present(e, s->now) && left > 1e-9) {
+        if (ev_present(e, s->now) && e->sp_w < 0) { /* V2G */
+            cmd = e->sp_w;
+            if (-cmd < e->min_w - 1e-6) {
+                cmd = 0;
+                e->below_min++;
+            }
+            e->running = 0;
+        } else if (ev_present(e, s->now) && left > 1e-9) {
             cmd = isnan(e->sp_w) ? e->max_w : e->sp_w;
             if (cmd > 1e-9 && cmd < e->min_w - 1e-6) {
                 cmd = 0;
@@ -401,6 +464,8 @@ int fg_sim_run(struct fg_sim_site *s, const struct fg_sched_plugin *p, void *ins
             struct fg_sched_view v;
             struct fg_sched_setpoints out = {.cap = 4 * FG_SIM_MAX, .sp = buf};
             fg_sim_view(s, &v);
+            if (s->view_hook)
+                s->view_hook(s, &v, s->view_ctx);
             int rc = p->realtime(inst, &v, &out);
             if (rc)
                 return rc;

@@ -33,8 +33,10 @@ struct fg_sim_ev {
     char id[FG_SCHED_ID_MAX];
     int64_t arrival, departure;
     double energy_requested_wh, max_w, min_w;
+    double max_discharge_w; /* > 0: V2G allowed (FG_SCHED_CAP_V2G), 0 default */
     int32_t priority;
-    double sp_w; /* NAN: none yet (charges at max_w) */
+    double sp_w;       /* NAN: none yet (charges at max_w) */
+    double sp_raw_min; /* lowest set-point received, before clamping */
     double energy_wh, w;
     int running;   /* charging now */
     int switches;  /* pause <-> resume while plugged in and not full */
@@ -45,6 +47,10 @@ struct fg_sim_pv {
     char id[FG_SCHED_ID_MAX];
     uint32_t caps, curtailable;
     double peak_w;
+    /* a cloud: availability down by cloud_pct in [cloud_from, cloud_to) (not
+     * in the forecast) */
+    int64_t cloud_from, cloud_to;
+    double cloud_pct;
     double sp_w; /* production limit as a negative set-point, NAN none */
     double sp_var;
     double available_w, w, var;
@@ -71,7 +77,20 @@ struct fg_sim_site {
     double load_base_w, load_peak_w; /* inflexible load: base + morning/evening */
     double import_max_w, export_max_w, kw_max_w; /* kw_max NAN = none */
     double dispatch_w;                           /* NAN = none */
-    double volt_k;                               /* V per W of export */
+    double reactive_var;                         /* NAN = none */
+    double dispatch_series[FG_SIM_NSERIES];      /* per ISP from t0, NAN none */
+    /* the inflexible load deviates from its (forecast) profile by up to
+     * +-load_dev_pct, a fresh deterministic value every 5 minutes */
+    double load_dev_pct;
+    /* forecasts in the view (per ISP from t0): the load profile without the
+     * deviation, the PV without clouds; filled by the first fg_sim_view() */
+    double load_forecast[FG_SIM_NSERIES], pv_forecast[FG_SIM_NSERIES];
+    int forecast_ready;
+    /* called on each view in fg_sim_run() before realtime() (e.g. to add a
+     * plan); NULL none */
+    void (*view_hook)(struct fg_sim_site *s, struct fg_sched_view *v, void *ctx);
+    void *view_ctx;
+    double volt_k;   /* V per W of export */
     double volt_kq;  /* V per var absorbed (lowers the voltage) */
     uint32_t island; /* set by the test */
     double price_import[FG_SIM_NSERIES], price_export[FG_SIM_NSERIES];
@@ -102,9 +121,12 @@ struct fg_sim_pv *fg_sim_add_pv(struct fg_sim_site *s, const char *id, double pe
 struct fg_sim_load *fg_sim_add_load(struct fg_sim_site *s, const char *id,
                                     double rated_w);
 
-/* The inflexible load and PV availability at t (deterministic profiles). */
+/* The inflexible load and PV availability at t (deterministic profiles,
+ * with the load deviation and clouds); their forecasts (without). */
 double fg_sim_load_w(const struct fg_sim_site *s, int64_t t);
 double fg_sim_pv_avail_w(const struct fg_sim_pv *pv, int64_t t);
+double fg_sim_load_forecast_w(const struct fg_sim_site *s, int64_t t);
+double fg_sim_pv_forecast_w(const struct fg_sim_pv *pv, int64_t t);
 
 /* Fill view (and its assets, owned by s) from the state after the last step. */
 void fg_sim_view(struct fg_sim_site *s, struct fg_sched_view *view);
