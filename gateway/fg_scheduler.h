@@ -99,7 +99,8 @@ struct fg_sched_asset {
 
     /* This asset's planned mean power over the current ISP, when the view
      * has a plan (view->plan_created != 0); NAN when the plan does not cover
-     * it (the asset or its EV session is newer than the plan). */
+     * it (the asset or its EV session is newer than the plan, or the EV has
+     * not said how much energy it wants). */
     double plan_w;
 };
 

@@ -306,9 +306,12 @@ void fg_sched_view_plan(const struct fg_model *m, struct fg_sched_view *v,
         size_t r = plan_row(p, a->id, i);
         if (r == SIZE_MAX)
             continue;
-        /* an EV that arrived after the plan was made is not in it */
+        /* An EV that arrived after the plan was made is not in it; nor is
+         * one that has not said how much energy it wants: the planner gives
+         * such an EV nothing (it cannot value what it does not know), and
+         * the real-time scheduler's own rules charge it. */
         if (a->kind == FG_ASSET_EVSE && a->evse.session_active &&
-            a->evse.session_start > p->created)
+            (a->evse.session_start > p->created || !(a->evse.energy_requested_wh > 0)))
             continue;
         assets[i].plan_w = p->w[r * p->n_isp + (size_t)k];
     }

@@ -1545,7 +1545,12 @@ static void check_timeouts(struct ocpp *o, struct station *st, int64_t now_ms)
 /* ---- smart charging: set-points to charging profiles --------------------------------
  */
 
-#define STACK_LEVEL 1          /* of our profiles */
+#define STACK_LEVEL 1 /* of our profiles */
+/* A profile starts this far before our "now": a station whose clock is a
+ * little behind ours (it set it from our last currentTime, rounded, and the
+ * message took time) applies it at once instead of after the skew, and the
+ * composite schedule we ask for right after shows it. */
+#define PROFILE_BACKDATE_S 60
 #define PROFILE_ID_BASE 780000 /* ours: BASE + purpose * 1000 + evseId */
 #define VERIFY_TOLERANCE_A 0.5
 
@@ -1638,7 +1643,8 @@ static cJSON *profile_request(struct ocpp *o, const struct fg_asset *a, int evse
                               const char *tx_id, double *limit)
 {
     char t0[32], t1[32];
-    fmt_time(now, t0, sizeof(t0));
+    int64_t from = now - PROFILE_BACKDATE_S;
+    fmt_time(from, t0, sizeof(t0));
     fmt_time(until, t1, sizeof(t1));
     cJSON *req = cJSON_CreateObject();
     cJSON_AddNumberToObject(req, "evseId", evse_id);
@@ -1657,7 +1663,7 @@ static cJSON *profile_request(struct ocpp *o, const struct fg_asset *a, int evse
     cJSON_AddItemToArray(fg_json_get(p, "chargingSchedule"), sched);
     cJSON_AddNumberToObject(sched, "id", profile_id(purpose, evse_id));
     cJSON_AddStringToObject(sched, "startSchedule", t0);
-    cJSON_AddNumberToObject(sched, "duration", (double)(until - now));
+    cJSON_AddNumberToObject(sched, "duration", (double)(until - from));
     cJSON_AddStringToObject(sched, "chargingRateUnit", unit_name(o));
     cJSON *periods = cJSON_AddArrayToObject(sched, "chargingSchedulePeriod");
     cJSON *per = cJSON_CreateObject();

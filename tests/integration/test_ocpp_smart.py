@@ -103,7 +103,12 @@ def test_setpoint_becomes_a_verified_tx_profile():
         # the station falls back by itself: validTo and a schedule duration
         assert abs(parse_utc(prof["validTo"]) - (t0 + 600)) <= 3, prof
         sched = prof["chargingSchedule"][0]
-        assert 597 <= sched["duration"] <= 600, sched
+        # it starts a minute before now (a station's clock a little behind
+        # ours applies it at once) and ends when the set-point does
+        start = parse_utc(sched["startSchedule"])
+        assert t0 - 62 <= start <= t0 - 58, (sched, t0)
+        assert parse_utc(prof["validFrom"]) == start, prof
+        assert abs(start + sched["duration"] - (t0 + 600)) <= 3, (sched, t0)
         assert sched["chargingRateUnit"] == "A", sched
         per = sched["chargingSchedulePeriod"]
         # 6900 W on 3 x 230 V = 10 A per phase

@@ -277,6 +277,16 @@ static void test_view_plan(void **state)
         else
             assert_true(isnan(a->plan_w)); /* ev1: no row; ev2: newer session */
     }
+    /* ev2 from before the plan: in it once it has said what it wants */
+    ev2->evse.session_start = NOW - 1000;
+    fg_sched_view_build(&m, NOW, 3600, NAN, NULL, assets, values, &v);
+    fg_sched_view_plan(&m, &v, assets);
+    assert_true(isnan(fg_sched_asset_at(&v, 2)->plan_w));
+    ev2->evse.energy_requested_wh = 10000;
+    fg_sched_view_build(&m, NOW, 3600, NAN, NULL, assets, values, &v);
+    fg_sched_view_plan(&m, &v, assets);
+    assert_string_equal(fg_sched_asset_at(&v, 2)->id, "ev2");
+    assert_true(fg_sched_asset_at(&v, 2)->plan_w == 100); /* row 0, ISP 1 */
     /* past the plan's end: no plan */
     fg_sched_view_build(&m, start + 2 * 900, 3600, NAN, NULL, assets, values, &v);
     fg_sched_view_plan(&m, &v, assets);
