@@ -250,9 +250,14 @@ static void step(struct fg_timer *t)
         }
         a->online = true;
         a->last_seen = now;
-        total += a->power_w;
     }
-    /* The simulated main meter sees the sum of the simulated assets. */
+    /* The simulated main meter sees the whole site: the simulated assets and
+     * the others (the demo's OCPP chargers and Modbus battery, as last
+     * measured), as a meter at the connection point would. */
+    const struct fg_model *m = s->host.model;
+    for (size_t i = 0; i < m->n_assets; i++)
+        if (m->assets[i].online && isfinite(m->assets[i].power_w))
+            total += m->assets[i].power_w;
     s->host.model->site.meter_power_w = total;
     s->host.model->site.meter_seen = now;
     s->host.model->version++;

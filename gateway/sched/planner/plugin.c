@@ -119,6 +119,26 @@ static void logf_(const struct planner *pl, int level, const char *msg)
         pl->host.log(pl->host.ctx, level, msg);
 }
 
+/* Does a series change over the horizon (a tariff with periods, a DSO
+ * limit for some ISPs)? */
+static bool varies(const double *x, uint32_t n)
+{
+    for (uint32_t t = 1; x && t < n; t++)
+        if (fabs(x[t] - x[0]) > 1e-9 * fmax(1, fabs(x[0])))
+            return true;
+    return false;
+}
+
+static bool any_pv(const struct fg_plan_problem *p)
+{
+    for (size_t a = 0; a < p->n_assets; a++)
+        for (uint32_t t = 0;
+             p->assets[a].kind == FG_PLAN_PV && p->assets[a].avail_w && t < p->n_isp; t++)
+            if (p->assets[a].avail_w[t] > 0)
+                return true;
+    return false;
+}
+
 static void copy_out(const struct fg_sched_view *v, const struct fg_plan_problem *p,
                      const struct fg_plan_result *r, struct fg_sched_plan *out)
 {
@@ -135,9 +155,13 @@ static void copy_out(const struct fg_sched_view *v, const struct fg_plan_problem
     out->cost_wear = r->cost_wear;
     out->cost_demand = r->cost_demand;
     out->cost_penalty = r->cost_penalty;
-    snprintf(out->services, sizeof(out->services), "energy_cost%s%s%s",
+    snprintf(out->services, sizeof(out->services), "energy_cost%s%s%s%s%s",
+             varies(p->price_import, p->n_isp) ? ",time_of_use" : "",
+             any_pv(p) ? ",self_balancing" : "",
              p->demand_price_per_kw > 0 || isfinite(v->kw_max_w) ? ",peak_shaving" : "",
-             v->import_max_w_series.n || v->export_max_w_series.n ? ",congestion" : "",
+             varies(p->import_max_w, p->n_isp) || varies(p->export_max_w, p->n_isp)
+                 ? ",congestion"
+                 : "",
              p->target_w ? ",brp_target" : "");
     out->n_slack = 0;
     for (size_t i = 0; i < r->n_slack && out->n_slack < out->slack_cap; i++)
