@@ -362,6 +362,40 @@ static double measured(const struct fg_asset *a)
     return isfinite(a->power_w) ? a->power_w : 0;
 }
 
+/* The site exports more than it may: discharging batteries stop, then
+ * curtailable PV gives up the same fraction of its production, as far as
+ * needed (aiming a little inside the limit). Each only moves towards 0 W
+ * and by no more than the excess, so the site stays an exporter: no import
+ * limit can be crossed this way. */
+static size_t fallback_export(const struct fg_model *m, double excess, double limit,
+                              struct fg_sched_fallback_action *out, size_t n, size_t cap)
+{
+    double margin = limit * FALLBACK_MARGIN;
+    excess += margin > FALLBACK_MARGIN_MIN_W ? margin : FALLBACK_MARGIN_MIN_W;
+    for (size_t i = 0; i < m->n_assets && excess > 0; i++) {
+        const struct fg_asset *a = &m->assets[i];
+        if (a->kind == FG_ASSET_BATTERY && a->online && measured(a) < 0) {
+            n = add_action(out, n, cap, a->id, false, 0);
+            excess += measured(a);
+        }
+    }
+    double curtailable = 0;
+    for (size_t i = 0; i < m->n_assets && excess > 0; i++) {
+        const struct fg_asset *a = &m->assets[i];
+        if (a->kind == FG_ASSET_PV && a->online && a->pv.curtailable && measured(a) < 0)
+            curtailable -= measured(a);
+    }
+    if (!(excess > 0) || !(curtailable > 0))
+        return n;
+    double share = excess >= curtailable ? 1.0 : excess / curtailable;
+    for (size_t i = 0; i < m->n_assets; i++) {
+        const struct fg_asset *a = &m->assets[i];
+        if (a->kind == FG_ASSET_PV && a->online && a->pv.curtailable && measured(a) < 0)
+            n = add_action(out, n, cap, a->id, false, measured(a) * (1.0 - share));
+    }
+    return n;
+}
+
 size_t fg_sched_fallback(const struct fg_model *m, int64_t now,
                          struct fg_sched_fallback_action *out, size_t cap)
 {
@@ -373,7 +407,11 @@ size_t fg_sched_fallback(const struct fg_model *m, int64_t now,
     }
     struct fg_limits lim;
     fg_model_limits_at(m, now, &lim);
-    double excess = fg_model_site_power(m) - lim.import_max_w;
+    double site = fg_model_site_power(m);
+    double excess = site - lim.import_max_w;
+    if (-site - lim.export_max_w > 0)
+        return fallback_export(m, -site - lim.export_max_w, lim.export_max_w, out, n,
+                               cap);
     if (!(excess > 0)) {
         /* within the limit: the caps set earlier hold (renewed) */
         for (size_t i = 0; i < m->n_assets; i++) {
@@ -435,8 +473,8 @@ static void run_fallback(struct fg_gw *gw, int64_t now)
             fg_warn("sched", "fallback schedule: %s: %s", act[i].id, e.msg);
         else if (!act[i].clear && !(prev == act[i].w))
             fg_info("sched",
-                    "fallback schedule: %s limited to %.0f W (site above its "
-                    "import limit)",
+                    "fallback schedule: %s limited to %.0f W (site beyond its "
+                    "import or export limit)",
                     act[i].id, act[i].w);
     }
     free(act);

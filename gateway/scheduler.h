@@ -119,8 +119,12 @@ struct fg_sched_fallback_action {
  *      fraction of its power above its floor (its envelope minimum, never
  *      below 0 W), as far as needed; the model clamps each again to the
  *      envelope and the site limits when it is applied.
- * Nothing is ever raised, so the fallback cannot push the site past a limit
- * it is within. Pure: reads only m. */
+ *   3. If the site exports more than its effective export limit,
+ *      discharging batteries are set to 0 W and, if that is not enough,
+ *      curtailable PV gives up the same fraction of its production.
+ * For import nothing is ever raised; for export a battery or PV only moves
+ * towards 0 W by no more than the excess: the fallback cannot push the
+ * site past a limit it is within. Pure: reads only m. */
 size_t fg_sched_fallback(const struct fg_model *m, int64_t now,
                          struct fg_sched_fallback_action *out, size_t cap);
 

@@ -151,6 +151,31 @@ static void test_fallback_above_limit_curtails(void **state)
     fg_model_clear(&m);
 }
 
+/* Exporting past the export limit: the discharging battery stops, then
+ * curtailable PV gives up the same fraction; the import side is untouched. */
+static void test_fallback_export(void **state)
+{
+    (void)state;
+    struct fg_model m;
+    struct fg_sched_fallback_action a[16];
+    site(&m, 30000); /* export limit 5 kW */
+    struct fg_asset pv = asset("pv1", FG_ASSET_PV, -30000);
+    pv.pv.rated_w = 40000;
+    pv.pv.available_w = 30000;
+    pv.pv.curtailable = true;
+    pv.pv.limit_w = NAN;
+    assert_int_equal(fg_model_add_asset(&m, &pv, NULL), 0);
+    fg_model_find_asset(&m, "bat1")->power_w = -4000; /* discharging */
+    fg_model_refresh(&m, NOW, 0);
+    /* site: -4 + 11 + 5 + 2 - 30 = -16 kW, 11 kW too much; aim 150 W
+     * inside: battery 0 (4 kW), PV gives 7.15 of its 30 kW */
+    size_t n = fg_sched_fallback(&m, NOW, a, 16);
+    assert_true(find(a, n, "bat1", false)->w == 0);
+    assert_true(fabs(find(a, n, "pv1", false)->w - (-30000 + 7150)) < 1e-6);
+    assert_null(find(a, n, "ev1", false));
+    fg_model_clear(&m);
+}
+
 /* Caps set by the fallback are renewed while the site is within the limit,
  * and never raised. */
 static void test_fallback_holds_its_caps(void **state)
@@ -303,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_fallback_within_limit_only_releases),
         cmocka_unit_test(test_fallback_above_limit_curtails),
         cmocka_unit_test(test_fallback_holds_its_caps),
+        cmocka_unit_test(test_fallback_export),
         cmocka_unit_test(test_view),
         cmocka_unit_test(test_view_plan),
     };
