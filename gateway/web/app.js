@@ -260,6 +260,7 @@ function render(d) {
   renderAssets(d.assets || [], d.time);
   renderSignals(d.signals || [], d.time);
   refreshHealth(d.assets || []).catch(pageError);
+  refreshPlan(d).catch(pageError);
 }
 
 const ASSET_COLS = ['id', 'name', 'kind', 'online', 'power', 'envelope', 'setpoint', 'details'];
@@ -524,6 +525,86 @@ function renderHealth(rows) {
     setClass(c[3], 'err', !!r.err);
     setText(c[4], r.err ? '' : mainCause(h.factors));
     setText(c[5], h.model ? `${h.model.name} (${h.model.chemistry})` : '');
+  });
+}
+
+// ---- the plan -----------------------------------------------------------------
+
+const PLAN_MS = 60000;  // the plan changes at most every few seconds; its ISPs every 15 min
+const PLAN_ROWS = 16;   // ISPs shown
+let planAt = -Infinity;
+let planCreated = null;
+let planBusy = false;
+
+// GET /plan when the site says a new plan is in force, else once a minute.
+async function refreshPlan(d) {
+  const created = d.plan && isNum(d.plan.created) ? d.plan.created : null;
+  if (planBusy || (created === planCreated && Date.now() - planAt < PLAN_MS)) return;
+  planBusy = true;
+  planAt = Date.now();
+  try {
+    const p = await read(`${API}/plan`);
+    planCreated = created;
+    renderPlan(p, d);
+  } catch (e) {
+    if (!(e instanceof NetError) && !(e instanceof ApiError)) throw e;
+    planAt = -Infinity;
+  } finally {
+    planBusy = false;
+  }
+}
+
+function makePlanRow() {
+  const tr = el('tr');
+  tr.append(el('th', { scope: 'row' }));
+  for (let i = 0; i < 7; i++) tr.append(el('td', i < 6 ? { class: 'num' } : {}));
+  labelCells(tr, $('plan-table'));
+  return tr;
+}
+
+function renderPlan(p, d) {
+  const body = $('plan-body');
+  const slack = $('plan-slack');
+  if (!p || !isNum(p.created)) {
+    setText($('plan-summary'), p && p.reason ? `No plan: ${p.reason}.` : 'No plan yet.');
+    syncRows(body, [], (r) => r.start, makePlanRow, () => {});
+    slack.replaceChildren();
+    return;
+  }
+  const cur = (d.site && d.site.currency) || '';
+  const c = p.cost || {};
+  const money = (v) => (isNum(v) ? v.toFixed(2) : '–');
+  setText($('plan-summary'),
+    `By ${p.producer} at ${local(p.created, true)} (${p.reason}), ${p.n_isp} periods from ` +
+    `${local(p.start, true)}: expected cost ${money(c.total)} ${cur} (energy ` +
+    `${money(c.energy)}, wear ${money(c.wear)}, demand ${money(c.demand)}, penalties ` +
+    `${money(c.penalty)}). Serves: ${(p.services || '').split(',').join(', ')}.`);
+  slack.replaceChildren(...(p.slack || []).map((x) => el('li', { class: 'warn' },
+    `gave way: ${x.constraint}${x.at ? ' at ' + local(x.at) : ''} by ` +
+    `${isNum(x.amount) ? Math.round(x.amount) : '–'} ${x.unit}`)));
+  const kind = new Map((d.assets || []).map((a) => [a.id, a.kind]));
+  const now = d.time || 0;
+  const rows = [];
+  (p.isps || []).forEach((x, i) => {
+    if (x.start + p.isp_s <= now || rows.length >= PLAN_ROWS) return;
+    const sum = { battery: 0, evse: 0, pv: 0 };
+    for (const a of p.assets || []) {
+      const k = kind.get(a.id);
+      if (k in sum && isNum(a.w[i])) sum[k] += a.w[i];
+    }
+    rows.push({ x, sum });
+  });
+  syncRows(body, rows, (r) => String(r.x.start), makePlanRow, (tr, r) => {
+    const t = tr.cells;
+    setText(t[0], local(r.x.start));
+    setText(t[1], isNum(r.x.price_import) ? r.x.price_import.toFixed(3) : '–');
+    setText(t[2], kw(r.x.site_w));
+    setText(t[3], kw(r.x.import_max_w));
+    setText(t[4], kw(r.sum.battery));
+    setText(t[5], kw(r.sum.evse));
+    setText(t[6], kw(r.sum.pv));
+    setText(t[7], (r.x.shaped_by || []).join(', ') || '–');
+    setClass(t[7], 'warn', (r.x.shaped_by || []).some((s) => s.startsWith('slack:')));
   });
 }
 

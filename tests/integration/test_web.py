@@ -296,6 +296,21 @@ def test_page_shows_demo_site():
         assert "35.0 kW" in row[6] + row[7], row
         assert row[-1] == "", "a config signal offers no cancel button"
 
+        # the planner's plan: a summary and the next settlement periods, with
+        # the figures of GET /api/v1/plan
+        summary = dom.text.get("plan-summary", "")
+        assert summary.startswith("By planner at "), summary
+        assert "expected cost" in summary, summary
+        prows = dom.rows.get("plan-body", {})
+        assert 8 <= len(prows) <= 16, list(prows)
+        _, _, plan = gw.get("/api/v1/plan")
+        isps = {str(x["start"]): x for x in plan["isps"]}
+        for key, cells in prows.items():
+            assert re.fullmatch(r"\d\d:\d\d", cells[0]), cells
+            assert all(re.fullmatch(r"−?\d+\.\d", c) for c in cells[2:7]), cells
+            if key in isps:  # the plan shown may be older than this one
+                assert cells[3] == f"{isps[key]['import_max_w'] / 1000:.1f}", (cells, isps[key])
+
 
 def test_page_says_reads_need_token():
     cfg = base_config()
