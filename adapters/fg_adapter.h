@@ -44,6 +44,10 @@ struct fg_adapter_ops {
      * itself; without this the gateway refuses var set-points for the
      * adapter's assets with FG_EUNSUPPORTED before calling setpoint(). */
     bool reactive;
+    /* Optional, with reactive: whether asset's device takes var set-points
+     * (some of the adapter's devices may not); NULL: all of them do. The
+     * scheduler's view marks such assets FG_SCHED_CAP_REACTIVE. */
+    bool (*can_var)(void *state, const struct fg_asset *asset);
 };
 
 extern const struct fg_adapter_ops fg_sim_adapter;

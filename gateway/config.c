@@ -205,9 +205,15 @@ static const struct table tariff_table = TABLE("site.tariff[]", tariff_rows, NUL
 
 static const struct row sim_rows[] = {
     {.key = "arrival", .type = T_HHMM, SF(arrival_min), .max = 1439, .dnum = -1,
-     .flags = F_NULL, .doc = "evse: local time the EV arrives (null: no EV)."},
+     .flags = F_NULL,
+     .doc = "evse: local time the EV arrives (null: no EV); shiftable load: earliest "
+            "start of its daily run (null: no run)."},
     {.key = "departure", .type = T_HHMM, SF(departure_min), .max = 1439, .dnum = -1,
-     .flags = F_NULL, .doc = "evse: local time the EV leaves (may be before arrival)."},
+     .flags = F_NULL,
+     .doc = "evse: local time the EV leaves (may be before arrival); shiftable load: "
+            "the run's latest end."},
+    {.key = "run_s", .type = T_DBL, SF(run_s), .min = 60, .max = 86400, .dnum = 3600,
+     .doc = "shiftable load: duration of its daily run at rated power, s."},
     {.key = "energy_wh", .type = T_DBL, SF(energy_wh), .max = 1e7,
      .doc = "evse: energy the EV wants, Wh."},
     {.key = "initial_soc", .type = T_DBL, SF(initial_soc), .max = 100, .dnum = 50,

@@ -40,12 +40,15 @@ struct fg_secret {
 
 /* Simulation parameters of an asset with adapter "sim" (demo, tests). */
 struct fg_cfg_sim {
-    int arrival_min;    /* evse: minutes after local midnight the EV arrives, -1 none */
-    int departure_min;  /* evse: minutes after local midnight it leaves */
+    int arrival_min;    /* evse: minutes after local midnight the EV arrives, -1 none;
+                           shiftable load: its run's earliest start */
+    int departure_min;  /* evse: when it leaves; shiftable load: the run's latest end */
     double energy_wh;   /* evse: energy the EV wants */
     double initial_soc; /* battery, evse: % at start */
     char profile[16];   /* load: "household" | "office" | "flat" */
     double cloudiness;  /* pv: 0 (clear sky) .. 1 (overcast) */
+    double run_s;       /* shiftable load: one run's duration (window: arrival,
+                           departure) */
 };
 
 /* Battery ageing (protocols/ageing): per battery asset (ageing: {...}) and

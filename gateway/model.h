@@ -201,9 +201,9 @@ struct fg_pv {
 
 struct fg_load {
     enum fg_load_type type;
-    double rated_w;                     /* >= 0 */
-    bool connected;                     /* disconnectable loads: currently switched on */
-    double run_s;                       /* shiftable: duration of one run */
+    double rated_w; /* >= 0 */
+    bool connected; /* disconnectable: switched on now; shiftable: running now */
+    double run_s;   /* shiftable: duration of one run */
     int64_t earliest_start, latest_end; /* shiftable: window, 0 = none */
 };
 

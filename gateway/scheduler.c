@@ -569,6 +569,45 @@ static void enter_fallback(struct fg_gw *gw, int64_t now)
     run_fallback(gw, now);
 }
 
+/* No adapter can switch an inverter between grid-following and
+ * grid-forming: say so once per asset and scheduler start, not every call. */
+static void mode_not_executable(struct fg_scheduler *s, const char *name,
+                                const struct fg_asset *a, uint32_t flags)
+{
+    for (size_t i = 0; i < s->n_mode_logged; i++)
+        if (!strcmp(s->mode_logged[i], a->id))
+            return;
+    char(*more)[FG_ID_MAX] =
+        realloc(s->mode_logged, (s->n_mode_logged + 1) * sizeof(*s->mode_logged));
+    if (more) {
+        s->mode_logged = more;
+        snprintf(more[s->n_mode_logged++], FG_ID_MAX, "%s", a->id);
+    }
+    fg_warn("sched",
+            "%s: %s asked to switch to %s: not executable (no adapter switches the "
+            "inverter mode), its active-power set-point is applied",
+            name, a->id,
+            (flags & FG_SCHED_SP_GRID_FORMING) ? "grid-forming" : "grid-following");
+}
+
+/* What a set-point's flags make of it for asset a (docs/scheduler.md, "The
+ * guard"): on a disconnectable load, FG_SCHED_SP_DISCONNECT is a 0 W
+ * set-point (the load's envelope is [0, rated]: 0 W is off) and
+ * FG_SCHED_SP_CONNECT releases the scheduler's set-point, handing the load
+ * back to its own default (on). *release is set for the latter. Returns the
+ * power to set. The flags mean nothing on other assets. */
+static double flagged_w(const struct fg_asset *a, const struct fg_sched_setpoint *sp,
+                        bool *release)
+{
+    *release = false;
+    if (!a || a->kind != FG_ASSET_LOAD || a->load.type != FG_LOAD_DISCONNECTABLE)
+        return sp->w;
+    if (sp->flags & FG_SCHED_SP_DISCONNECT)
+        return 0;
+    *release = (sp->flags & FG_SCHED_SP_CONNECT) != 0;
+    return sp->w;
+}
+
 static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
 {
     struct fg_scheduler *s = &gw->sched;
@@ -580,9 +619,24 @@ static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
         struct fg_error e = {0};
         double var = (sp->flags & FG_SCHED_SP_VAR) ? sp->var : NAN;
         const struct fg_asset *a = fg_model_find_asset_c(&gw->model, sp->id);
+        bool release;
         if (a && fg_sched_overridden(a, now))
             continue;
-        int rc = fg_gw_setpoint_var(gw, sp->id, sp->w, var, FG_SP_SCHEDULER, expires,
+        if (a && a->kind == FG_ASSET_BATTERY &&
+            (sp->flags & (FG_SCHED_SP_GRID_FORMING | FG_SCHED_SP_GRID_FOLLOWING)))
+            mode_not_executable(s, j->name, a, sp->flags);
+        double w = flagged_w(a, sp, &release);
+        if (release) {
+            if (a->sp.active && a->sp.source == FG_SP_SCHEDULER &&
+                fg_gw_setpoint_clear(gw, sp->id, &e) == 0)
+                fg_info("sched", "%s: %s switched on again (set-point released)", j->name,
+                        sp->id);
+            continue;
+        }
+        if (a && w == 0 && (sp->flags & FG_SCHED_SP_DISCONNECT) && a->load.connected &&
+            !(a->sp.active && a->sp.source == FG_SP_SCHEDULER && a->sp.w == 0))
+            fg_info("sched", "%s: %s switched off (0 W)", j->name, sp->id);
+        int rc = fg_gw_setpoint_var(gw, sp->id, w, var, FG_SP_SCHEDULER, expires,
                                     &applied, &e);
         if (rc) {
             if (!failed++)
@@ -668,6 +722,26 @@ static int snapshot_wear(struct fg_gw *gw, struct wear_set *ws)
     return 0;
 }
 
+/* What the view cannot know from the model alone: which assets' adapters
+ * take reactive-power set-points (fg_adapter_ops.reactive, per device when
+ * the adapter has can_var). FG_SCHED_CAP_GRID_FORMING stays unset: no
+ * adapter can switch an inverter's mode. */
+static void view_caps(const struct fg_gw *gw, struct fg_sched_asset *assets)
+{
+    for (size_t i = 0; i < gw->model.n_assets; i++) {
+        const struct fg_asset *a = &gw->model.assets[i];
+        for (size_t k = 0; k < gw->n_adapters; k++) {
+            const struct fg_adapter_ops *ops = gw->adapters[k].ops;
+            void *st = gw->adapters[k].state;
+            if (!st || strcmp(ops->name, a->adapter))
+                continue;
+            if (ops->reactive && (!ops->can_var || ops->can_var(st, a)))
+                assets[i].caps |= FG_SCHED_CAP_REACTIVE;
+            break;
+        }
+    }
+}
+
 static struct job *make_job(struct fg_gw *gw, int64_t now)
 {
     struct fg_scheduler *s = &gw->sched;
@@ -692,6 +766,7 @@ static struct job *make_job(struct fg_gw *gw, int64_t now)
     fg_sched_view_build(&gw->model, now, horizon_s, gw->cfg.site.kw_max_w, &gw->forecast,
                         assets, values, &v);
     fg_sched_view_plan(&gw->model, &v, assets);
+    view_caps(gw, assets);
     fg_sched_wbuf_init(&j->view);
     fg_sched_view_encode(&j->view, &v);
     free(assets);
@@ -964,6 +1039,7 @@ static struct plan_job *make_plan_job(struct fg_gw *gw, int64_t now, const char 
     fg_sched_view_build(m, now, horizon_s, gw->cfg.site.kw_max_w, &gw->forecast, assets,
                         j->series, &v);
     fg_sched_view_plan(m, &v, assets);
+    view_caps(gw, assets);
     fg_sched_wbuf_init(&j->view);
     fg_sched_view_encode(&j->view, &v);
     if (j->view.err)
@@ -1245,6 +1321,9 @@ int fg_scheduler_start(struct fg_gw *gw, struct fg_error *err)
 void fg_scheduler_stop(struct fg_gw *gw)
 {
     struct fg_scheduler *s = &gw->sched;
+    free(s->mode_logged);
+    s->mode_logged = NULL;
+    s->n_mode_logged = 0;
     stop_proc(&s->proc, &s->worker);
     stop_proc(&s->plan_proc, &s->plan_worker);
     s->running = false;

@@ -43,6 +43,9 @@ struct fg_scheduler {
     bool fallback;        /* the fallback schedule is in charge */
     char name[64];        /* what the scheduler calls itself */
     unsigned last_clamped; /* set-points of the last answer that were clamped */
+    /* assets whose inverter-mode request was logged as not executable */
+    char (*mode_logged)[FG_ID_MAX];
+    size_t n_mode_logged;
 
     /* The planner (scheduler.planner): plan() in a worker process of its
      * own, on a thread of its own, so a solve never delays realtime(). */

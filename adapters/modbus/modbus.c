@@ -947,10 +947,18 @@ static int mb_setpoint(void *state, struct fg_asset *asset, struct fg_error *err
     return 0;
 }
 
+/* A device known to offer SunSpec 704 VarSet (discovered, not a map). */
+static bool mb_can_var(void *state, const struct fg_asset *asset)
+{
+    struct dev *d = dev_by_asset(state, asset->id);
+    return d && d->discovered && !no_var_control(d);
+}
+
 const struct fg_adapter_ops fg_modbus_adapter = {
     .name = "modbus",
     .start = mb_start,
     .stop = mb_stop,
     .setpoint = mb_setpoint,
     .reactive = true,
+    .can_var = mb_can_var,
 };

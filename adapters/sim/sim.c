@@ -4,8 +4,9 @@
  * leave at their configured times and charge at full power unless a
  * set-point says otherwise; the battery follows its set-point and integrates
  * its state of charge; PV follows a clear-sky curve dimmed by clouds; loads
- * follow a daily profile. It runs on the gateway's (possibly simulated)
- * clock, so a day passes in minutes with --speed.
+ * follow a daily profile (a disconnectable one is off at a 0 W set-point, a
+ * shiftable one makes one run a day in its window). It runs on the gateway's (possibly
+ * simulated) clock, so a day passes in minutes with --speed.
  *
  * It writes only measurements (power, SoC, session state, online) into the
  * model, exactly what a real adapter would learn from its device; envelopes
@@ -29,6 +30,9 @@ struct sim_asset {
     size_t idx; /* cached index into the model's assets, checked by id */
     struct fg_cfg_sim p;
     double phase; /* per-asset noise phase */
+    /* shiftable load: the run under way started at run_start (0 none);
+     * done_for: the latest end of the window whose run has been made */
+    int64_t run_start, done_for;
 };
 
 struct sim {
@@ -212,11 +216,60 @@ static void step_pv(struct sim *s, struct sim_asset *sa, struct fg_asset *a, int
     }
 }
 
+/* A shiftable load (a washer, say): one run of run_s at rated power a day,
+ * inside its window [arrival, departure). It starts when it gets a
+ * set-point above 0 W in the window, or at the latest start that still
+ * ends by the window's end when nobody starts it; once started it runs to
+ * the end (a set-point does not interrupt it). It tells the model the
+ * window it waits for: today's until its run starts, then tomorrow's. */
+static void step_shiftable(struct sim *s, struct sim_asset *sa, struct fg_asset *a,
+                           int64_t now)
+{
+    struct fg_load *l = &a->load;
+    double run = sa->p.run_s;
+    l->run_s = sa->p.arrival_min >= 0 && run > 0 ? run : 0;
+    if (!(l->run_s > 0)) {
+        l->earliest_start = l->latest_end = 0;
+        l->connected = false;
+        a->power_w = 0;
+        return;
+    }
+    int64_t from = next_local(s, now - 86400, sa->p.arrival_min);
+    int64_t to = next_local(s, from, sa->p.departure_min);
+    bool running = sa->run_start && now < sa->run_start + (int64_t)run;
+    if (!running && now < to && sa->done_for != to) {
+        bool asked = a->sp.active && a->sp.w > 0;
+        if (asked || now >= to - (int64_t)run) {
+            sa->run_start = now;
+            sa->done_for = to;
+            running = true;
+            fg_info("sim", "%s: run of %.0f s started (%s)", a->id, run,
+                    asked ? "set-point" : "latest start");
+        }
+    }
+    if (sa->done_for == to || now >= to) { /* today's run is taken: tomorrow's */
+        from = next_local(s, now, sa->p.arrival_min);
+        to = next_local(s, from, sa->p.departure_min);
+    }
+    l->earliest_start = from;
+    l->latest_end = to;
+    l->connected = running;
+    a->power_w = running ? l->rated_w : 0;
+}
+
 static void step_load(struct sim *s, struct sim_asset *sa, struct fg_asset *a,
                       int64_t now)
 {
+    if (a->load.type == FG_LOAD_SHIFTABLE) {
+        step_shiftable(s, sa, a, now);
+        return;
+    }
     double f = load_profile(sa->p.profile, local_hour(s, now));
     f *= 1.0 + 0.08 * noise((double)now, sa->phase);
+    /* a disconnectable load is a switch: a set-point of 0 W turns it off,
+     * one above 0 W (or none) leaves it on, drawing what it needs */
+    if (a->load.type == FG_LOAD_DISCONNECTABLE)
+        a->load.connected = !(a->sp.active && a->sp.w <= 0);
     if (a->load.type == FG_LOAD_DISCONNECTABLE && !a->load.connected)
         f = 0;
     a->power_w = clampd(f, 0, 1) * a->load.rated_w;

@@ -73,6 +73,10 @@ struct ev_state {
     double debt_wh;
     double plan_w;
     int64_t plan_t;
+    /* loads: a disconnectable one we switched off (it gets CONNECT when it
+     * may run again); when a shiftable one was last started or seen running */
+    int load_off;
+    int64_t load_started;
 };
 
 struct rt {
@@ -700,6 +704,76 @@ static int is_disconnectable(const struct fg_sched_asset *a)
                                         a->load_type == FG_SCHED_LOAD_DISCONNECTABLE);
 }
 
+/* An operator's set-point pins an asset (min = max): it is left alone. */
+static int pinned(const struct fg_sched_asset *a)
+{
+    return isfinite(a->min_w) && a->min_w == a->max_w;
+}
+
+/* A disconnectable load, grid-connected: off (0 W with
+ * FG_SCHED_SP_DISCONNECT, renewed every call) while the plan in force has it
+ * at about 0 W over this ISP, and switched on again (FG_SCHED_SP_CONNECT)
+ * once the plan has it on, or there is no plan any more. Islanding sheds it
+ * whatever the plan says (run_island); after the island the same rule
+ * brings it back. */
+static void load_disconnectable(struct rt *r, struct work *k)
+{
+    double rated = fin(k->a->rated_w, fin(k->a->max_w, 0));
+    struct ev_state *st = state_for(r, k->a->id);
+    if (!st)
+        return;
+    if (isfinite(k->plan) && k->plan < 0.5 * rated) {
+        k->steer = 1;
+        k->w = 0;
+        k->flags |= FG_SCHED_SP_DISCONNECT;
+        st->load_off = 1;
+    } else if (st->load_off) {
+        k->steer = 1;
+        k->w = rated;
+        k->flags |= FG_SCHED_SP_CONNECT;
+        st->load_off = 0;
+    }
+}
+
+/* A shiftable load makes one run of run_s at rated power in its window
+ * [earliest_start, latest_end) and cannot be interrupted. It is started (a
+ * set-point of rated W) in the first ISP in which the plan in force has it
+ * above half its rated power, or, without a plan, at its earliest start; it
+ * never gets a set-point while it runs, and no second start within run_s
+ * plus the minimum dwell of the first. Not started in an island. */
+static void load_shiftable(struct rt *r, const struct fg_sched_view *v, struct work *k)
+{
+    const struct fg_sched_asset *a = k->a;
+    double rated = fin(a->rated_w, fin(a->max_w, 0)), run = fin(a->run_s, 0);
+    struct ev_state *st = state_for(r, a->id);
+    if (!st || !(rated > 0) || !(run > 0))
+        return;
+    if (k->meas > 0.5 * rated || a->connected) {
+        if (!st->load_started)
+            st->load_started = v->now;
+        return;
+    }
+    if (st->load_started && (double)(v->now - st->load_started) < run + r->o.min_dwell_s)
+        return;
+    st->load_started = 0;
+    int want = view_plan(v) ? isfinite(k->plan) && k->plan > 0.5 * rated : 1;
+    if (!want || v->island || v->now < a->earliest_start ||
+        (a->latest_end && v->now >= a->latest_end))
+        return;
+    k->steer = 1;
+    k->w = rated;
+}
+
+static void load_setup(struct rt *r, const struct fg_sched_view *v, struct work *k)
+{
+    if (pinned(k->a))
+        return;
+    if (is_disconnectable(k->a) && !v->island)
+        load_disconnectable(r, k);
+    else if (k->a->load_type == FG_SCHED_LOAD_SHIFTABLE)
+        load_shiftable(r, v, k);
+}
+
 /* Classify the assets, fill ranges, and estimate base. */
 static void classify(struct rt *r, const struct fg_sched_view *v, struct work *w,
                      uint32_t n, struct sums *s)
@@ -749,6 +823,8 @@ static void classify(struct rt *r, const struct fg_sched_view *v, struct work *w
             }
             s->pv += k->lo;
             s->np++;
+        } else if (a->kind == FG_SCHED_LOAD) {
+            load_setup(r, v, k);
         }
         if (k->steer)
             steered += k->meas;
@@ -1036,11 +1112,14 @@ static void run_island(struct rt *r, const struct fg_sched_view *v, struct work 
         struct work *k = &w[i];
         if (!k->a->online)
             continue;
-        if (is_disconnectable(k->a)) {
+        if (is_disconnectable(k->a) && !pinned(k->a)) {
+            struct ev_state *st = state_for(r, k->a->id);
             base -= k->meas; /* it is going off */
             k->steer = 1;
             k->w = 0;
             k->flags |= FG_SCHED_SP_DISCONNECT;
+            if (st)
+                st->load_off = 1; /* on again after the island (load_disconnectable) */
         } else if (k->a->kind == FG_SCHED_BATTERY &&
                    (k->a->caps & FG_SCHED_CAP_GRID_FORMING)) {
             charge += k->hi;
@@ -1091,7 +1170,9 @@ static void run_island(struct rt *r, const struct fg_sched_view *v, struct work 
         ngf, base, -prod, bsum, ngf ? "" : " (no grid-forming battery!)");
 }
 
-/* After an island: back to grid-following, loads on again. */
+/* After an island: back to grid-following. The loads it shed come on
+ * again by the grid rule (load_disconnectable: unless the plan keeps them
+ * off). */
 static void resync(struct work *w, uint32_t n)
 {
     for (uint32_t i = 0; i < n; i++) {
@@ -1100,11 +1181,6 @@ static void resync(struct work *w, uint32_t n)
             continue;
         if (k->a->kind == FG_SCHED_BATTERY && (k->a->caps & FG_SCHED_CAP_GRID_FORMING))
             k->flags |= FG_SCHED_SP_GRID_FOLLOWING;
-        if (is_disconnectable(k->a)) {
-            k->steer = 1;
-            k->w = fin(k->a->rated_w, 0);
-            k->flags |= FG_SCHED_SP_CONNECT;
-        }
     }
 }
 

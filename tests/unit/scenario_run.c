@@ -84,6 +84,10 @@ struct sim {
     int64_t now;
     uint32_t isp; /* now's ISP */
     double *e, *sp, *pw, *on;
+    /* shiftable loads: when the run started (NAN: not yet); controlled: a
+     * scheduler runs the site, so a shiftable load waits for its start */
+    double *run_from;
+    int controlled;
     double *load, *pv; /* n_isp: the site's inflexible load and PV forecasts */
     double site_w;     /* net of the last step */
     uint32_t n_view, *idx;
@@ -173,7 +177,8 @@ static void view_asset(const struct sim *s, uint32_t a, struct fg_sched_asset *v
         v->rated_w = as->rated_w;
         v->caps =
             as->load_type == FG_SCHED_LOAD_DISCONNECTABLE ? FG_SCHED_CAP_DISCONNECT : 0;
-        v->connected = s->on[a] != 0;
+        v->connected =
+            as->load_type == FG_SCHED_LOAD_SHIFTABLE ? s->pw[a] > 0 : s->on[a] != 0;
         v->run_s = as->run_s;
         v->earliest_start = as->earliest_start;
         v->latest_end = as->latest_end;
@@ -234,10 +239,16 @@ static void apply(struct sim *s, const struct fg_sched_setpoints *out)
                 continue;
             if (isfinite(sp->w))
                 s->sp[a] = clampd(sp->w, v->min_w, v->max_w);
-            if (sp->flags & FG_SCHED_SP_DISCONNECT && (v->caps & FG_SCHED_CAP_DISCONNECT))
-                s->on[a] = 0;
+            if (!(v->caps & FG_SCHED_CAP_DISCONNECT))
+                continue;
+            /* as the gateway (apply_answer) and its sim adapter: DISCONNECT
+             * is 0 W, CONNECT releases the set-point (default: on), 0 W is
+             * off and more is on */
+            if (sp->flags & FG_SCHED_SP_DISCONNECT)
+                s->sp[a] = 0;
             if (sp->flags & FG_SCHED_SP_CONNECT)
-                s->on[a] = 1;
+                s->sp[a] = NAN;
+            s->on[a] = isnan(s->sp[a]) || s->sp[a] > 0;
         }
     }
 }
@@ -260,11 +271,25 @@ static double power(const struct sim *s, uint32_t a)
             return as->w[s->isp];
         if (as->load_type == FG_SCHED_LOAD_DISCONNECTABLE)
             return s->on[a] ? as->rated_w : 0;
-        return s->now >= as->earliest_start &&
-                       s->now < as->earliest_start + (int64_t)as->run_s
+        return !isnan(s->run_from[a]) && (double)s->now < s->run_from[a] + as->run_s
                    ? as->rated_w
                    : 0;
     }
+}
+
+/* A shiftable load starts its one run in its window: uncontrolled at once
+ * (at its earliest start); under a scheduler as the gateway's sim adapter,
+ * when it gets a set-point above 0 W, else at the latest start that ends by
+ * latest_end. */
+static void shift_start(struct sim *s, uint32_t a)
+{
+    const struct fg_plan_asset *as = &s->p->assets[a];
+    if (as->kind != FG_PLAN_LOAD || as->load_type != FG_SCHED_LOAD_SHIFTABLE ||
+        !isnan(s->run_from[a]) || s->now < as->earliest_start || s->now >= as->latest_end)
+        return;
+    if (!s->controlled || s->sp[a] > 0 ||
+        (double)s->now >= (double)as->latest_end - as->run_s)
+        s->run_from[a] = (double)s->now;
 }
 
 /* One step: powers, energies, the per-ISP averages in w, the stats. */
@@ -274,6 +299,7 @@ static void step(struct sim *s, double *w, struct fg_scenario_stats *st)
     double h = s->step_s / 3600.0, f = (double)s->step_s / p->isp_s, net = 0;
     for (uint32_t a = 0; a < p->n_assets; a++) {
         const struct fg_plan_asset *as = &p->assets[a];
+        shift_start(s, a);
         double x = power(s, a);
         s->pw[a] = x;
         net += x;
@@ -303,7 +329,7 @@ static int sim_init(struct sim *s, const struct fg_plan_problem *p, int32_t step
     s->p = p;
     s->step_s = step_s;
     s->now = p->start;
-    s->e = calloc(4 * (size_t)n + 1, sizeof(double));
+    s->e = calloc(5 * (size_t)n + 1, sizeof(double));
     s->idx = calloc(n + 1, sizeof *s->idx);
     s->va = calloc(n + 1, sizeof *s->va);
     s->spv = calloc(n + 1, sizeof *s->spv);
@@ -314,11 +340,13 @@ static int sim_init(struct sim *s, const struct fg_plan_problem *p, int32_t step
     s->sp = s->e + n;
     s->pw = s->sp + n;
     s->on = s->pw + n;
+    s->run_from = s->on + n;
     for (uint32_t a = 0; a < n; a++) {
         const struct fg_plan_asset *as = &p->assets[a];
         s->e[a] = as->energy_wh;
         s->sp[a] = NAN;
         s->on[a] = 1;
+        s->run_from[a] = NAN;
         int inflexible =
             as->kind == FG_PLAN_LOAD && as->load_type == FG_SCHED_LOAD_INFLEXIBLE;
         for (uint32_t t = 0; t < p->n_isp; t++) {
@@ -330,7 +358,13 @@ static int sim_init(struct sim *s, const struct fg_plan_problem *p, int32_t step
     }
     /* before the first step: every asset as it would run uncontrolled */
     for (uint32_t a = 0; a < n; a++)
-        s->site_w += power(s, a);
+        s->site_w +=
+            power(s, a) + (p->assets[a].kind == FG_PLAN_LOAD &&
+                                   p->assets[a].load_type == FG_SCHED_LOAD_SHIFTABLE &&
+                                   s->now >= p->assets[a].earliest_start &&
+                                   s->now < p->assets[a].latest_end
+                               ? p->assets[a].rated_w
+                               : 0);
     return 0;
 }
 
@@ -358,6 +392,7 @@ int fg_scenario_run_plan(const struct fg_plan_problem *p, const double *plan,
     struct sim s;
     int rc = sim_init(&s, p, step_s);
     s.plan = plan;
+    s.controlled = plugin && plugin->realtime;
     if (rc)
         goto out;
     memset(w, 0, (size_t)p->n_assets * p->n_isp * sizeof(double));

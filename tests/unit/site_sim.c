@@ -319,10 +319,13 @@ static void apply_one(struct fg_sim_site *s, const struct fg_sched_setpoint *p)
     for (int i = 0; i < s->nl; i++) {
         if (strcmp(s->load[i].id, id))
             continue;
-        if (p->flags & FG_SCHED_SP_DISCONNECT)
-            s->load[i].connected = 0;
+        /* as the gateway and its sim adapter: DISCONNECT is 0 W, CONNECT
+         * releases the set-point (the load's default: on); 0 W is off, more
+         * is on (a switch) */
         if (p->flags & FG_SCHED_SP_CONNECT)
             s->load[i].connected = 1;
+        else
+            s->load[i].connected = !(p->flags & FG_SCHED_SP_DISCONNECT) && p->w > 0;
     }
 }
 

@@ -777,6 +777,199 @@ static void test_ev_catch_up(void **state)
     check(e->below_min == 0, "EV between 0 and its minimum", e->below_min, 0);
 }
 
+/* ---- loads on the plan ------------------------------------------------- */
+
+/* A disconnectable load the plan has off over ISPs [off_from, off_to) (0 W)
+ * and on elsewhere; a second one pinned by an operator (min = max); an
+ * island over [isl_from, isl_to). Per step, whether each was on. */
+struct ld_ctx {
+    int64_t off_from, off_to, isl_from, isl_to;
+    int on_when_off, off_when_on, pinned_off, island_on, steps_off;
+    int64_t first_on_after_island;
+};
+
+static int ld_plan_off(const struct ld_ctx *c, int64_t t)
+{
+    int64_t i = (t - T0) / ISP;
+    return i >= c->off_from && i < c->off_to;
+}
+
+static void ld_view(struct fg_sim_site *s, struct fg_sched_view *v, void *ctx)
+{
+    const struct ld_ctx *c = ctx;
+    struct fg_sched_asset *a = (struct fg_sched_asset *)v->assets;
+    v->plan_created = T0;
+    v->plan_site_w = NAN; /* the battery is not in this plan */
+    for (uint32_t i = 0; i < v->n_assets; i++) {
+        if (a[i].kind != FG_SCHED_LOAD)
+            continue;
+        a[i].plan_w = ld_plan_off(c, s->now) ? 0 : a[i].rated_w;
+        if (!strcmp(a[i].id, "pinned"))
+            a[i].min_w = a[i].max_w = a[i].rated_w;
+    }
+}
+
+static void ld_step(struct fg_sim_site *s, void *ctx)
+{
+    struct ld_ctx *c = ctx;
+    int64_t t = s->now - s->step_s; /* the step just made */
+    int island = t >= c->isl_from && t < c->isl_to;
+    int on = s->load[0].connected;
+    s->island = s->now >= c->isl_from && s->now < c->isl_to;
+    if (island)
+        c->island_on += on;
+    else if (ld_plan_off(c, t))
+        c->on_when_off += on, c->steps_off += !on;
+    else if (!on)
+        c->off_when_on++;
+    if (!island && t >= c->isl_to && on && !c->first_on_after_island)
+        c->first_on_after_island = t;
+    c->pinned_off += !s->load[1].connected;
+}
+
+/* The plan switches a disconnectable load off for two hours: it is off in
+ * every step of those ISPs and on in every other step; an island sheds it
+ * whatever the plan says, and after the island it comes back at once where
+ * the plan has it on, and stays off where the plan has it off; the load an
+ * operator pinned is never touched. */
+static void load_case(int64_t isl_from, int64_t isl_to, int64_t want_back)
+{
+    static struct fg_sim_site s;
+    struct ld_ctx c = {
+        .off_from = 40, .off_to = 48, .isl_from = isl_from, .isl_to = isl_to};
+    fg_sim_init(&s, T0, STEP);
+    fg_sim_add_battery(&s, "bat", 20000, 50, 5000)->caps = FG_SCHED_CAP_GRID_FORMING;
+    fg_sim_add_load(&s, "chiller", 6000);
+    fg_sim_add_load(&s, "pinned", 1500);
+    s.load[0].connected = s.load[1].connected = 1;
+    s.view_hook = ld_view;
+    s.view_ctx = &c;
+    void *inst = make("{}");
+    assert_int_equal(fg_sim_run(&s, P, inst, 16 * H, ld_step, &c), 0);
+    P->destroy(inst);
+    print_message("load: on in %d plan-off steps, off in %d plan-on steps, %d steps off; "
+                  "on in %d island steps; pinned off %d; back at %+lld s after the "
+                  "island\n",
+                  c.on_when_off, c.off_when_on, c.steps_off, c.island_on, c.pinned_off,
+                  (long long)(c.first_on_after_island - isl_to));
+    check(c.on_when_off == 0, "on where the plan has it off", c.on_when_off, 0);
+    check(c.off_when_on == 0, "off where the plan has it on (outside the island)",
+          c.off_when_on, 0);
+    check(c.island_on == 0, "on in the island", c.island_on, 0);
+    check(c.pinned_off == 0, "the pinned load switched off", c.pinned_off, 0);
+    check(c.first_on_after_island == want_back, "back on after the island",
+          (double)(c.first_on_after_island - T0), (double)(want_back - T0));
+}
+
+static void test_disconnectable_on_plan(void **state)
+{
+    (void)state;
+    /* island 13:00-13:30, plan on: back at once */
+    load_case(T0 + 13 * H, T0 + 13 * H + 1800, T0 + 13 * H + 1800);
+    /* island 9:30-10:30 ends inside the plan's off hours (10:00-12:00): the
+     * load stays off until 12:00 */
+    load_case(T0 + 9 * H + 1800, T0 + 10 * H + 1800, T0 + 12 * H);
+}
+
+/* A shiftable load with its device as the gateway's sim adapter plays it:
+ * one run of run_s at rated power in [earliest, latest_end), started by a
+ * set-point above 0 W, else at the latest start; never interrupted. */
+struct shift_dev {
+    double rated, run;
+    int64_t earliest, latest, started, runs;
+    int sp_while_running, sp_not_positive;
+};
+
+static double shift_power(const struct shift_dev *d, int64_t t)
+{
+    return d->started && t < d->started + (int64_t)d->run ? d->rated : 0;
+}
+
+/* One day in 60 s steps from 08:00; plan_isp: first of the plan's ISPs with
+ * the load at rated power (two hours), -1 no plan; an island over
+ * [isl_from, isl_to). */
+static void shift_day(struct shift_dev *d, int plan_isp, int64_t isl_from, int64_t isl_to)
+{
+    void *inst = make("{}");
+    struct fg_sched_asset a;
+    struct fg_sched_setpoint sp[4];
+    memset(d, 0, sizeof *d);
+    d->rated = 2000;
+    d->run = 7200;
+    d->earliest = T0 + 10 * H;
+    d->latest = T0 + 22 * H;
+    for (int64_t t = T0 + 8 * H; t < T0 + 24 * H; t += 60) {
+        struct fg_sched_view v = {.size = sizeof v, .abi = FG_SCHED_ABI_VERSION};
+        struct fg_sched_setpoints out = {.cap = 4, .sp = sp};
+        int64_t isp = (t - T0) / ISP;
+        memset(&a, 0, sizeof a);
+        a.size = sizeof a;
+        a.kind = FG_SCHED_LOAD;
+        snprintf(a.id, sizeof a.id, "washer");
+        a.online = 1;
+        a.load_type = FG_SCHED_LOAD_SHIFTABLE;
+        a.power_w = shift_power(d, t);
+        a.connected = a.power_w > 0;
+        a.min_w = 0;
+        a.max_w = a.rated_w = d->rated;
+        a.run_s = d->run;
+        a.earliest_start = d->earliest;
+        a.latest_end = d->latest;
+        a.voltage_v = a.soc_pct = a.available_w = NAN;
+        a.plan_w = plan_isp >= 0 && isp >= plan_isp && isp < plan_isp + 8 ? d->rated : 0;
+        v.now = t;
+        v.isp_s = ISP;
+        v.site_power_w = 500 + a.power_w;
+        v.import_max_w = 50000;
+        v.export_max_w = 50000;
+        v.kw_max_w = v.dispatch_w = v.reactive_var = v.plan_site_w = NAN;
+        for (int i = 0; i < 3; i++)
+            v.site_voltage_v[i] = NAN;
+        v.island = t >= isl_from && t < isl_to;
+        v.n_assets = 1;
+        v.asset_stride = sizeof a;
+        v.assets = &a;
+        v.plan_created = plan_isp >= 0 ? T0 : 0;
+        assert_int_equal(P->realtime(inst, &v, &out), 0);
+        for (uint32_t i = 0; i < out.n; i++) {
+            if (strcmp(sp[i].id, "washer"))
+                continue;
+            d->sp_while_running += a.power_w > 0;
+            d->sp_not_positive += !(sp[i].w > 0);
+            if (sp[i].w > 0 && !d->started && t >= d->earliest && t < d->latest)
+                d->started = t, d->runs++;
+        }
+        if (!d->started && t >= d->latest - (int64_t)d->run)
+            d->started = t, d->runs++; /* the device's own latest start */
+    }
+    P->destroy(inst);
+    print_message("washer: started %+.2f h from midnight, %lld run(s), %d set-points "
+                  "while running, %d not above 0 W\n",
+                  (double)(d->started - T0) / H, (long long)d->runs, d->sp_while_running,
+                  d->sp_not_positive);
+}
+
+/* The plan runs the washer 14:00-16:00: it starts in the first step of ISP
+ * 56, runs its two hours, gets no set-point while running and none of 0 W;
+ * without a plan it starts at its earliest start; an island at the planned
+ * start holds it until the island ends (14:00-14:30: starts 14:30). */
+static void test_shiftable_on_plan(void **state)
+{
+    (void)state;
+    struct shift_dev d;
+    shift_day(&d, 56, 0, 0);
+    check(d.started == T0 + 14 * H, "planned start", (double)(d.started - T0) / H, 14);
+    check(d.runs == 1 && d.sp_while_running == 0 && d.sp_not_positive == 0,
+          "one run, never interrupted", (double)d.runs, 1);
+    shift_day(&d, -1, 0, 0);
+    check(d.started == d.earliest, "without a plan: earliest start",
+          (double)(d.started - T0) / H, 10);
+    shift_day(&d, 56, T0 + 14 * H, T0 + 14 * H + 1800);
+    check(d.started == T0 + 14 * H + 1800, "start after the island",
+          (double)(d.started - T0) / H, 14.5);
+    check(d.runs == 1 && d.sp_while_running == 0, "one run", (double)d.runs, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -787,6 +980,8 @@ int main(void)
         cmocka_unit_test(test_unplanned_ev_and_plan_end),
         cmocka_unit_test(test_stale_meter),
         cmocka_unit_test(test_ev_catch_up),
+        cmocka_unit_test(test_disconnectable_on_plan),
+        cmocka_unit_test(test_shiftable_on_plan),
         cmocka_unit_test(test_pv_curtail),
         cmocka_unit_test(test_old_writer),
     };
