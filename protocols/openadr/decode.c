@@ -647,6 +647,34 @@ static int registered_report(struct rd *r, struct cur *c, void *out)
     return opt_str(r, c, NS_EI, "venID", &p->ven_id);
 }
 
+static int offered_report(struct rd *r, struct cur *c, void *out)
+{
+    struct fg_openadr_offered_report *o = out;
+    cur_skip(c, NS_XCAL, "dtstart");
+    cur_skip(c, NS_XCAL, "duration");
+    cur_skip(c, NS_STRM, "intervals");
+    cur_skip(c, NS_EI, "eiReportID");
+    o->n_descriptions = count(c, NS_OADR, "oadrReportDescription");
+    cur_skip(c, NS_OADR, "oadrReportDescription");
+    TRY(rd_str(r, REQ(NS_EI, "reportRequestID"), &o->report_request_id));
+    TRY(rd_str(r, REQ(NS_EI, "reportSpecifierID"), &o->report_specifier_id));
+    xmlNodePtr n = cur_opt(c, NS_EI, "reportName");
+    if (n)
+        TRY(rd_token(r, n, &o->report_name));
+    REQ(NS_EI, "createdDateTime");
+    return 0;
+}
+
+static int register_report(struct rd *r, struct cur *c, void *out)
+{
+    struct fg_openadr_register_report *p = out;
+    TRY(rd_str(r, REQ(NS_PYLD, "requestID"), &p->request_id));
+    TRY(array(r, c, NS_OADR, "oadrReport", 0, sizeof *p->reports, offered_report,
+              (void **)&p->reports, &p->n_reports));
+    TRY(opt_str(r, c, NS_EI, "venID", &p->ven_id));
+    return opt_str(r, c, NS_EI, "reportRequestID", &p->report_request_id);
+}
+
 /* ---- dispatch --------------------------------------------------------------- */
 
 /* A payload with no reader is one a VEN never receives. */
@@ -669,7 +697,8 @@ static const struct {
     [FG_OADR_CANCELED_REPORT] = {"oadrCanceledReport", report_ack, AT(ack)},
     [FG_OADR_CREATE_REPORT] = {"oadrCreateReport", create_report, AT(reports)},
     [FG_OADR_CREATED_REPORT] = {"oadrCreatedReport", report_ack, AT(ack)},
-    [FG_OADR_REGISTER_REPORT] = {"oadrRegisterReport", NULL, 0},
+    [FG_OADR_REGISTER_REPORT] = {"oadrRegisterReport", register_report,
+                                 AT(register_report)},
     [FG_OADR_REGISTERED_REPORT] = {"oadrRegisteredReport", registered_report,
                                    AT(reports)},
     [FG_OADR_UPDATE_REPORT] = {"oadrUpdateReport", NULL, 0},

@@ -279,6 +279,23 @@ struct fg_openadr_ack {
     struct fg_openadr_cancel_report cancel; /* oadrUpdatedReport's */
 };
 
+/* One report a VTN offers in its oadrRegisterReport (what the VEN needs to
+ * answer it; the descriptions are counted, not read). */
+struct fg_openadr_offered_report {
+    const char *report_specifier_id;
+    const char *report_name; /* NULL if absent, e.g. "METADATA_TELEMETRY_USAGE" */
+    const char *report_request_id;
+    size_t n_descriptions;
+};
+
+/* oadrRegisterReport (from the VTN). */
+struct fg_openadr_register_report {
+    const char *request_id;
+    struct fg_openadr_offered_report *reports;
+    size_t n_reports;
+    const char *ven_id, *report_request_id; /* NULL if absent */
+};
+
 /* oadrCancelPartyRegistration (from the VTN). */
 struct fg_openadr_cancel_registration {
     const char *request_id, *registration_id, *ven_id;
@@ -296,6 +313,7 @@ struct fg_openadr_msg {
         struct fg_openadr_cancel_registration cancel_registration;
         const char *reregistration_ven_id;         /* oadrRequestReregistration */
         struct fg_openadr_report_requests reports; /* create / registered report */
+        struct fg_openadr_register_report register_report;
         struct fg_openadr_cancel_report cancel_report;
         struct fg_openadr_ack ack;
     } u;

@@ -298,60 +298,38 @@ int cur_end(struct cur *c)
 
 /* ---- simple values ---------------------------------------------------------- */
 
-static char *dup_n(struct rd *r, const char *s, size_t n)
-{
-    char *d = arena_alloc(&r->m->arena, n + 1);
-    if (!d) {
-        rd_fail(r, FG_ENOMEM, "out of memory");
-        return NULL;
-    }
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
-/* Why by element: the values VTNs send are short text children; reading them
- * in place (one text node, the common case) avoids libxml2's allocation per
- * value that xmlNodeGetContent would make. */
+/* Why not xmlNodeGetContent: it allocates every value with libxml2's malloc
+ * and reads through child elements; values here are text children copied
+ * straight into the message's arena, and an element inside is an error. */
 int rd_str(struct rd *r, xmlNodePtr el, const char **out)
 {
     size_t plen = rd_enter(r, el, -1);
     size_t total = 0;
     for (xmlNodePtr n = el->children; n; n = n->next) {
-        if (n->type == XML_ELEMENT_NODE) {
-            rd_fail(r, FG_EINVAL, "expected text, found element %s",
-                    (const char *)n->name);
-            break;
-        }
+        if (n->type == XML_ELEMENT_NODE)
+            return rd_fail(r, FG_EINVAL, "expected text, found element %s",
+                           (const char *)n->name);
+        if (n->type == XML_ENTITY_REF_NODE)
+            return rd_fail(r, FG_EINVAL, "entity reference &%s; not allowed",
+                           (const char *)n->name);
         if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) && n->content)
             total += strlen((const char *)n->content);
-        if (n->type == XML_ENTITY_REF_NODE) {
-            rd_fail(r, FG_EINVAL, "entity reference &%s; not allowed",
-                    (const char *)n->name);
-            break;
-        }
     }
-    char *d = r->rc ? NULL : dup_n(r, "", 0);
-    if (d && total) {
-        d = arena_alloc(&r->m->arena, total + 1);
-        if (!d) {
-            rd_fail(r, FG_ENOMEM, "out of memory");
-        } else {
-            size_t o = 0;
-            for (xmlNodePtr n = el->children; n; n = n->next)
-                if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
-                    n->content) {
-                    size_t k = strlen((const char *)n->content);
-                    memcpy(d + o, n->content, k);
-                    o += k;
-                }
-            d[o] = '\0';
+    char *d = arena_alloc(&r->m->arena, total + 1);
+    if (!d)
+        return rd_fail(r, FG_ENOMEM, "out of memory");
+    size_t o = 0;
+    for (xmlNodePtr n = el->children; n; n = n->next)
+        if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) &&
+            n->content) {
+            size_t k = strlen((const char *)n->content);
+            memcpy(d + o, n->content, k);
+            o += k;
         }
-    }
+    d[o] = '\0';
     *out = d;
-    if (!r->rc)
-        rd_leave(r, plen);
-    return r->rc;
+    rd_leave(r, plen);
+    return 0;
 }
 
 static bool xml_space(char c)

@@ -519,6 +519,19 @@ static void reports(void **state)
     assert_string_equal(m.u.ack.ven_id, "VEN-flexgw-7");
     fg_openadr_msg_clear(&m);
 
+    decode_file("register_report.xml", &m, true);
+    assert_int_equal(m.type, FG_OADR_REGISTER_REPORT);
+    assert_string_equal(m.u.register_report.request_id, "vtn-rr-77");
+    assert_int_equal(m.u.register_report.n_reports, 1);
+    assert_string_equal(m.u.register_report.reports[0].report_specifier_id, "vtn-spec-1");
+    assert_string_equal(m.u.register_report.reports[0].report_name,
+                        "METADATA_TELEMETRY_STATUS");
+    assert_string_equal(m.u.register_report.reports[0].report_request_id, "0");
+    assert_int_equal(m.u.register_report.reports[0].n_descriptions, 1);
+    assert_string_equal(m.u.register_report.ven_id, "VEN-flexgw-7");
+    assert_null(m.u.register_report.report_request_id);
+    fg_openadr_msg_clear(&m);
+
     decode_file("created_report.xml", &m, true);
     assert_int_equal(m.type, FG_OADR_CREATED_REPORT);
     assert_int_equal(m.u.ack.pending.n, 1);
@@ -907,6 +920,10 @@ static void hostile(void **state)
     expect_file_error("bad/xxe.xml", NULL, FG_EFORBIDDEN, "DOCTYPE", NULL);
     expect_file_error("bad/xxe.xml", &with, FG_EFORBIDDEN, "DOCTYPE", NULL);
     expect_file_error("bad/external_dtd.xml", NULL, FG_EFORBIDDEN, "DOCTYPE", NULL);
+    /* Refused at the DOCTYPE's name: the broken internal subset after it is
+     * never read (else this would be a parse error). */
+    expect_file_error("bad/doctype_then_garbage.xml", NULL, FG_EFORBIDDEN, "DOCTYPE",
+                      NULL);
     expect_file_error("bad/xxe_no_doctype.xml", NULL, FG_EPARSE, "xxe", NULL);
     expect_file_error("bad/malformed.xml", NULL, FG_EPARSE, "line 2", NULL);
 
@@ -1059,6 +1076,7 @@ static void samples_validate(void **state)
         "updated_report.xml",
         "created_report.xml",
         "canceled_report.xml",
+        "register_report.xml",
     };
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[512];
