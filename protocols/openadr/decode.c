@@ -22,11 +22,10 @@
 
 typedef int (*walk_fn)(struct rd *r, struct cur *c, void *out);
 
-/* Enter el (index i, -1 for none), read its children with fn, check none is
- * left over. */
-static int walk(struct rd *r, xmlNodePtr el, int i, walk_fn fn, void *out)
+/* Enter el, read its children with fn, check none is left over. */
+static int walk(struct rd *r, xmlNodePtr el, walk_fn fn, void *out)
 {
-    size_t plen = rd_enter(r, el, i);
+    xmlNodePtr plen = rd_enter(r, el);
     struct cur c = cur_of(r, el);
     TRY(fn(r, &c, out));
     TRY(cur_end(&c));
@@ -90,7 +89,7 @@ static int array(struct rd *r, struct cur *c, enum ns ns, const char *name, size
     if (!v)
         return r->rc;
     for (size_t i = 0; i < n; i++)
-        TRY(walk(r, cur_opt(c, ns, name), (int)i, fn, v + i * size));
+        TRY(walk(r, cur_opt(c, ns, name), fn, v + i * size));
     *out = v;
     *n_out = n;
     return 0;
@@ -107,7 +106,7 @@ static int lookup(struct rd *r, xmlNodePtr el, const char *const *names, size_t 
             *out = (int)i;
             return 0;
         }
-    size_t plen = rd_enter(r, el, -1);
+    xmlNodePtr plen = rd_enter(r, el);
     rd_fail(r, FG_EINVAL, "'%s' is not a known %s", s, (const char *)el->name);
     rd_leave(r, plen);
     return r->rc;
@@ -124,7 +123,7 @@ static int ei_response(struct rd *r, struct cur *c, void *out)
     xmlNodePtr n = REQ(NS_EI, "responseCode");
     TRY(rd_token(r, n, &code));
     if (strlen(code) != 3 || strspn(code, "0123456789") != 3) {
-        size_t plen = rd_enter(r, n, -1);
+        xmlNodePtr plen = rd_enter(r, n);
         rd_fail(r, FG_EINVAL, "responseCode '%s' is not 3 digits", code);
         rd_leave(r, plen);
         return r->rc;
@@ -166,7 +165,7 @@ static int target(struct rd *r, struct cur *c, void *out)
 /* An emix:itemBase substitute: its parts are in its own namespace. */
 static int item(struct rd *r, xmlNodePtr el, struct fg_openadr_item *it)
 {
-    size_t plen = rd_enter(r, el, -1);
+    xmlNodePtr plen = rd_enter(r, el);
     for (xmlNodePtr n = el->children; n; n = n->next) {
         if (n->type != XML_ELEMENT_NODE)
             continue;
@@ -207,7 +206,7 @@ static int tolerate(struct rd *r, struct cur *c, void *out)
 
 static int tolerance(struct rd *r, struct cur *c, void *out)
 {
-    return walk(r, REQ(NS_XCAL, "tolerate"), -1, tolerate, out);
+    return walk(r, REQ(NS_XCAL, "tolerate"), tolerate, out);
 }
 
 static int properties(struct rd *r, struct cur *c, void *out)
@@ -217,7 +216,7 @@ static int properties(struct rd *r, struct cur *c, void *out)
     TRY(rd_dtstart(r, REQ(NS_XCAL, "dtstart"), &p->dtstart));
     TRY(rd_duration_prop(r, REQ(NS_XCAL, "duration"), &p->duration));
     if ((n = cur_opt(c, NS_XCAL, "tolerance")))
-        TRY(walk(r, n, -1, tolerance, p));
+        TRY(walk(r, n, tolerance, p));
     if ((n = cur_opt(c, NS_EI, "x-eiNotification"))) {
         p->has_notification = true;
         TRY(rd_duration_prop(r, n, &p->notification));
@@ -241,7 +240,7 @@ static int payload_float(struct rd *r, struct cur *c, void *out)
 /* ei:signalPayload or ei:currentValue: a payloadFloat. */
 static int float_holder(struct rd *r, struct cur *c, void *out)
 {
-    return walk(r, REQ(NS_EI, "payloadFloat"), -1, payload_float, out);
+    return walk(r, REQ(NS_EI, "payloadFloat"), payload_float, out);
 }
 
 static int uid(struct rd *r, struct cur *c, void *out)
@@ -262,8 +261,8 @@ static int interval(struct rd *r, struct cur *c, void *out)
     if ((n = cur_opt(c, NS_XCAL, "duration")))
         TRY(rd_duration_prop(r, n, &iv->duration_s));
     if ((n = cur_opt(c, NS_XCAL, "uid")))
-        TRY(walk(r, n, -1, uid, &iv->uid));
-    TRY(walk(r, REQ(NS_EI, "signalPayload"), -1, float_holder, &iv->value));
+        TRY(walk(r, n, uid, &iv->uid));
+    TRY(walk(r, REQ(NS_EI, "signalPayload"), float_holder, &iv->value));
     /* More payloads are allowed by the schema; an event signal has one. */
     cur_skip(c, NS_EI, "signalPayload");
     return 0;
@@ -319,7 +318,7 @@ static int signal_name(struct rd *r, xmlNodePtr el, struct fg_openadr_signal *s)
         s->name_id = FG_OADR_SIGNAL_OTHER;
         return 0;
     }
-    size_t plen = rd_enter(r, el, -1);
+    xmlNodePtr plen = rd_enter(r, el);
     rd_fail(r, FG_EINVAL, "'%s' is not a signalName (nor an x- extension)", s->name);
     rd_leave(r, plen);
     return r->rc;
@@ -329,10 +328,10 @@ static int event_signal(struct rd *r, struct cur *c, void *out)
 {
     struct fg_openadr_signal *s = out;
     xmlNodePtr n;
-    TRY(walk(r, REQ(NS_STRM, "intervals"), -1, intervals, s));
+    TRY(walk(r, REQ(NS_STRM, "intervals"), intervals, s));
     if ((n = cur_opt(c, NS_EI, "eiTarget"))) {
         s->has_target = true;
-        TRY(walk(r, n, -1, target, &s->target));
+        TRY(walk(r, n, target, &s->target));
     }
     TRY(signal_name(r, REQ(NS_EI, "signalName"), s));
     int t;
@@ -345,7 +344,7 @@ static int event_signal(struct rd *r, struct cur *c, void *out)
     }
     if ((n = cur_opt(c, NS_EI, "currentValue"))) {
         s->has_current = true;
-        TRY(walk(r, n, -1, float_holder, &s->current));
+        TRY(walk(r, n, float_holder, &s->current));
     }
     return 0;
 }
@@ -385,7 +384,7 @@ static int event_descriptor(struct rd *r, struct cur *c, void *out)
         ev->has_priority = true;
         TRY(rd_uint(r, n, &ev->priority));
     }
-    TRY(walk(r, REQ(NS_EI, "eiMarketContext"), -1, market_context, &ev->market_context));
+    TRY(walk(r, REQ(NS_EI, "eiMarketContext"), market_context, &ev->market_context));
     TRY(rd_datetime_text(r, REQ(NS_EI, "createdDateTime"), &ev->created));
     int st;
     TRY(lookup(r, REQ(NS_EI, "eventStatus"), event_status, N(event_status), &st));
@@ -401,7 +400,7 @@ static int active_period(struct rd *r, struct cur *c, void *out)
 {
     struct fg_openadr_event *ev = out;
     struct props p = {0};
-    TRY(walk(r, REQ(NS_XCAL, "properties"), -1, properties, &p));
+    TRY(walk(r, REQ(NS_XCAL, "properties"), properties, &p));
     REQ(NS_XCAL, "components");
     ev->dtstart = p.dtstart;
     ev->duration_s = p.duration;
@@ -419,10 +418,10 @@ static int active_period(struct rd *r, struct cur *c, void *out)
 static int ei_event(struct rd *r, struct cur *c, void *out)
 {
     struct fg_openadr_event *ev = out;
-    TRY(walk(r, REQ(NS_EI, "eventDescriptor"), -1, event_descriptor, ev));
-    TRY(walk(r, REQ(NS_EI, "eiActivePeriod"), -1, active_period, ev));
-    TRY(walk(r, REQ(NS_EI, "eiEventSignals"), -1, event_signals, ev));
-    return walk(r, REQ(NS_EI, "eiTarget"), -1, target, &ev->target);
+    TRY(walk(r, REQ(NS_EI, "eventDescriptor"), event_descriptor, ev));
+    TRY(walk(r, REQ(NS_EI, "eiActivePeriod"), active_period, ev));
+    TRY(walk(r, REQ(NS_EI, "eiEventSignals"), event_signals, ev));
+    return walk(r, REQ(NS_EI, "eiTarget"), target, &ev->target);
 }
 
 static const char *const response_required[] = {"never", "always"};
@@ -430,7 +429,7 @@ static const char *const response_required[] = {"never", "always"};
 static int oadr_event(struct rd *r, struct cur *c, void *out)
 {
     struct fg_openadr_event *ev = out;
-    TRY(walk(r, REQ(NS_EI, "eiEvent"), -1, ei_event, ev));
+    TRY(walk(r, REQ(NS_EI, "eiEvent"), ei_event, ev));
     int rr;
     TRY(lookup(r, REQ(NS_OADR, "oadrResponseRequired"), response_required,
                N(response_required), &rr));
@@ -444,7 +443,7 @@ static int distribute_event(struct rd *r, struct cur *c, void *out)
     xmlNodePtr n;
     if ((n = cur_opt(c, NS_EI, "eiResponse"))) {
         d->has_response = true;
-        TRY(walk(r, n, -1, ei_response, &d->response));
+        TRY(walk(r, n, ei_response, &d->response));
     }
     TRY(rd_str(r, REQ(NS_PYLD, "requestID"), &d->request_id));
     TRY(rd_str(r, REQ(NS_EI, "vtnID"), &d->vtn_id));
@@ -465,7 +464,7 @@ static int profile(struct rd *r, struct cur *c, void *out)
     struct fg_openadr_profile *p = out;
     TRY(rd_token(r, REQ(NS_OADR, "oadrProfileName"), &p->name));
     xmlNodePtr ts = REQ(NS_OADR, "oadrTransports");
-    size_t plen = rd_enter(r, ts, -1);
+    xmlNodePtr plen = rd_enter(r, ts);
     struct cur k = cur_of(r, ts);
     const char **names = NULL;
     size_t n;
@@ -489,11 +488,11 @@ static int created_registration(struct rd *r, struct cur *c, void *out)
 {
     struct fg_openadr_created_party_registration *p = out;
     xmlNodePtr n;
-    TRY(walk(r, REQ(NS_EI, "eiResponse"), -1, ei_response, &p->response));
+    TRY(walk(r, REQ(NS_EI, "eiResponse"), ei_response, &p->response));
     TRY(opt_str(r, c, NS_EI, "registrationID", &p->registration_id));
     TRY(opt_str(r, c, NS_EI, "venID", &p->ven_id));
     TRY(rd_str(r, REQ(NS_EI, "vtnID"), &p->vtn_id));
-    TRY(walk(r, REQ(NS_OADR, "oadrProfiles"), -1, profiles, p));
+    TRY(walk(r, REQ(NS_OADR, "oadrProfiles"), profiles, p));
     if ((n = cur_opt(c, NS_OADR, "oadrRequestedOadrPollFreq"))) {
         p->has_poll_freq = true;
         TRY(rd_duration_prop(r, n, &p->poll_freq_s));
@@ -520,7 +519,7 @@ static int reregistration(struct rd *r, struct cur *c, void *out)
 
 static int ack_head(struct rd *r, struct cur *c, struct fg_openadr_ack *a)
 {
-    return walk(r, REQ(NS_EI, "eiResponse"), -1, ei_response, &a->response);
+    return walk(r, REQ(NS_EI, "eiResponse"), ei_response, &a->response);
 }
 
 static int response(struct rd *r, struct cur *c, void *out)
@@ -561,7 +560,7 @@ static int report_ack(struct rd *r, struct cur *c, void *out)
 {
     struct fg_openadr_ack *a = out;
     TRY(ack_head(r, c, a));
-    TRY(walk(r, REQ(NS_OADR, "oadrPendingReports"), -1, pending, &a->pending));
+    TRY(walk(r, REQ(NS_OADR, "oadrPendingReports"), pending, &a->pending));
     return opt_str(r, c, NS_EI, "venID", &a->ven_id);
 }
 
@@ -583,7 +582,7 @@ static int updated_report(struct rd *r, struct cur *c, void *out)
     TRY(ack_head(r, c, a));
     if ((n = cur_opt(c, NS_OADR, "oadrCancelReport"))) {
         a->has_cancel = true;
-        TRY(walk(r, n, -1, cancel_report, &a->cancel));
+        TRY(walk(r, n, cancel_report, &a->cancel));
     }
     return opt_str(r, c, NS_EI, "venID", &a->ven_id);
 }
@@ -601,7 +600,7 @@ static int specifier_payload(struct rd *r, struct cur *c, void *out)
 
 static int report_interval(struct rd *r, struct cur *c, void *out)
 {
-    return walk(r, REQ(NS_XCAL, "properties"), -1, properties, out);
+    return walk(r, REQ(NS_XCAL, "properties"), properties, out);
 }
 
 static int report_specifier(struct rd *r, struct cur *c, void *out)
@@ -613,7 +612,7 @@ static int report_specifier(struct rd *r, struct cur *c, void *out)
     TRY(rd_duration_prop(r, REQ(NS_EI, "reportBackDuration"), &q->report_back_s));
     if ((n = cur_opt(c, NS_EI, "reportInterval"))) {
         struct props p = {0};
-        TRY(walk(r, n, -1, report_interval, &p));
+        TRY(walk(r, n, report_interval, &p));
         q->has_interval = true;
         q->interval_start = p.dtstart;
         q->interval_duration_s = p.duration;
@@ -626,7 +625,7 @@ static int report_request(struct rd *r, struct cur *c, void *out)
 {
     struct fg_openadr_report_request *q = out;
     TRY(rd_str(r, REQ(NS_EI, "reportRequestID"), &q->report_request_id));
-    return walk(r, REQ(NS_EI, "reportSpecifier"), -1, report_specifier, q);
+    return walk(r, REQ(NS_EI, "reportSpecifier"), report_specifier, q);
 }
 
 static int create_report(struct rd *r, struct cur *c, void *out)
@@ -641,7 +640,7 @@ static int create_report(struct rd *r, struct cur *c, void *out)
 static int registered_report(struct rd *r, struct cur *c, void *out)
 {
     struct fg_openadr_report_requests *p = out;
-    TRY(walk(r, REQ(NS_EI, "eiResponse"), -1, ei_response, &p->response));
+    TRY(walk(r, REQ(NS_EI, "eiResponse"), ei_response, &p->response));
     TRY(array(r, c, NS_OADR, "oadrReportRequest", 0, sizeof *p->requests, report_request,
               (void **)&p->requests, &p->n_requests));
     return opt_str(r, c, NS_EI, "venID", &p->ven_id);
@@ -741,15 +740,15 @@ int decode_payload(struct rd *r, xmlNodePtr el)
             m->schema_version = v;
         }
         if (!payloads[t].fn) {
-            size_t plen = rd_enter(r, el, -1);
+            xmlNodePtr plen = rd_enter(r, el);
             rd_fail(r, FG_EUNSUPPORTED, "%s is sent by a VEN, not to one",
                     payloads[t].name);
             rd_leave(r, plen);
             return r->rc;
         }
-        return walk(r, el, -1, payloads[t].fn, (char *)m + payloads[t].off);
+        return walk(r, el, payloads[t].fn, (char *)m + payloads[t].off);
     }
-    size_t plen = rd_enter(r, el, -1);
+    xmlNodePtr plen = rd_enter(r, el);
     rd_fail(r, FG_EINVAL, "unknown payload {%s}%s",
             el->ns && el->ns->href ? (const char *)el->ns->href : "",
             (const char *)el->name);

@@ -20,7 +20,10 @@
  * prefix. Each element the VEN reads is walked in the order of its schema
  * sequence: a required element missing, an element out of order or one the
  * schema does not allow there is an error naming the element path and what
- * was expected and found. Parts of the schema the VEN does not use (eiTarget's
+ * was expected and found. Paths start at the payload and index elements
+ * that have same-named siblings, 0-based:
+ * "/oadrDistributeEvent/oadrEvent[1]/eiEvent/eiEventSignals/eiEventSignal".
+ * Parts of the schema the VEN does not use (eiTarget's
  * pnodes and service areas, extensions, service-specific info, baselines,
  * XML signatures) are passed over. For full XSD validation on top, load the
  * schema once with fg_openadr_schema_load() and pass it in opts.schema.

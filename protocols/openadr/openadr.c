@@ -126,22 +126,19 @@ static int read_doc(struct rd *r, xmlDocPtr doc)
         return rd_fail(r, FG_EINVAL,
                        "the root element must be oadr:oadrPayload, found %s",
                        root ? (const char *)root->name : "nothing");
-    size_t plen = rd_enter(r, root, -1);
+    rd_enter(r, root);
     struct cur c = cur_of(r, root);
     signature(r, &c);
     xmlNodePtr so = cur_req(&c, NS_OADR, "oadrSignedObject");
     if (!so || cur_end(&c))
         return r->rc;
-    rd_enter(r, so, -1);
+    rd_enter(r, so);
     struct cur k = cur_of(r, so);
     xmlNodePtr p = cur_any(&k);
     if (!p)
         return rd_fail(r, FG_EINVAL, "empty: no payload");
     if (cur_end(&k))
         return r->rc;
-    /* Paths start at the payload ("/oadrDistributeEvent/..."): the two
-     * wrappers are the same in every message. */
-    rd_leave(r, plen);
     return decode_payload(r, p);
 }
 

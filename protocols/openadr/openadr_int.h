@@ -17,14 +17,11 @@ int oadr_parse(const char *xml, size_t len, const struct fg_openadr_opts *opts,
                xmlDocPtr *doc, struct fg_error *err);
 
 /* ---- reader ---- */
-#define RD_PATH_MAX 256
-
 struct rd {
     struct fg_openadr_msg *m;
     struct fg_error *err;
     int rc;
-    size_t plen;
-    char path[RD_PATH_MAX];
+    xmlNodePtr at; /* the element being read: errors name its path */
 };
 
 /* The element children of one element, consumed in order. */
@@ -35,10 +32,10 @@ struct cur {
 
 enum ns { NS_OADR, NS_EI, NS_PYLD, NS_EMIX, NS_XCAL, NS_STRM, NS_POWER, NS_SCALE, NS_DS };
 
-/* Enter el: path grows by "/name" or "/name[i]" (i >= 0); returns the old
- * path length for rd_leave. */
-size_t rd_enter(struct rd *r, xmlNodePtr el, int i);
-void rd_leave(struct rd *r, size_t plen);
+/* Make el the element errors are about; returns the previous one for
+ * rd_leave. */
+xmlNodePtr rd_enter(struct rd *r, xmlNodePtr el);
+void rd_leave(struct rd *r, xmlNodePtr old);
 int rd_fail(struct rd *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -8,6 +8,7 @@
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
 #include <libxml/SAX2.h>
+#include <libxml/globals.h>
 #include <libxml/xmlerror.h>
 
 #include "openadr_int.h"
@@ -61,11 +62,14 @@ struct pstate {
     char err_msg[200];
 };
 
-static void on_error(void *data, xmlErrorPtr e)
+/* The first error (warnings are ignored). Errors libxml2 raises without a
+ * parser context (character encoding conversion, I/O) go to its thread's
+ * global handler, which prints to stderr by default; during a parse they
+ * are caught here instead. */
+static void on_global_error(void *data, xmlErrorPtr e)
 {
-    xmlParserCtxtPtr c = data;
-    struct pstate *ps = c->_private;
-    if (ps->have_err || !e)
+    struct pstate *ps = data;
+    if (ps->have_err || !e || e->level < XML_ERR_ERROR)
         return;
     ps->have_err = true;
     ps->err_line = e->line;
@@ -73,6 +77,12 @@ static void on_error(void *data, xmlErrorPtr e)
     size_t n = strlen(ps->err_msg);
     while (n && (ps->err_msg[n - 1] == '\n' || ps->err_msg[n - 1] == ' '))
         ps->err_msg[--n] = '\0';
+}
+
+static void on_error(void *data, xmlErrorPtr e)
+{
+    xmlParserCtxtPtr c = data;
+    on_global_error(c->_private, e);
 }
 
 /* Why: a DOCTYPE is where entities are declared. Stopping when the parser
@@ -121,11 +131,17 @@ int oadr_parse(const char *xml, size_t len, const struct fg_openadr_opts *opts,
     if (len > INT32_MAX)
         return fg_error_set(err, FG_ETOOBIG, "", "body of %zu bytes", len);
     xmlInitParser();
+    struct pstate ps = {.max_depth = depth};
+    /* libxml2 keeps this handler per thread: set here, restored below. */
+    xmlStructuredErrorFunc old_fn = xmlStructuredError;
+    void *old_data = xmlStructuredErrorContext;
+    xmlSetStructuredErrorFunc(&ps, on_global_error);
     xmlParserCtxtPtr c = xmlCreateMemoryParserCtxt(xml, (int)len);
-    if (!c)
+    if (!c) {
+        xmlSetStructuredErrorFunc(old_data, old_fn);
         return fg_error_set(err, len ? FG_ENOMEM : FG_EPARSE, "",
                             "empty or unreadable body");
-    struct pstate ps = {.max_depth = depth};
+    }
     c->_private = &ps;
     c->sax->internalSubset = on_doctype;
     c->sax->startElementNs = on_start;
@@ -142,7 +158,10 @@ int oadr_parse(const char *xml, size_t len, const struct fg_openadr_opts *opts,
                           "a DOCTYPE is not allowed (no DTDs, no entities)");
     else if (ps.too_deep)
         rc = fg_error_set(err, FG_ETOOBIG, "", "elements nested deeper than %d", depth);
-    else if (!c->wellFormed || !c->myDoc)
+    /* Why also have_err: libxml2 keeps wellFormed for namespace errors (an
+     * undeclared prefix) and recovers from some encoding errors by dropping
+     * bytes; either way the document is not the one that was sent. */
+    else if (!c->wellFormed || !c->myDoc || ps.have_err)
         rc = fg_error_set(err, FG_EPARSE, "", "not well-formed XML: line %d: %s",
                           ps.err_line, ps.have_err ? ps.err_msg : "parse failed");
     if (rc) {
@@ -153,6 +172,7 @@ int oadr_parse(const char *xml, size_t len, const struct fg_openadr_opts *opts,
     }
     c->myDoc = NULL;
     xmlFreeParserCtxt(c);
+    xmlSetStructuredErrorFunc(old_data, old_fn);
     return rc;
 }
 
@@ -181,38 +201,76 @@ const char *ns_prefix(enum ns ns)
     return ns_pfx[ns];
 }
 
-size_t rd_enter(struct rd *r, xmlNodePtr el, int i)
+xmlNodePtr rd_enter(struct rd *r, xmlNodePtr el)
 {
-    size_t old = r->plen;
-    int n;
-    if (i >= 0)
-        n = snprintf(r->path + r->plen, RD_PATH_MAX - r->plen, "/%s[%d]",
-                     (const char *)el->name, i);
-    else
-        n = snprintf(r->path + r->plen, RD_PATH_MAX - r->plen, "/%s",
-                     (const char *)el->name);
-    if (n > 0)
-        r->plen +=
-            (size_t)n < RD_PATH_MAX - r->plen ? (size_t)n : RD_PATH_MAX - 1 - r->plen;
+    xmlNodePtr old = r->at;
+    r->at = el;
     return old;
 }
 
-void rd_leave(struct rd *r, size_t plen)
+void rd_leave(struct rd *r, xmlNodePtr old)
 {
-    r->plen = plen;
-    r->path[plen] = '\0';
+    r->at = old;
+}
+
+/* Position of n among its siblings of the same name (0-based), -1 if it
+ * has none. */
+static int sibling_index(xmlNodePtr n)
+{
+    int before = 0;
+    bool seen = false, others = false;
+    for (xmlNodePtr s = n->parent ? n->parent->children : NULL; s; s = s->next) {
+        if (s == n) {
+            seen = true;
+        } else if (s->type == XML_ELEMENT_NODE && s->ns == n->ns &&
+                   !strcmp((const char *)s->name, (const char *)n->name)) {
+            others = true;
+            before += !seen;
+        }
+    }
+    return others ? before : -1;
+}
+
+/* Why computed on error only: the happy path then costs nothing for paths.
+ * The path starts at the payload ("/oadrDistributeEvent/oadrEvent[1]/..."):
+ * the two wrappers are the same in every message. */
+static void path_of(xmlNodePtr n, char *out, size_t size)
+{
+    xmlNodePtr chain[64];
+    int k = 0;
+    for (; n && n->type == XML_ELEMENT_NODE && k < 64; n = n->parent)
+        chain[k++] = n;
+    int top = k - 1;
+    if (k > 2 && is_el(chain[top], NS_OADR, "oadrPayload") &&
+        is_el(chain[top - 1], NS_OADR, "oadrSignedObject"))
+        top -= 2;
+    size_t o = 0;
+    out[0] = '\0';
+    for (int i = top; i >= 0 && o < size; i--) {
+        int idx = sibling_index(chain[i]);
+        int w = idx >= 0
+                    ? snprintf(out + o, size - o, "/%s[%d]", (const char *)chain[i]->name,
+                               idx)
+                    : snprintf(out + o, size - o, "/%s", (const char *)chain[i]->name);
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
+    if (!out[0])
+        snprintf(out, size, "/");
 }
 
 int rd_fail(struct rd *r, int code, const char *fmt, ...)
 {
     if (r->rc)
         return r->rc;
-    char msg[FG_ERR_MSG_MAX];
+    char msg[FG_ERR_MSG_MAX], path[FG_ERR_PATH_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    r->rc = fg_error_set(r->err, code, r->path[0] ? r->path : "/", "%s", msg);
+    path_of(r->at, path, sizeof path);
+    r->rc = fg_error_set(r->err, code, path, "%s", msg);
     return r->rc;
 }
 
@@ -303,7 +361,7 @@ int cur_end(struct cur *c)
  * straight into the message's arena, and an element inside is an error. */
 int rd_str(struct rd *r, xmlNodePtr el, const char **out)
 {
-    size_t plen = rd_enter(r, el, -1);
+    xmlNodePtr plen = rd_enter(r, el);
     size_t total = 0;
     for (xmlNodePtr n = el->children; n; n = n->next) {
         if (n->type == XML_ELEMENT_NODE)
@@ -354,9 +412,9 @@ int rd_token(struct rd *r, xmlNodePtr el, const char **out)
 /* Run a value check with the element on the path; convert its error. */
 #define WITH_PATH(r, el, expr)                                                           \
     do {                                                                                 \
-        size_t plen_ = rd_enter(r, el, -1);                                              \
+        xmlNodePtr plen_ = rd_enter(r, el);                                              \
         struct fg_error e_;                                                              \
-        fg_error_clear(&e_);                                                             \
+        e_.msg[0] = '\0';                                                                \
         int rc_ = (expr);                                                                \
         if (rc_)                                                                         \
             return rd_fail(r, rc_, "%s", e_.msg);                                        \
@@ -395,7 +453,7 @@ int rd_int(struct rd *r, xmlNodePtr el, int lo, int hi, int *out)
     if (rd_uint(r, el, &v))
         return r->rc;
     if ((int64_t)v < lo || (int64_t)v > hi) {
-        size_t plen = rd_enter(r, el, -1);
+        xmlNodePtr plen = rd_enter(r, el);
         rd_fail(r, FG_ERANGE, "%u not in [%d, %d]", v, lo, hi);
         rd_leave(r, plen);
         return r->rc;
@@ -468,7 +526,7 @@ int rd_datetime_text(struct rd *r, xmlNodePtr el, int64_t *out)
 /* <el><ns:name>text</ns:name></el>, nothing else, value by fn. */
 static xmlNodePtr only_child(struct rd *r, xmlNodePtr el, enum ns ns, const char *name)
 {
-    size_t plen = rd_enter(r, el, -1);
+    xmlNodePtr plen = rd_enter(r, el);
     struct cur c = cur_of(r, el);
     xmlNodePtr v = cur_req(&c, ns, name);
     if (v && cur_end(&c))
@@ -483,7 +541,7 @@ int rd_duration_prop(struct rd *r, xmlNodePtr el, int64_t *out)
     xmlNodePtr v = only_child(r, el, NS_XCAL, "duration");
     if (!v)
         return r->rc;
-    size_t plen = rd_enter(r, el, -1);
+    xmlNodePtr plen = rd_enter(r, el);
     if (rd_duration_text(r, v, out))
         return r->rc;
     rd_leave(r, plen);
@@ -495,7 +553,7 @@ int rd_dtstart(struct rd *r, xmlNodePtr el, int64_t *out)
     xmlNodePtr v = only_child(r, el, NS_XCAL, "date-time");
     if (!v)
         return r->rc;
-    size_t plen = rd_enter(r, el, -1);
+    xmlNodePtr plen = rd_enter(r, el);
     if (rd_datetime_text(r, v, out))
         return r->rc;
     rd_leave(r, plen);
