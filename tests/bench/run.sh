@@ -30,6 +30,10 @@
 # charging.
 # Ageing: BENCH_AGEING (1; 0 skips it): tests/bench/ageing_bench, one day of
 # 1 s samples for 100 batteries and the API's and scheduler's calls.
+# OpenADR: BENCH_OPENADR (1; 0 skips it): tests/bench/openadr_bench,
+# oadrDistributeEvent parses per second and MB/s for a 1-event and a
+# 100-event payload, with and without XSD validation; BENCH_OPENADR_S (2 s
+# per row).
 #
 # Each gateway run gets its own fresh data dir and a free loopback port, is
 # stopped with SIGTERM and must exit 0; the script exits 1 if any did not.
@@ -61,6 +65,8 @@ MB_S=${BENCH_MODBUS_S:-20}
 MB_SETPOINTS=${BENCH_MODBUS_SETPOINTS:-50}
 DO_AGEING=${BENCH_AGEING:-1}
 DO_PLANNER=${BENCH_PLANNER:-1}
+DO_OPENADR=${BENCH_OPENADR:-1}
+OPENADR_S=${BENCH_OPENADR_S:-2}
 
 die() {
     echo "bench: $*" >&2
@@ -95,6 +101,10 @@ if [ "$DO_PLANNER" = 1 ]; then
 fi
 if [ "$DO_AGEING" = 1 ]; then
     [ -x "$AGE_BENCH" ] || die "$AGE_BENCH not found (build the tree: make build)"
+fi
+OADR_BENCH=$(cd "$1" && pwd)/tests/bench/openadr_bench
+if [ "$DO_OPENADR" = 1 ]; then
+    [ -x "$OADR_BENCH" ] || die "$OADR_BENCH not found (build the tree: make build)"
 fi
 BSIM=$(cd "$1" && pwd)/tests/sim/battery_sim
 MB_POLL=$SRC/tests/bench/modbus_poll.py
@@ -808,6 +818,11 @@ if [ "$DO_PLANNER" = 1 ]; then
     "$PLAN_BENCH" || PLAN_RC=$?
     echo
 fi
+OADR_RC=0
+if [ "$DO_OPENADR" = 1 ]; then
+    "$OADR_BENCH" "$OPENADR_S" || OADR_RC=$?
+    echo
+fi
 
 cat <<EOF
 ## Machine
@@ -861,4 +876,5 @@ fi
 [ "$MB_RC" = 0 ] || exit 1
 [ "$AGE_RC" = 0 ] || exit 1
 [ "$PLAN_RC" = 0 ] || exit 1
+[ "$OADR_RC" = 0 ] || exit 1
 [ "$OCPP_RC" = 0 ] || exit 1
