@@ -546,12 +546,27 @@ def test_misbehaviour():
         # what the VTN does with bad requests
         s, _, _ = ven.raw("OadrPoll", oadr.bad_body("xxe"))
         assert s == 400
+        assert vtn.payloads("in")[-1]["valid"] is False  # a DTD counts as invalid
         s, _, _ = ven.raw("OadrPoll", b"<oadrPayload><unclosed>")
         assert s == 400
         a = ven.call("EiEvent", payload("oadrPoll")[0])  # wrong service
         assert code(a) == "451"
         s, _, _ = ven.raw("OadrPoll", b"<" + b"x" * (2 << 20))
         assert s == 413
+        # a number that is none: answered with 454, the VTN keeps going
+        root, b = payload("oadrCreatedEvent")
+        ce = sub(b, "pyld:eiCreatedEvent")
+        oadr.ei_response(ce, "r")
+        er = sub(sub(ce, "ei:eventResponses"), "ei:eventResponse")
+        sub(er, "ei:responseCode", "200")
+        sub(er, "pyld:requestID", "r")
+        qe = sub(er, "ei:qualifiedEventID")
+        sub(qe, "ei:eventID", "e")
+        sub(qe, "ei:modificationNumber", "many")
+        sub(er, "ei:optType", "optIn")
+        sub(ce, "ei:venID", ven.ven_id)
+        assert code(ven.call("EiEvent", root)) == "454"
+        assert "many" in vtn.payloads("in")[-1]["errors"]
         vtn.strict = True
         root, b = payload("oadrPoll")  # no venID: schema-invalid
         assert code(ven.call("OadrPoll", root)) == "454"

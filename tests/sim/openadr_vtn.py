@@ -420,6 +420,7 @@ class Vtn:
         self.stopping = threading.Event()
         self.ids = itertools.count(1)
         self.server = self.thread = None
+        self.huge_bytes = 100 * 1024 * 1024  # the "huge" misbehaviour's body
         self.clear()
 
     def clear(self):
@@ -528,7 +529,10 @@ class Vtn:
 
     def _vens(self, ven_id):
         with self.lock:
-            return [ven_id] if ven_id else list(self.registrations)
+            vens = [ven_id] if ven_id else list(self.registrations)
+        if not vens:
+            raise ValueError("no VEN is registered")
+        return vens
 
     def request_reregistration(self, ven_id=None):
         """Send oadrRequestReregistration on the next poll."""
@@ -648,8 +652,11 @@ class Vtn:
         Records the request and the answer."""
         cipher = peer.get("cipher") if peer else None
         if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-            self._record("in", service, data, note="DTD refused", cipher=cipher,
-                         validate=False)
+            # Not parsed, so not validated either; recorded as invalid, since
+            # an OpenADR peer has no business sending a DTD.
+            rec = self._record("in", service, data, note="DTD refused", cipher=cipher,
+                               validate=False)
+            rec["valid"], rec["errors"] = False, "a DTD (<!DOCTYPE or <!ENTITY)"
             return 400, b"DTDs are not accepted\n"
         try:
             root = ET.fromstring(data)
@@ -672,7 +679,12 @@ class Vtn:
         else:
             with self.lock:
                 self.requests += 1
-            out = handler[1](self, inner, ven_id)
+            try:
+                out = handler[1](self, inner, ven_id)
+            except (ValueError, TypeError, KeyError, AttributeError) as e:
+                # e.g. a number that is not one, in a schema-invalid payload
+                rec["note"] = f"not processed: {type(e).__name__}: {e}"
+                out = self._response(request_id, 454, rec["note"], ven_id)
         data_out = to_bytes(out)
         out_name = local(out.find("oadr:oadrSignedObject", NS)[0].tag)
         self._record("out", service, data_out, name=out_name, ven_id=ven_id, cipher=cipher)
@@ -1034,14 +1046,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         service = self.path[len(base):] if self.path.startswith(base) else None
         if service not in SERVICES:
             return self._send(404, b"no such service\n", "text/plain")
-        data = self._body()
+        try:
+            data = self._body()
+        except ValueError:
+            return self._send(400, b"bad Content-Length or chunk size\n", "text/plain",
+                              close=True)
         if data is None:
             return
         mode = vtn._take_misbehaviour(service)
         if mode:
             vtn._record("in", service, data, note=f"answered with {mode}",
                         cipher=self.peer.get("cipher"))
-            return self._misbehave(mode)
+            return self._misbehave(mode, service)
         status, out = vtn.handle(service, data, self.peer)
         self._send(status, out, "application/xml" if status == 200 else "text/plain")
 
@@ -1084,7 +1100,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _misbehave(self, mode):
+    def _misbehave(self, mode, service):
         vtn = self.server.vtn
         if mode == "http500":
             return self._send(500, b"internal error (misbehaviour mode)\n", "text/plain")
@@ -1117,7 +1133,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         if mode == "huge":
             return self._stream_huge(vtn.huge_bytes)
-        self._send(200, bad_body(mode), "application/xml")
+        body = bad_body(mode)
+        vtn._record("out", service, body, note=f"misbehaviour {mode}", validate=False)
+        self._send(200, body, "application/xml")
 
     def _stream_huge(self, size):
         """`size` bytes of a well-formed start followed by padding, streamed
@@ -1140,8 +1158,6 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except OSError:
             pass  # the VEN gave up reading: what it should do
 
-
-Vtn.huge_bytes = 100 * 1024 * 1024
 
 
 # ----------------------------------------------------------- control endpoint
