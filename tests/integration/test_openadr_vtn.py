@@ -10,7 +10,9 @@ Each misbehaviour mode is checked as a client sees it, and the standalone
 process with its JSON control endpoint.
 
 The VEN payloads built here are written to the schema and are meant as
-examples for the C codec. Environment: OADR_XSD (optional, the schema)."""
+examples for the C codec: OADR_SAMPLES_DIR=dir writes every validated
+payload of the main flow there. Environment: OADR_XSD (optional, the
+schema)."""
 
 import http.client
 import json
@@ -297,6 +299,9 @@ def test_flow_mutual_tls():
                        report_request={"granularity": 5, "report_back": 5})
         with vtn:
             flow(vtn, Ven(vtn, certs))
+            if os.environ.get("OADR_SAMPLES_DIR"):
+                n = vtn.dump(os.environ["OADR_SAMPLES_DIR"])
+                print(f"  {n} payloads written to {os.environ['OADR_SAMPLES_DIR']}")
             assert all(c["ok"] and c["client_cn"] == "flexgw test VEN"
                        for c in vtn.connections), vtn.connections
     finally:
@@ -572,6 +577,30 @@ def test_misbehaviour():
         assert code(ven.call("OadrPoll", root)) == "454"
         assert vtn.invalid_payloads("in")
         assert not vtn.invalid_payloads("out")
+
+
+def test_keep_alive_and_stop():
+    """Requests share a kept-alive connection; stop() ends it too."""
+    vtn = oadr.Vtn().start()
+    ven = Ven(vtn)
+    c = ven.connect()
+    root, b = payload("oadrQueryRegistration")
+    sub(b, "pyld:requestID", "r")
+    socks = []
+    for _ in range(2):
+        c.request("POST", ven.base + "EiRegisterParty", body=oadr.to_bytes(root))
+        r = c.getresponse()
+        assert r.status == 200 and r.read()
+        socks.append(c.sock)
+    assert socks[0] is socks[1] and socks[0] is not None  # one connection
+    vtn.stop()
+    try:
+        c.request("POST", ven.base + "EiRegisterParty", body=oadr.to_bytes(root))
+        c.getresponse().read()
+        raise AssertionError("a stopped VTN answered")
+    except (ConnectionError, http.client.HTTPException, OSError):
+        pass
+    c.close()
 
 
 def test_standalone_control_api():

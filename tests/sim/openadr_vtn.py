@@ -468,6 +468,20 @@ class Vtn:
             return [r for r in self.records if (direction is None or r["dir"] == direction)
                     and (name is None or r["name"] == name)]
 
+    def dump(self, directory):
+        """Write every recorded payload that validated to `directory` as
+        <seq>-<in|out>-<name>.xml (examples and seeds for a codec); returns
+        how many."""
+        os.makedirs(directory, exist_ok=True)
+        n = 0
+        for r in self.payloads():
+            if r["valid"] and r["size"] <= RECORD_BODY:
+                path = os.path.join(directory, f"{r['seq']:04d}-{r['dir']}-{r['name']}.xml")
+                with open(path, "w") as f:
+                    f.write(r["body"])
+                n += 1
+        return n
+
     def invalid_payloads(self, direction=None):
         return [r for r in self.payloads(direction) if r["valid"] is False]
 
@@ -962,6 +976,7 @@ class Vtn:
         if self.server:
             self.server.shutdown()
             self.server.server_close()
+            self.server.close_connections()
             self.server = None
 
     def __enter__(self):
@@ -995,16 +1010,46 @@ HANDLERS = {
 
 class _Server(http.server.ThreadingHTTPServer):
     """The TLS handshake runs on the connection's thread (a client stalling
-    in it must not block accept), and is recorded either way."""
+    in it must not block accept), and is recorded either way. Open
+    connections are tracked so that stop() ends kept-alive ones too: a VTN
+    that went away must not go on answering."""
 
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, addr, handler, vtn, ctx):
         self.vtn, self.ctx = vtn, ctx
+        self.open = set()
         super().__init__(addr, handler)
 
     def finish_request(self, request, client_address):
+        with self.vtn.lock:
+            self.open.add(request)
+        try:
+            self._serve(request, client_address)
+        finally:
+            with self.vtn.lock:
+                self.open.discard(request)
+
+    def handle_error(self, request, client_address):
+        """A peer that resets or stalls is the tests' business, not an error
+        of the VTN's; anything else is printed as usual."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
+            return
+        super().handle_error(request, client_address)
+
+    def close_connections(self):
+        with self.vtn.lock:
+            socks = list(self.open)
+        for sock in socks:
+            try:
+                # the plain socket's shutdown, also for an SSLSocket: another
+                # thread may be inside its read
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _serve(self, request, client_address):
         peer = {"peer": f"{client_address[0]}:{client_address[1]}", "time": time.time()}
         if self.ctx:
             request.settimeout(10)
@@ -1017,6 +1062,18 @@ class _Server(http.server.ThreadingHTTPServer):
                     self.vtn.changed.notify_all()
                 return
             request.settimeout(None)
+            with self.vtn.lock:
+                self.open.add(request)
+        try:
+            self._handle(request, client_address, peer)
+        finally:
+            if self.ctx:
+                with self.vtn.lock:
+                    self.open.discard(request)
+                request.close()
+
+    def _handle(self, request, client_address, peer):
+        if self.ctx:
             cert = request.getpeercert(binary_form=True)
             subj = dict(x[0] for x in request.getpeercert()["subject"]) if cert else {}
             name, version, bits = request.cipher()
