@@ -92,6 +92,17 @@ class Sim:
         with self.cv:
             return sum(1 for e in self.events[start:] if pred(e))
 
+    def wait_count(self, pred, n, what, timeout=10.0):
+        """Until at least n events match pred (the station reports an answer
+        after the gateway has acted on the call: the two race)."""
+        deadline = time.monotonic() + timeout
+        with self.cv:
+            while sum(1 for e in self.events if pred(e)) < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{what}: not within {timeout} s")
+                self.cv.wait(left)
+
     def __exit__(self, exc_type, exc, tb):
         if self.proc.poll() is None:
             try:
@@ -153,7 +164,8 @@ def test_three_stations_with_two_evses_boot_and_come_online():
         for k in want:
             assert a[k]["kind"] == "evse" and a[k]["evse"]["state"] == "available", a[k]
         # each station's two StatusNotifications were answered
-        assert sim.count(ev("answer", action="StatusNotification")) >= 6
+        sim.wait_count(ev("answer", action="StatusNotification"), 6,
+                       "6 StatusNotifications answered")
 
 
 def test_transaction_and_meter_values_reach_the_asset():
