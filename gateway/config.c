@@ -128,6 +128,7 @@ static const char *const parity_names[] = {"none", "even", "odd", NULL};
 static const char *const baud_names[] = {"1200",  "2400",  "4800",   "9600", "19200",
                                          "38400", "57600", "115200", NULL};
 static const char *const profile_mb_names[] = {"sunspec", "map", NULL};
+static const char *const opt_policy_names[] = {"auto", "in", "out", NULL};
 static const char *const ocpp_auth_names[] = {"any", "list", NULL};
 static const char *const ocpp_unit_names[] = {"A", "W", NULL};
 /* OCPP 2.0.1 IdTokenEnumType, after "any". */
@@ -514,6 +515,37 @@ static const struct row openadr_rows[] = {
      .doc = "Base URL of the VTN (http:// or https://); required if enabled."},
     {.key = "ven_name", .type = T_STR, CF(openadr.ven_name), .dstr = "",
      .doc = "VEN name registered at the VTN."},
+    {.key = "client_cert", .type = T_FILE, CF(openadr.client_cert), .dstr = "",
+     .doc = "PEM client certificate of the VEN (mutual TLS); empty: none."},
+    {.key = "client_key", .type = T_FILE, CF(openadr.client_key), .dstr = "",
+     .doc = "PEM private key of client_cert."},
+    {.key = "ca_file", .type = T_FILE, CF(openadr.ca_file), .dstr = "",
+     .doc = "PEM CA certificate(s) that issue the VTN's certificate; empty: the "
+            "system's CAs."},
+    {.key = "vtn_pin_sha256", .type = T_STR, CF(openadr.vtn_pin_sha256), .dstr = "",
+     .doc = "Optional pin of the VTN's public key: base64 SHA-256 of its "
+            "SubjectPublicKeyInfo (\"sha256//...\" also accepted; several joined by "
+            "\";\"); empty: no pinning."},
+    {.key = "timeout_s", .type = T_INT, CF(openadr.timeout_s), .min = 1, .max = 300,
+     .dnum = 10, .doc = "Connect and total time limit of one request to the VTN, s."},
+    {.key = "poll_s", .type = T_INT, CF(openadr.poll_s), .min = 1, .max = 3600,
+     .dnum = 10,
+     .doc = "Poll interval until the VTN names one (oadrRequestedOadrPollFreq), s."},
+    {.key = "max_body", .type = T_INT, CF(openadr.max_body), .min = 4096,
+     .max = 16777216, .dnum = 1048576,
+     .doc = "Largest answer accepted from the VTN, bytes; larger ones are cut off "
+            "and refused."},
+    {.key = "opt_policy", .type = T_ENUM, CF(openadr.opt_policy), .names = opt_policy_names,
+     .doc = "Answer to events: auto (opt in unless the site cannot deliver), in, out."},
+    {.key = "level1_fraction", .type = T_DBL, CF(openadr.level_fraction[0]), .min = 0,
+     .max = 1, .dnum = 0.75,
+     .doc = "SIMPLE level 1 (moderate): import limit as a share of import_limit_w."},
+    {.key = "level2_fraction", .type = T_DBL, CF(openadr.level_fraction[1]), .min = 0,
+     .max = 1, .dnum = 0.5,
+     .doc = "SIMPLE level 2 (high): import limit as a share of import_limit_w."},
+    {.key = "level3_fraction", .type = T_DBL, CF(openadr.level_fraction[2]), .min = 0,
+     .max = 1, .dnum = 0.25,
+     .doc = "SIMPLE level 3 (special): import limit as a share of import_limit_w."},
 };
 
 static const struct row uftp_rows[] = {

@@ -233,6 +233,15 @@ struct fg_config {
         bool enabled;
         char vtn_url[FG_CFG_PATH_MAX];
         char ven_name[FG_NAME_MAX];
+        char client_cert[FG_CFG_PATH_MAX]; /* "" = no client certificate */
+        char client_key[FG_CFG_PATH_MAX];
+        char ca_file[FG_CFG_PATH_MAX]; /* "" = the system's CAs */
+        char vtn_pin_sha256[128];      /* "" = no pinning */
+        int timeout_s;
+        int poll_s;               /* until the VTN names its poll frequency */
+        int max_body;             /* bytes */
+        int opt_policy;           /* FG_OADR_POLICY_* (0 auto, 1 in, 2 out) */
+        double level_fraction[3]; /* SIMPLE level 1..3: share of import_limit_w */
     } openadr;
     struct {
         bool enabled;
