@@ -16,7 +16,7 @@
  * first, then ECDHE with AES-GCM. TLS 1.3 suites are OpenSSL's defaults. */
 #define OADR_CIPHERS                                                                     \
     "ECDHE-ECDSA-AES128-SHA256:AES128-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:"             \
-    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                          \
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"                         \
     "ECDHE-RSA-AES256-GCM-SHA384"
 
 struct sink {
@@ -134,12 +134,17 @@ int fg_oadr_http_post(const struct fg_oadr_http_req *req, struct fg_oadr_http_re
     if (cc == CURLE_OK || s.toobig)
         read_cipher(c, resp);
     if (s.toobig || cc == CURLE_FILESIZE_EXCEEDED) {
-        rc = fg_error_set(err, FG_ETOOBIG, NULL, "answer larger than max_body (%zu bytes)",
-                          req->max_body);
+        rc = fg_error_set(err, FG_ETOOBIG, NULL,
+                          "answer larger than max_body (%zu bytes)", req->max_body);
     } else if (cc != CURLE_OK) {
-        rc = fg_error_set(err, classify(cc), NULL, "%s%s: %s",
-                          classify(cc) == FG_EAUTH ? "TLS: " : "", curl_easy_strerror(cc),
-                          ebuf[0] ? ebuf : "no detail");
+        /* A TLS alert from the VTN during the handshake: it refused us. */
+        bool refused = strstr(ebuf, "alert unknown ca") ||
+                       strstr(ebuf, "alert bad certificate") ||
+                       strstr(ebuf, "certificate required");
+        rc = fg_error_set(err, classify(cc), NULL, "%s%s%s: %s",
+                          classify(cc) == FG_EAUTH ? "TLS: " : "",
+                          refused ? "the VTN refused our client certificate: " : "",
+                          curl_easy_strerror(cc), ebuf[0] ? ebuf : "no detail");
     } else if (resp->status < 200 || resp->status > 299) {
         rc = fg_error_set(err, FG_EIO, NULL, "HTTP status %ld", resp->status);
     } else {

@@ -21,7 +21,8 @@ static bool target_empty(const struct fg_openadr_target *t)
            !t->party_ids.n;
 }
 
-static bool target_match(const struct fg_openadr_target *t, const struct fg_oadr_map_opts *o)
+static bool target_match(const struct fg_openadr_target *t,
+                         const struct fg_oadr_map_opts *o)
 {
     return target_empty(t) || strs_has(&t->ven_ids, o->ven_id) ||
            strs_has(&t->party_ids, o->ven_id) || strs_has(&t->resource_ids, o->site_id);
@@ -96,9 +97,9 @@ static bool map_value(const struct fg_openadr_signal *s, const struct fg_oadr_ma
     }
 }
 
-static int map_signal(const struct fg_openadr_event *ev, const struct fg_openadr_signal *s,
-                      const struct fg_oadr_map_opts *o, struct fg_signal *out,
-                      struct fg_error *err)
+static int map_signal(const struct fg_openadr_event *ev,
+                      const struct fg_openadr_signal *s, const struct fg_oadr_map_opts *o,
+                      struct fg_signal *out, struct fg_error *err)
 {
     memset(out, 0, sizeof(*out));
     out->source = FG_SRC_OPENADR;
@@ -115,8 +116,8 @@ static int map_signal(const struct fg_openadr_event *ev, const struct fg_openadr
         if (d <= 0) /* the rest of the event, or open-ended */
             d = left > 0 ? left : o->open_ended_s;
         if (d <= 0)
-            return fg_error_set(err, FG_EINVAL, "/intervals", "interval %zu has no length",
-                                i);
+            return fg_error_set(err, FG_EINVAL, "/intervals",
+                                "interval %zu has no length", i);
         double v;
         if (!map_value(s, o, iv->value, &out->type, &v))
             return 1;
@@ -177,8 +178,7 @@ enum fg_openadr_opt fg_oadr_decide(enum fg_oadr_policy policy, const struct fg_s
             continue;
         for (size_t k = 0; k < s[i].n_intervals; k++) {
             if (s[i].intervals[k].value < inflexible_w) {
-                snprintf(why, why_n,
-                         "grid limit %.0f W below the inflexible load %.0f W",
+                snprintf(why, why_n, "grid limit %.0f W below the inflexible load %.0f W",
                          s[i].intervals[k].value, inflexible_w);
                 return FG_OADR_OPT_OUT;
             }

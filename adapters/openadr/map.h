@@ -16,14 +16,14 @@
 enum fg_oadr_policy { FG_OADR_POLICY_AUTO = 0, FG_OADR_POLICY_IN, FG_OADR_POLICY_OUT };
 
 struct fg_oadr_map_opts {
-    const char *ven_id;        /* ours; may be NULL before registration */
-    const char *site_id;       /* accepted as a resourceID target */
-    double import_limit_w;     /* site.import_limit_w */
-    double site_power_w;       /* now, for LOAD_DISPATCH delta; NAN: unknown (0) */
-    double level_fraction[3];  /* SIMPLE levels 1..3 */
-    double tariff_import;      /* for priceRelative / priceMultiplier; NAN: none */
-    int64_t start_offset_s;    /* start-after randomisation, in [0, start_after] */
-    int64_t open_ended_s;      /* length of an interval or event without one */
+    const char *ven_id;       /* ours; may be NULL before registration */
+    const char *site_id;      /* accepted as a resourceID target */
+    double import_limit_w;    /* site.import_limit_w */
+    double site_power_w;      /* now, for LOAD_DISPATCH delta; NAN: unknown (0) */
+    double level_fraction[3]; /* SIMPLE levels 1..3 */
+    double tariff_import;     /* for priceRelative / priceMultiplier; NAN: none */
+    int64_t start_offset_s;   /* start-after randomisation, in [0, start_after] */
+    int64_t open_ended_s;     /* length of an interval or event without one */
 };
 
 #define FG_OADR_MAP_MAX 8 /* model signals from one event at most */
@@ -50,6 +50,7 @@ int fg_oadr_map_event(const struct fg_openadr_event *ev, const struct fg_oadr_ma
  * opts out when a grid limit of the event is below inflexible_w (the load
  * the site cannot shed), writing the reason to why (n bytes). */
 enum fg_openadr_opt fg_oadr_decide(enum fg_oadr_policy policy, const struct fg_signal *s,
-                                   size_t n, double inflexible_w, char *why, size_t why_n);
+                                   size_t n, double inflexible_w, char *why,
+                                   size_t why_n);
 
 #endif

@@ -294,12 +294,22 @@ static void send_register_report(struct ven *v)
     };
     int64_t t = now_s(v);
     struct fg_openadr_report_meta meta[2] = {
-        {.report_specifier_id = SPEC_USAGE, .name = FG_OADR_REPORT_TELEMETRY_USAGE,
-         .duration_s = SAMPLES, .min_period_s = 1, .max_period_s = 3600,
-         .points = usage, .n_points = 2, .created = t},
-        {.report_specifier_id = SPEC_STATUS, .name = FG_OADR_REPORT_TELEMETRY_STATUS,
-         .duration_s = SAMPLES, .min_period_s = 1, .max_period_s = 3600,
-         .points = status, .n_points = 1, .created = t},
+        {.report_specifier_id = SPEC_USAGE,
+         .name = FG_OADR_REPORT_TELEMETRY_USAGE,
+         .duration_s = SAMPLES,
+         .min_period_s = 1,
+         .max_period_s = 3600,
+         .points = usage,
+         .n_points = 2,
+         .created = t},
+        {.report_specifier_id = SPEC_STATUS,
+         .name = FG_OADR_REPORT_TELEMETRY_STATUS,
+         .duration_s = SAMPLES,
+         .min_period_s = 1,
+         .max_period_s = 3600,
+         .points = status,
+         .n_points = 1,
+         .created = t},
     };
     struct fg_buf b;
     struct fg_error e = {0};
@@ -310,7 +320,8 @@ static void send_register_report(struct ven *v)
     enqueue(v, K_REGISTER_REPORT, "EiReport", "oadrRegisterReport", &b, rc, &e);
 }
 
-static void on_registered(struct ven *v, const struct fg_openadr_created_party_registration *r)
+static void on_registered(struct ven *v,
+                          const struct fg_openadr_created_party_registration *r)
 {
     if (r->response.code != 200 || !r->ven_id || !r->registration_id) {
         fg_warn(MOD, "registration refused by the VTN: %d %s", r->response.code,
@@ -329,7 +340,8 @@ static void on_registered(struct ven *v, const struct fg_openadr_created_party_r
     v->registering = false;
     v->registered = true;
     v->backoff_s = 1;
-    fg_info(MOD, "registered at %s as venID %s (registrationID %s%s), polling every %lld s",
+    fg_info(MOD,
+            "registered at %s as venID %s (registrationID %s%s), polling every %lld s",
             v->cfg->openadr.vtn_url, v->ven_id, v->reg_id, same ? ", as before" : "",
             (long long)v->poll_s);
     send_register_report(v);
@@ -404,13 +416,15 @@ static enum fg_openadr_opt apply_event(struct ven *v, const struct fg_openadr_ev
         cancel_signals(v, k, "unusable modification");
         return FG_OADR_OPT_OUT;
     }
-    if (ev->status == FG_OADR_STATUS_CANCELLED || ev->status == FG_OADR_STATUS_COMPLETED) {
-        cancel_signals(v, k, ev->status == FG_OADR_STATUS_CANCELLED ? "cancelled" : "completed");
+    if (ev->status == FG_OADR_STATUS_CANCELLED ||
+        ev->status == FG_OADR_STATUS_COMPLETED) {
+        cancel_signals(
+            v, k, ev->status == FG_OADR_STATUS_CANCELLED ? "cancelled" : "completed");
         return k->opt;
     }
     char why[160];
-    enum fg_openadr_opt opt = fg_oadr_decide((enum fg_oadr_policy)c->openadr.opt_policy, sig,
-                                             n, inflexible_w(m), why, sizeof(why));
+    enum fg_openadr_opt opt = fg_oadr_decide((enum fg_oadr_policy)c->openadr.opt_policy,
+                                             sig, n, inflexible_w(m), why, sizeof(why));
     if (opt == FG_OADR_OPT_OUT || !n) {
         cancel_signals(v, k, "opted out");
         if (!n)
@@ -431,7 +445,7 @@ static enum fg_openadr_opt apply_event(struct ven *v, const struct fg_openadr_ev
                     e.path, e.msg);
             continue;
         }
-        snprintf(k->sig[k->n_sig++], FG_SIGNAL_ID_MAX, "%s", sig[i].id);
+        memcpy(k->sig[k->n_sig++], sig[i].id, FG_SIGNAL_ID_MAX); /* same size */
     }
     for (size_t i = 0; i < n_old; i++) {
         bool kept = false;
@@ -453,7 +467,8 @@ static void on_events(struct ven *v, const struct fg_openadr_distribute_event *d
         v->events[i].seen = false;
     for (size_t i = 0; i < de->n_events; i++) {
         const struct fg_openadr_event *ev = &de->events[i];
-        struct fg_oadr_map_opts o = {.ven_id = v->ven_id, .site_id = v->host.model->site.id};
+        struct fg_oadr_map_opts o = {.ven_id = v->ven_id,
+                                     .site_id = v->host.model->site.id};
         struct known_event *k = find_event(v, ev->event_id);
         bool ours = fg_oadr_event_targets_us(ev, &o);
         if (!k && v->n_events < EVENTS_MAX && strlen(ev->event_id) < FG_SIGNAL_ID_MAX) {
@@ -474,7 +489,8 @@ static void on_events(struct ven *v, const struct fg_openadr_distribute_event *d
         if (ours) {
             k->opt = apply_event(v, ev, k);
         } else {
-            fg_info(MOD, "event %s: targets another VEN or resource; ignored", ev->event_id);
+            fg_info(MOD, "event %s: targets another VEN or resource; ignored",
+                    ev->event_id);
             k->opt = FG_OADR_OPT_OUT;
         }
         if (ev->response_required && n_resp < EVENTS_MAX)
@@ -498,7 +514,8 @@ static void on_events(struct ven *v, const struct fg_openadr_distribute_event *d
     }
     if (!n_resp)
         return;
-    struct fg_openadr_ei_response r = {.code = 200, .description = "OK", .request_id = ""};
+    struct fg_openadr_ei_response r = {
+        .code = 200, .description = "OK", .request_id = ""};
     struct fg_buf b;
     struct fg_error e = {0};
     fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
@@ -580,7 +597,8 @@ static void send_update(struct ven *v, struct report *rp)
             if (!bucket(v, from, from + g, &w, &wh))
                 continue;
             if (rp->power)
-                val[nv + k++] = (struct fg_openadr_report_value){.rid = RID_POWER, .value = w};
+                val[nv + k++] =
+                    (struct fg_openadr_report_value){.rid = RID_POWER, .value = w};
             if (rp->energy)
                 val[nv + k++] =
                     (struct fg_openadr_report_value){.rid = RID_ENERGY, .value = wh};
@@ -601,8 +619,9 @@ static void send_update(struct ven *v, struct report *rp)
         struct fg_openadr_report_data d = {
             .report_request_id = rp->rr_id,
             .report_specifier_id = rp->spec_id,
-            .name = rp->status && !rp->power && !rp->energy ? FG_OADR_REPORT_TELEMETRY_STATUS
-                                                            : FG_OADR_REPORT_TELEMETRY_USAGE,
+            .name = rp->status && !rp->power && !rp->energy
+                        ? FG_OADR_REPORT_TELEMETRY_STATUS
+                        : FG_OADR_REPORT_TELEMETRY_USAGE,
             .dtstart = iv[0].dtstart,
             .duration_s = (int64_t)used * g,
             .intervals = iv,
@@ -651,8 +670,10 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
 {
     for (size_t i = 0; i < rq->n_requests; i++) {
         const struct fg_openadr_report_request *q = &rq->requests[i];
-        bool usage = q->report_specifier_id && !strcmp(q->report_specifier_id, SPEC_USAGE);
-        bool status = q->report_specifier_id && !strcmp(q->report_specifier_id, SPEC_STATUS);
+        bool usage =
+            q->report_specifier_id && !strcmp(q->report_specifier_id, SPEC_USAGE);
+        bool status =
+            q->report_specifier_id && !strcmp(q->report_specifier_id, SPEC_STATUS);
         if (!usage && !status) {
             fg_warn(MOD, "report request %s for unknown report %s ignored",
                     q->report_request_id, q->report_specifier_id);
@@ -666,7 +687,8 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
             if (!v->reports[j].used)
                 rp = &v->reports[j];
         if (!rp || strlen(q->report_request_id) >= ID_MAX) {
-            fg_warn(MOD, "report request %s refused: too many reports", q->report_request_id);
+            fg_warn(MOD, "report request %s refused: too many reports",
+                    q->report_request_id);
             continue;
         }
         stop_report(rp);
@@ -697,8 +719,10 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
     const char *pend[REPORTS_MAX];
     size_t np;
     pending_ids(v, pend, &np);
-    struct fg_openadr_ei_response r = {
-        .code = 200, .description = "OK", .request_id = rq->request_id ? rq->request_id : ""};
+    struct fg_openadr_ei_response r = {.code = 200,
+                                       .description = "OK",
+                                       .request_id =
+                                           rq->request_id ? rq->request_id : ""};
     struct fg_buf b;
     struct fg_error e = {0};
     fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
@@ -711,7 +735,8 @@ static void on_cancel_report(struct ven *v, const struct fg_openadr_cancel_repor
 {
     for (size_t i = 0; i < c->report_request_ids.n; i++)
         for (size_t j = 0; j < REPORTS_MAX; j++)
-            if (v->reports[j].used && !strcmp(v->reports[j].rr_id, c->report_request_ids.v[i])) {
+            if (v->reports[j].used &&
+                !strcmp(v->reports[j].rr_id, c->report_request_ids.v[i])) {
                 stop_report(&v->reports[j]);
                 fg_info(MOD, "report %s cancelled", c->report_request_ids.v[i]);
             }
@@ -720,8 +745,9 @@ static void on_cancel_report(struct ven *v, const struct fg_openadr_cancel_repor
     const char *pend[REPORTS_MAX];
     size_t np;
     pending_ids(v, pend, &np);
-    struct fg_openadr_ei_response r = {
-        .code = 200, .description = "OK", .request_id = c->request_id ? c->request_id : ""};
+    struct fg_openadr_ei_response r = {.code = 200,
+                                       .description = "OK",
+                                       .request_id = c->request_id ? c->request_id : ""};
     struct fg_buf b;
     struct fg_error e = {0};
     fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
@@ -745,8 +771,9 @@ static void send_response(struct ven *v, const char *service, const char *reques
 static void on_cancel_registration(struct ven *v,
                                    const struct fg_openadr_cancel_registration *c)
 {
-    struct fg_openadr_ei_response r = {
-        .code = 200, .description = "OK", .request_id = c->request_id ? c->request_id : ""};
+    struct fg_openadr_ei_response r = {.code = 200,
+                                       .description = "OK",
+                                       .request_id = c->request_id ? c->request_id : ""};
     struct fg_buf b;
     struct fg_error e = {0};
     fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
@@ -768,8 +795,8 @@ static bool on_message(struct ven *v, const struct fg_openadr_msg *m)
     switch (m->type) {
     case FG_OADR_RESPONSE:
         if (m->u.ack.response.code == 463 || m->u.ack.response.code == 452) {
-            fg_warn(MOD, "the VTN does not know venID %s (%d): registering again", v->ven_id,
-                    m->u.ack.response.code);
+            fg_warn(MOD, "the VTN does not know venID %s (%d): registering again",
+                    v->ven_id, m->u.ack.response.code);
             start_registration(v);
         }
         return false;
@@ -786,8 +813,8 @@ static bool on_message(struct ven *v, const struct fg_openadr_msg *m)
         struct fg_openadr_ei_response r = {
             .code = 200,
             .description = "OK",
-            .request_id = m->u.register_report.request_id ? m->u.register_report.request_id
-                                                          : ""};
+            .request_id =
+                m->u.register_report.request_id ? m->u.register_report.request_id : ""};
         struct fg_buf b;
         struct fg_error e = {0};
         fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
@@ -814,9 +841,9 @@ static bool on_message(struct ven *v, const struct fg_openadr_msg *m)
 static void on_failure(struct ven *v, struct req *r, const char *what_failed,
                        const struct fg_error *e, int code)
 {
-    fg_warn(MOD, "%s to %s: %s: %s%s%s", r->what, r->url, what_failed, fg_errname(code),
-            e->path[0] ? " at " : "", e->path[0] ? e->path : "");
-    fg_warn(MOD, "  %s", e->msg);
+    fg_warn(MOD, "%s to %s: %s: %s%s%s: %s", r->what, r->url, what_failed,
+            fg_errname(code), e->path[0] ? " at " : "", e->path[0] ? e->path : "",
+            e->msg);
     if (r->kind == K_QUERY || r->kind == K_CREATE) {
         v->registering = false;
         retry_later(v);
@@ -830,7 +857,8 @@ static void on_answer(struct req *r)
 {
     struct ven *v = r->v;
     if (r->rc) {
-        on_failure(v, r, r->rc == FG_EAUTH ? "TLS failed" : "request failed", &r->err, r->rc);
+        on_failure(v, r, r->rc == FG_EAUTH ? "TLS failed" : "request failed", &r->err,
+                   r->rc);
         return;
     }
     struct fg_openadr_msg m;
@@ -847,18 +875,21 @@ static void on_answer(struct req *r)
     switch (r->kind) {
     case K_QUERY:
         if (m.type != FG_OADR_CREATED_PARTY_REGISTRATION) {
-            fg_error_set(&e, FG_EINVAL, NULL, "expected oadrCreatedPartyRegistration, got %s",
+            fg_error_set(&e, FG_EINVAL, NULL,
+                         "expected oadrCreatedPartyRegistration, got %s",
                          fg_openadr_type_name(m.type));
             on_failure(v, r, "answer refused", &e, FG_EINVAL);
             break;
         }
-        if (m.u.created_registration.has_poll_freq && m.u.created_registration.poll_freq_s > 0)
+        if (m.u.created_registration.has_poll_freq &&
+            m.u.created_registration.poll_freq_s > 0)
             v->poll_s = m.u.created_registration.poll_freq_s;
         send_create_registration(v);
         break;
     case K_CREATE:
         if (m.type != FG_OADR_CREATED_PARTY_REGISTRATION) {
-            fg_error_set(&e, FG_EINVAL, NULL, "expected oadrCreatedPartyRegistration, got %s",
+            fg_error_set(&e, FG_EINVAL, NULL,
+                         "expected oadrCreatedPartyRegistration, got %s",
                          fg_openadr_type_name(m.type));
             on_failure(v, r, "answer refused", &e, FG_EINVAL);
             break;
@@ -951,7 +982,7 @@ static void ven_stop(void *state)
         if (v->reports[i].used)
             stop_report(&v->reports[i]);
     if (v->current)
-        v->current->v = NULL; /* its done() may still come through the loop */
+        v->current->v = NULL;  /* its done() may still come through the loop */
     fg_worker_free(v->worker); /* the running request finishes: at most timeout_s */
     while (v->q_n) {
         req_free(v->q[v->q_head]);
