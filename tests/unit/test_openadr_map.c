@@ -79,9 +79,10 @@ static void test_capacity(void **state)
 static void test_simple_levels(void **state)
 {
     (void)state;
-    struct fg_openadr_interval iv[4] = {
-        {.duration_s = 60, .value = 0}, {.duration_s = 60, .value = 1},
-        {.duration_s = 60, .value = 2}, {.duration_s = 60, .value = 3}};
+    struct fg_openadr_interval iv[4] = {{.duration_s = 60, .value = 0},
+                                        {.duration_s = 60, .value = 1},
+                                        {.duration_s = 60, .value = 2},
+                                        {.duration_s = 60, .value = 3}};
     struct fg_openadr_signal s = {.name_id = FG_OADR_SIGNAL_SIMPLE,
                                   .type = FG_OADR_SIGTYPE_LEVEL,
                                   .intervals = iv,
@@ -102,17 +103,33 @@ static void test_prices_and_dispatch(void **state)
     struct fg_openadr_interval p[1] = {{.duration_s = 900, .value = 0.1}};
     struct fg_openadr_interval d[1] = {{.duration_s = 900, .value = -2}};
     struct fg_openadr_signal s[5] = {
-        {.name_id = FG_OADR_SIGNAL_ELECTRICITY_PRICE, .type = FG_OADR_SIGTYPE_PRICE, .id = "a",
-         .intervals = p, .n_intervals = 1},
-        {.name_id = FG_OADR_SIGNAL_ENERGY_PRICE, .type = FG_OADR_SIGTYPE_PRICE_RELATIVE,
-         .id = "b", .intervals = p, .n_intervals = 1},
-        {.name_id = FG_OADR_SIGNAL_ELECTRICITY_PRICE, .type = FG_OADR_SIGTYPE_PRICE_MULTIPLIER,
-         .id = "c", .intervals = p, .n_intervals = 1},
-        {.name_id = FG_OADR_SIGNAL_LOAD_DISPATCH, .type = FG_OADR_SIGTYPE_SETPOINT, .id = "d",
-         .has_unit = true, .unit = {.kind = "powerReal", .scale = "k"}, .intervals = d,
+        {.name_id = FG_OADR_SIGNAL_ELECTRICITY_PRICE,
+         .type = FG_OADR_SIGTYPE_PRICE,
+         .id = "a",
+         .intervals = p,
          .n_intervals = 1},
-        {.name_id = FG_OADR_SIGNAL_LOAD_DISPATCH, .type = FG_OADR_SIGTYPE_DELTA, .id = "e",
-         .intervals = d, .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_ENERGY_PRICE,
+         .type = FG_OADR_SIGTYPE_PRICE_RELATIVE,
+         .id = "b",
+         .intervals = p,
+         .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_ELECTRICITY_PRICE,
+         .type = FG_OADR_SIGTYPE_PRICE_MULTIPLIER,
+         .id = "c",
+         .intervals = p,
+         .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_LOAD_DISPATCH,
+         .type = FG_OADR_SIGTYPE_SETPOINT,
+         .id = "d",
+         .has_unit = true,
+         .unit = {.kind = "powerReal", .scale = "k"},
+         .intervals = d,
+         .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_LOAD_DISPATCH,
+         .type = FG_OADR_SIGTYPE_DELTA,
+         .id = "e",
+         .intervals = d,
+         .n_intervals = 1},
     };
     struct fg_openadr_event ev = event(s, 5);
     struct fg_oadr_map_opts o = opts();
@@ -134,10 +151,16 @@ static void test_skipped_cancelled_open_ended(void **state)
     struct fg_openadr_interval iv[2] = {{.duration_s = 300, .value = 1},
                                         {.duration_s = 0, .value = 2}};
     struct fg_openadr_signal s[2] = {
-        {.name_id = FG_OADR_SIGNAL_CHARGE_STATE, .type = FG_OADR_SIGTYPE_LEVEL, .id = "cs",
-         .intervals = iv, .n_intervals = 2},
-        {.name_id = FG_OADR_SIGNAL_SIMPLE, .type = FG_OADR_SIGTYPE_LEVEL, .id = "sp",
-         .intervals = iv, .n_intervals = 2},
+        {.name_id = FG_OADR_SIGNAL_CHARGE_STATE,
+         .type = FG_OADR_SIGTYPE_LEVEL,
+         .id = "cs",
+         .intervals = iv,
+         .n_intervals = 2},
+        {.name_id = FG_OADR_SIGNAL_SIMPLE,
+         .type = FG_OADR_SIGTYPE_LEVEL,
+         .id = "sp",
+         .intervals = iv,
+         .n_intervals = 2},
     };
     struct fg_openadr_event ev = event(s, 2);
     struct fg_oadr_map_opts o = opts();
