@@ -14,6 +14,7 @@
  * and the cross-field checks (checks[]) skip array elements that already had
  * an error so one mistake is reported once. */
 #include "config.h"
+#include "fg_openadr.h"
 
 #include "fg_buf.h"
 #include "fg_json.h"
@@ -79,6 +80,7 @@ enum slot {
     SLOT_ID_TOKENS,
     SLOT_STATIONS,
     SLOT_BUSES,
+    SLOT_WINDOWS,
     SLOT_COUNT
 };
 
@@ -508,6 +510,17 @@ static const struct row modbus_rows[] = {
      .doc = "The site's main meter as a Modbus device (SunSpec 201-204)."},
 };
 
+#define WF(m)                                                                            \
+    .off = offsetof(struct fg_cfg_oadr_window, m),                                       \
+    .size = sizeof(((struct fg_cfg_oadr_window *)0)->m)
+static const struct row window_rows[] = {
+    {.key = "from", .type = T_STR, WF(from), .req = REQ_ALL,
+     .doc = "Start, an ISO 8601 date-time (\"2026-12-01T08:00:00Z\", or with an offset)."},
+    {.key = "to", .type = T_STR, WF(to), .req = REQ_ALL,
+     .doc = "End (exclusive), after from."},
+};
+static const struct table window_table = TABLE("openadr.unavailable[]", window_rows, NULL);
+
 static const struct row openadr_rows[] = {
     {.key = "enabled", .type = T_BOOL, CF(openadr.enabled),
      .doc = "Run the OpenADR VEN."},
@@ -546,6 +559,12 @@ static const struct row openadr_rows[] = {
     {.key = "level3_fraction", .type = T_DBL, CF(openadr.level_fraction[2]), .min = 0,
      .max = 1, .dnum = 0.25,
      .doc = "SIMPLE level 3 (special): import limit as a share of import_limit_w."},
+    {.key = "unavailable", .type = T_ARR, .off = offsetof(struct fg_config, openadr.unavailable),
+     .size = sizeof(struct fg_cfg_oadr_window),
+     .aux_off = offsetof(struct fg_config, openadr.n_unavailable), .max = FG_OADR_WINDOWS_MAX,
+     .flags = F_INLINE, .slot = SLOT_WINDOWS, .child = &window_table,
+     .doc = "Windows the site cannot take part in events (maintenance): sent to the VTN "
+            "as an opt-out schedule (oadrCreateOpt), withdrawn when removed."},
 };
 
 static const struct row uftp_rows[] = {
@@ -2211,6 +2230,21 @@ static void check_openadr(struct ctx *x, struct fg_config *c)
     if (c->openadr.enabled && !c->openadr.vtn_url[0])
         fg_errlist_add(x->errs, FG_EMISSING, "/openadr/vtn_url",
                        "required when openadr is enabled");
+    for (size_t i = 0; i < c->openadr.n_unavailable; i++) {
+        struct fg_cfg_oadr_window *w = &c->openadr.unavailable[i];
+        struct fg_error e = {0};
+        char path[64];
+        snprintf(path, sizeof(path), "/openadr/unavailable/%zu/from", i);
+        if (fg_openadr_datetime_parse(w->from, &w->from_t, &e)) {
+            fg_errlist_add(x->errs, FG_ERANGE, path, "%s", e.msg);
+            continue;
+        }
+        snprintf(path, sizeof(path), "/openadr/unavailable/%zu/to", i);
+        if (fg_openadr_datetime_parse(w->to, &w->to_t, &e))
+            fg_errlist_add(x->errs, FG_ERANGE, path, "%s", e.msg);
+        else if (w->to_t <= w->from_t)
+            fg_errlist_add(x->errs, FG_ERANGE, path, "%s is not after from", w->to);
+    }
 }
 
 static const struct fg_cfg_modbus_bus *find_bus(const struct fg_config *c, const char *id)

@@ -182,6 +182,13 @@ struct fg_cfg_ocpp_station {
     struct fg_secret password_hash; /* argon2id, from flexgw --hash-password */
 };
 
+/* openadr.unavailable[]: a window the site cannot take part in events. */
+#define FG_OADR_WINDOWS_MAX 16
+struct fg_cfg_oadr_window {
+    char from[40], to[40]; /* xcal date-times as written */
+    int64_t from_t, to_t;  /* epoch s, filled by the config check */
+};
+
 struct fg_config {
     struct {
         char id[FG_ID_MAX];
@@ -242,6 +249,8 @@ struct fg_config {
         int max_body;             /* bytes */
         int opt_policy;           /* FG_OADR_POLICY_* (0 auto, 1 in, 2 out) */
         double level_fraction[3]; /* SIMPLE level 1..3: share of import_limit_w */
+        size_t n_unavailable;
+        struct fg_cfg_oadr_window unavailable[FG_OADR_WINDOWS_MAX];
     } openadr;
     struct {
         bool enabled;

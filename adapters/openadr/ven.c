@@ -320,6 +320,67 @@ static void send_register_report(struct ven *v)
     enqueue(v, K_REGISTER_REPORT, "EiReport", "oadrRegisterReport", &b, rc, &e);
 }
 
+/* Opt schedules: every configured window still to come goes to the VTN as an
+ * opt-out schedule (oadrCreateOpt; the optID is made from the window, so a
+ * registration sends the same ones again, which the VTN takes as a
+ * replacement); the ids sent are stored, and those no longer configured are
+ * withdrawn with oadrCancelOpt. */
+static void sync_opts(struct ven *v)
+{
+    const struct fg_config *c = v->cfg;
+    int64_t t = now_s(v);
+    struct fg_buf list;
+    fg_buf_init(&list, 4096);
+    for (size_t i = 0; i < c->openadr.n_unavailable; i++) {
+        const struct fg_cfg_oadr_window *w = &c->openadr.unavailable[i];
+        if (w->to_t <= t)
+            continue;
+        char opt_id[64], rid[48];
+        snprintf(opt_id, sizeof(opt_id), "flexgw-opt-%lld-%lld", (long long)w->from_t,
+                 (long long)w->to_t);
+        fg_buf_printf(&list, "%s ", opt_id);
+        new_id(v, "req", rid, sizeof(rid));
+        struct fg_openadr_window win = {w->from_t, w->to_t - w->from_t};
+        struct fg_openadr_create_opt o = {.request_id = rid,
+                                          .opt_id = opt_id,
+                                          .opt = FG_OADR_OPT_OUT,
+                                          .reason = "x-schedule",
+                                          .ven_id = v->ven_id,
+                                          .windows = &win,
+                                          .n_windows = 1,
+                                          .created = t};
+        struct fg_buf b;
+        struct fg_error e = {0};
+        fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
+        int rc = fg_openadr_build_create_opt(&b, &o, &e);
+        enqueue(v, K_ACK, "EiOpt", "oadrCreateOpt", &b, rc, &e);
+        fg_info(MOD, "unavailable %s .. %s: opt-out schedule %s", w->from, w->to, opt_id);
+    }
+    char *now_ids = fg_buf_take(&list);
+    char *old = NULL;
+    if (!fg_store_kv_get(v->host.store, "openadr.opts", &old) && old && now_ids) {
+        char *save = NULL;
+        for (char *id = strtok_r(old, " ", &save); id; id = strtok_r(NULL, " ", &save)) {
+            char key[80];
+            snprintf(key, sizeof(key), "%s ", id);
+            if (strstr(now_ids, key))
+                continue;
+            char rid[48];
+            struct fg_buf b;
+            struct fg_error e = {0};
+            new_id(v, "req", rid, sizeof(rid));
+            fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
+            int rc = fg_openadr_build_cancel_opt(&b, rid, id, v->ven_id, &e);
+            enqueue(v, K_ACK, "EiOpt", "oadrCancelOpt", &b, rc, &e);
+            fg_info(MOD, "opt-out schedule %s withdrawn", id);
+        }
+    }
+    if (now_ids && fg_store_kv_put(v->host.store, "openadr.opts", now_ids))
+        fg_warn(MOD, "cannot store the opt schedules sent");
+    free(old);
+    free(now_ids);
+}
+
 static void on_registered(struct ven *v,
                           const struct fg_openadr_created_party_registration *r)
 {
@@ -345,6 +406,7 @@ static void on_registered(struct ven *v,
             v->cfg->openadr.vtn_url, v->ven_id, v->reg_id, same ? ", as before" : "",
             (long long)v->poll_s);
     send_register_report(v);
+    sync_opts(v);
     fg_timer_start(&v->poll_timer, 0);
 }
 
@@ -910,7 +972,9 @@ static void on_answer(struct req *r)
     case K_ACK:
         if (m.type == FG_OADR_UPDATED_REPORT && m.u.ack.has_cancel)
             on_cancel_report(v, &m.u.ack.cancel, false);
-        else if (m.type == FG_OADR_RESPONSE || m.type == FG_OADR_UPDATED_REPORT)
+        else if (m.type == FG_OADR_RESPONSE || m.type == FG_OADR_UPDATED_REPORT ||
+                 m.type == FG_OADR_CREATED_OPT || m.type == FG_OADR_CANCELED_OPT ||
+                 m.type == FG_OADR_CREATED_REPORT || m.type == FG_OADR_CANCELED_REPORT)
             if (m.u.ack.response.code != 200)
                 fg_warn(MOD, "%s: the VTN answered %d %s", r->what, m.u.ack.response.code,
                         m.u.ack.response.description ? m.u.ack.response.description : "");

@@ -302,6 +302,45 @@ def test_reregistration_and_cancel_report():
         vtn.stop()
 
 
+def test_opt_schedule_and_opt_out():
+    """A configured unavailability window becomes an opt-out schedule at the
+    VTN and is withdrawn when a reload removes it; an event whose limit is
+    below the inflexible load is opted out (opt_policy auto) and puts no
+    signal."""
+    import json
+    import signal as sig
+    vtn = new_vtn()
+    try:
+        t0 = int(time.time()) + 3600
+        iso = openadr_vtn.iso_time
+        cfg = site_config(vtn, level3_fraction=0.05,
+                          unavailable=[{"from": iso(t0), "to": iso(t0 + 5400)}])
+        with fgtest.Gateway(cfg) as gw:
+            opt_id = f"flexgw-opt-{t0}-{t0 + 5400}"
+            opt = vtn.wait_for(lambda: vtn.opts.get(opt_id), 10)
+            assert opt and opt["optType"] == "optOut" and opt["optReason"] == "x-schedule", \
+                vtn.opts
+            assert opt["windows"] == [{"dtstart": t0, "duration": "PT1H30M"}], opt
+            vtn.add_event("ev-l3", [{"name": "SIMPLE", "type": "level",
+                                     "intervals": [{"duration": 600, "value": 3}]}],
+                          start_in=30, duration=600)
+            assert vtn.wait_for(lambda: vtn.opt_in.get(("ev-l3", 0)), 10) == "optOut"
+            time.sleep(0.5)
+            assert not [s for s in signals(gw) if s["id"] == "ev-l3"], signals(gw)
+            wait_log(gw, "opt out: grid limit 2000 W below the inflexible load")
+            cfg["openadr"]["unavailable"] = []
+            with open(gw.config_path, "w") as f:
+                json.dump(cfg, f)
+            gw.proc.send_signal(sig.SIGHUP)
+            assert vtn.wait_for(lambda: vtn.opts[opt_id]["canceled"], 10), vtn.opts
+            print(f"     opt schedule {opt_id} sent and withdrawn after the reload; "
+                  f"event at level 3 (2000 W, below the inflexible load) opted out")
+        no_invalid(vtn)
+    finally:
+        vtn.stop()
+
+
 if __name__ == "__main__":
     fgtest.run([test_event_limit_reports_cancel_restart, test_tls_refused, test_pinning,
-                test_misbehaving_vtn, test_reregistration_and_cancel_report])
+                test_misbehaving_vtn, test_reregistration_and_cancel_report,
+                test_opt_schedule_and_opt_out])
