@@ -37,6 +37,14 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
     return s->buf.failed ? 0 : len;
 }
 
+static int on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+                       curl_off_t un)
+{
+    (void)dt, (void)dn, (void)ut, (void)un;
+    const atomic_int *cancel = arg;
+    return cancel && atomic_load(cancel);
+}
+
 int fg_oadr_http_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) ? FG_ENOMEM : 0;
@@ -127,6 +135,9 @@ int fg_oadr_http_post(const struct fg_oadr_http_req *req, struct fg_oadr_http_re
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req->cancel);
     setup_tls(c, &req->tls, pin, sizeof(pin));
     CURLcode cc = curl_easy_perform(c);
     int rc = 0;
@@ -136,6 +147,8 @@ int fg_oadr_http_post(const struct fg_oadr_http_req *req, struct fg_oadr_http_re
     if (s.toobig || cc == CURLE_FILESIZE_EXCEEDED) {
         rc = fg_error_set(err, FG_ETOOBIG, NULL,
                           "answer larger than max_body (%zu bytes)", req->max_body);
+    } else if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        rc = fg_error_set(err, FG_ESTATE, NULL, "cancelled (the VEN is stopping)");
     } else if (cc != CURLE_OK) {
         /* A TLS alert from the VTN during the handshake: it refused us. */
         bool refused = strstr(ebuf, "alert unknown ca") ||

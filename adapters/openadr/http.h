@@ -6,6 +6,7 @@
 #ifndef FG_OADR_HTTP_H
 #define FG_OADR_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "fg_err.h"
@@ -23,6 +24,9 @@ struct fg_oadr_http_req {
     struct fg_oadr_tls tls;
     long timeout_s;
     size_t max_body;
+    /* Set (from any thread) to abandon the request within about a second;
+     * it then fails with FG_ESTATE. NULL: not cancellable. */
+    const atomic_int *cancel;
 };
 
 struct fg_oadr_http_resp {
@@ -38,7 +42,8 @@ int fg_oadr_http_global_init(void);
  * status arrived (its body in resp, caller frees resp->body). Errors, with
  * curl's detail in *err: FG_ETIMEOUT (connect / total time limit),
  * FG_EAUTH (TLS: handshake, certificate, pinning), FG_ETOOBIG (answer over
- * max_body), FG_EIO (connection, HTTP status not 2xx: resp->status). */
+ * max_body), FG_EIO (connection, HTTP status not 2xx: resp->status),
+ * FG_ESTATE (cancelled). */
 int fg_oadr_http_post(const struct fg_oadr_http_req *req, struct fg_oadr_http_resp *resp,
                       struct fg_error *err);
 

@@ -61,6 +61,7 @@ struct req {
     struct fg_oadr_http_resp resp;
     struct fg_error err;
     int rc;
+    atomic_int cancel; /* set by ven_stop while the request runs */
 };
 
 struct known_event {
@@ -220,6 +221,7 @@ static void enqueue(struct ven *v, enum kind kind, const char *service, const ch
                 c->openadr.vtn_pin_sha256},
         .timeout_s = c->openadr.timeout_s,
         .max_body = (size_t)c->openadr.max_body,
+        .cancel = &r->cancel,
     };
     if (kind == K_POLL)
         v->poll_queued = true;
@@ -1045,9 +1047,11 @@ static void ven_stop(void *state)
     for (size_t i = 0; i < REPORTS_MAX; i++)
         if (v->reports[i].used)
             stop_report(&v->reports[i]);
-    if (v->current)
-        v->current->v = NULL;  /* its done() may still come through the loop */
-    fg_worker_free(v->worker); /* the running request finishes: at most timeout_s */
+    if (v->current) {
+        v->current->v = NULL; /* its done() may still come through the loop */
+        atomic_store(&v->current->cancel, 1);
+    }
+    fg_worker_free(v->worker); /* the running request stops within about 1 s */
     while (v->q_n) {
         req_free(v->q[v->q_head]);
         v->q_head = (v->q_head + 1) % QMAX;

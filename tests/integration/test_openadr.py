@@ -268,6 +268,31 @@ def test_misbehaving_vtn():
         vtn.stop()
 
 
+def test_stop_while_vtn_hangs():
+    """A request hanging on the VTN (timeout_s 30) does not hold up a
+    shutdown: the VEN abandons it."""
+    vtn = new_vtn()
+    try:
+        gw = fgtest.Gateway(site_config(vtn, timeout_s=30)).start()
+        try:
+            assert vtn.wait_for(lambda: vtn.registrations, 10)
+            vtn.misbehave("hang", service="OadrPoll", count=100)
+            assert vtn.wait_for(lambda: [r for r in vtn.payloads("in")
+                                         if r["note"] == "answered with hang"], 10)
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            gw.stop()
+            took = time.monotonic() - t0
+            assert took < 5, took
+            print(f"     stopped {took:.2f} s after SIGTERM with a request hanging")
+        finally:
+            if gw.proc.poll() is None:
+                gw.proc.kill()
+            gw.tmp.cleanup()
+    finally:
+        vtn.stop()
+
+
 def test_reregistration_and_cancel_report():
     vtn = new_vtn()
     try:
@@ -342,5 +367,6 @@ def test_opt_schedule_and_opt_out():
 
 if __name__ == "__main__":
     fgtest.run([test_event_limit_reports_cancel_restart, test_tls_refused, test_pinning,
-                test_misbehaving_vtn, test_reregistration_and_cancel_report,
+                test_misbehaving_vtn, test_stop_while_vtn_hangs,
+                test_reregistration_and_cancel_report,
                 test_opt_schedule_and_opt_out])
