@@ -21,6 +21,12 @@ struct fg_adapter_host {
     const struct fg_clock *clock;
     struct fg_metrics *metrics;
     struct fg_store *store; /* what a peer was told is stored goes here first */
+    /* Signals from a source adapter (OpenADR): into the model and the store
+     * (fg_gw_signal_put / fg_gw_signal_cancel); gw is their first argument. */
+    void *gw;
+    int (*signal_put)(void *gw, const struct fg_signal *s, struct fg_error *err);
+    int (*signal_cancel)(void *gw, enum fg_signal_source src, const char *id,
+                         struct fg_error *err);
 };
 
 struct fg_adapter_ops {
@@ -53,5 +59,6 @@ struct fg_adapter_ops {
 extern const struct fg_adapter_ops fg_sim_adapter;
 extern const struct fg_adapter_ops fg_ocpp_adapter;
 extern const struct fg_adapter_ops fg_modbus_adapter;
+extern const struct fg_adapter_ops fg_openadr_adapter;
 
 #endif

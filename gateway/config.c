@@ -14,6 +14,7 @@
  * and the cross-field checks (checks[]) skip array elements that already had
  * an error so one mistake is reported once. */
 #include "config.h"
+#include "fg_openadr.h"
 
 #include "fg_buf.h"
 #include "fg_json.h"
@@ -79,6 +80,7 @@ enum slot {
     SLOT_ID_TOKENS,
     SLOT_STATIONS,
     SLOT_BUSES,
+    SLOT_WINDOWS,
     SLOT_COUNT
 };
 
@@ -128,6 +130,7 @@ static const char *const parity_names[] = {"none", "even", "odd", NULL};
 static const char *const baud_names[] = {"1200",  "2400",  "4800",   "9600", "19200",
                                          "38400", "57600", "115200", NULL};
 static const char *const profile_mb_names[] = {"sunspec", "map", NULL};
+static const char *const opt_policy_names[] = {"auto", "in", "out", NULL};
 static const char *const ocpp_auth_names[] = {"any", "list", NULL};
 static const char *const ocpp_unit_names[] = {"A", "W", NULL};
 /* OCPP 2.0.1 IdTokenEnumType, after "any". */
@@ -507,6 +510,17 @@ static const struct row modbus_rows[] = {
      .doc = "The site's main meter as a Modbus device (SunSpec 201-204)."},
 };
 
+#define WF(m)                                                                            \
+    .off = offsetof(struct fg_cfg_oadr_window, m),                                       \
+    .size = sizeof(((struct fg_cfg_oadr_window *)0)->m)
+static const struct row window_rows[] = {
+    {.key = "from", .type = T_STR, WF(from), .req = REQ_ALL,
+     .doc = "Start, an ISO 8601 date-time (\"2026-12-01T08:00:00Z\", or with an offset)."},
+    {.key = "to", .type = T_STR, WF(to), .req = REQ_ALL,
+     .doc = "End (exclusive), after from."},
+};
+static const struct table window_table = TABLE("openadr.unavailable[]", window_rows, NULL);
+
 static const struct row openadr_rows[] = {
     {.key = "enabled", .type = T_BOOL, CF(openadr.enabled),
      .doc = "Run the OpenADR VEN."},
@@ -514,6 +528,43 @@ static const struct row openadr_rows[] = {
      .doc = "Base URL of the VTN (http:// or https://); required if enabled."},
     {.key = "ven_name", .type = T_STR, CF(openadr.ven_name), .dstr = "",
      .doc = "VEN name registered at the VTN."},
+    {.key = "client_cert", .type = T_FILE, CF(openadr.client_cert), .dstr = "",
+     .doc = "PEM client certificate of the VEN (mutual TLS); empty: none."},
+    {.key = "client_key", .type = T_FILE, CF(openadr.client_key), .dstr = "",
+     .doc = "PEM private key of client_cert."},
+    {.key = "ca_file", .type = T_FILE, CF(openadr.ca_file), .dstr = "",
+     .doc = "PEM CA certificate(s) that issue the VTN's certificate; empty: the "
+            "system's CAs."},
+    {.key = "vtn_pin_sha256", .type = T_STR, CF(openadr.vtn_pin_sha256), .dstr = "",
+     .doc = "Optional pin of the VTN's public key: base64 SHA-256 of its "
+            "SubjectPublicKeyInfo (\"sha256//...\" also accepted; several joined by "
+            "\";\"); empty: no pinning."},
+    {.key = "timeout_s", .type = T_INT, CF(openadr.timeout_s), .min = 1, .max = 300,
+     .dnum = 10, .doc = "Connect and total time limit of one request to the VTN, s."},
+    {.key = "poll_s", .type = T_INT, CF(openadr.poll_s), .min = 1, .max = 3600,
+     .dnum = 10,
+     .doc = "Poll interval until the VTN names one (oadrRequestedOadrPollFreq), s."},
+    {.key = "max_body", .type = T_INT, CF(openadr.max_body), .min = 4096,
+     .max = 16777216, .dnum = 1048576,
+     .doc = "Largest answer accepted from the VTN, bytes; larger ones are cut off "
+            "and refused."},
+    {.key = "opt_policy", .type = T_ENUM, CF(openadr.opt_policy), .names = opt_policy_names,
+     .doc = "Answer to events: auto (opt in unless the site cannot deliver), in, out."},
+    {.key = "level1_fraction", .type = T_DBL, CF(openadr.level_fraction[0]), .min = 0,
+     .max = 1, .dnum = 0.75,
+     .doc = "SIMPLE level 1 (moderate): import limit as a share of import_limit_w."},
+    {.key = "level2_fraction", .type = T_DBL, CF(openadr.level_fraction[1]), .min = 0,
+     .max = 1, .dnum = 0.5,
+     .doc = "SIMPLE level 2 (high): import limit as a share of import_limit_w."},
+    {.key = "level3_fraction", .type = T_DBL, CF(openadr.level_fraction[2]), .min = 0,
+     .max = 1, .dnum = 0.25,
+     .doc = "SIMPLE level 3 (special): import limit as a share of import_limit_w."},
+    {.key = "unavailable", .type = T_ARR, .off = offsetof(struct fg_config, openadr.unavailable),
+     .size = sizeof(struct fg_cfg_oadr_window),
+     .aux_off = offsetof(struct fg_config, openadr.n_unavailable), .max = FG_OADR_WINDOWS_MAX,
+     .flags = F_INLINE, .slot = SLOT_WINDOWS, .child = &window_table,
+     .doc = "Windows the site cannot take part in events (maintenance): sent to the VTN "
+            "as an opt-out schedule (oadrCreateOpt), withdrawn when removed."},
 };
 
 static const struct row uftp_rows[] = {
@@ -2179,6 +2230,21 @@ static void check_openadr(struct ctx *x, struct fg_config *c)
     if (c->openadr.enabled && !c->openadr.vtn_url[0])
         fg_errlist_add(x->errs, FG_EMISSING, "/openadr/vtn_url",
                        "required when openadr is enabled");
+    for (size_t i = 0; i < c->openadr.n_unavailable; i++) {
+        struct fg_cfg_oadr_window *w = &c->openadr.unavailable[i];
+        struct fg_error e = {0};
+        char path[64];
+        snprintf(path, sizeof(path), "/openadr/unavailable/%zu/from", i);
+        if (fg_openadr_datetime_parse(w->from, &w->from_t, &e)) {
+            fg_errlist_add(x->errs, FG_ERANGE, path, "%s", e.msg);
+            continue;
+        }
+        snprintf(path, sizeof(path), "/openadr/unavailable/%zu/to", i);
+        if (fg_openadr_datetime_parse(w->to, &w->to_t, &e))
+            fg_errlist_add(x->errs, FG_ERANGE, path, "%s", e.msg);
+        else if (w->to_t <= w->from_t)
+            fg_errlist_add(x->errs, FG_ERANGE, path, "%s is not after from", w->to);
+    }
 }
 
 static const struct fg_cfg_modbus_bus *find_bus(const struct fg_config *c, const char *id)

@@ -182,6 +182,13 @@ struct fg_cfg_ocpp_station {
     struct fg_secret password_hash; /* argon2id, from flexgw --hash-password */
 };
 
+/* openadr.unavailable[]: a window the site cannot take part in events. */
+#define FG_OADR_WINDOWS_MAX 16
+struct fg_cfg_oadr_window {
+    char from[40], to[40]; /* xcal date-times as written */
+    int64_t from_t, to_t;  /* epoch s, filled by the config check */
+};
+
 struct fg_config {
     struct {
         char id[FG_ID_MAX];
@@ -233,6 +240,17 @@ struct fg_config {
         bool enabled;
         char vtn_url[FG_CFG_PATH_MAX];
         char ven_name[FG_NAME_MAX];
+        char client_cert[FG_CFG_PATH_MAX]; /* "" = no client certificate */
+        char client_key[FG_CFG_PATH_MAX];
+        char ca_file[FG_CFG_PATH_MAX]; /* "" = the system's CAs */
+        char vtn_pin_sha256[128];      /* "" = no pinning */
+        int timeout_s;
+        int poll_s;               /* until the VTN names its poll frequency */
+        int max_body;             /* bytes */
+        int opt_policy;           /* FG_OADR_POLICY_* (0 auto, 1 in, 2 out) */
+        double level_fraction[3]; /* SIMPLE level 1..3: share of import_limit_w */
+        size_t n_unavailable;
+        struct fg_cfg_oadr_window unavailable[FG_OADR_WINDOWS_MAX];
     } openadr;
     struct {
         bool enabled;

@@ -22,7 +22,7 @@
 #define PRUNE_EVERY_MS 3600000 /* retention of events, set-point log, meter values */
 
 static const struct fg_adapter_ops *const adapter_table[] = {
-    &fg_sim_adapter, &fg_ocpp_adapter, &fg_modbus_adapter};
+    &fg_sim_adapter, &fg_ocpp_adapter, &fg_modbus_adapter, &fg_openadr_adapter};
 
 int64_t fg_gw_now(const struct fg_gw *gw)
 {
@@ -242,6 +242,17 @@ int fg_gw_signal_cancel(struct fg_gw *gw, enum fg_signal_source src, const char 
     return 0;
 }
 
+static int host_signal_put(void *gw, const struct fg_signal *s, struct fg_error *err)
+{
+    return fg_gw_signal_put(gw, s, err);
+}
+
+static int host_signal_cancel(void *gw, enum fg_signal_source src, const char *id,
+                              struct fg_error *err)
+{
+    return fg_gw_signal_cancel(gw, src, id, err);
+}
+
 static int load_signal(void *arg, const char *source, const char *id, const char *json)
 {
     struct fg_gw *gw = arg;
@@ -425,7 +436,6 @@ static int check_unbuilt(const struct fg_config *c, struct fg_error *err)
         size_t off;
         const char *name;
     } s[] = {
-        {offsetof(struct fg_config, openadr.enabled), "openadr"},
         {offsetof(struct fg_config, uftp.enabled), "uftp"},
         {offsetof(struct fg_config, mqtt.enabled), "mqtt"},
     };
@@ -831,7 +841,10 @@ int fg_gw_init(struct fg_gw *gw, const struct fg_gw_opts *o, struct fg_error *er
                                         .loop = gw->loop,
                                         .clock = &gw->clock,
                                         .metrics = &gw->metrics,
-                                        .store = gw->store};
+                                        .store = gw->store,
+                                        .gw = gw,
+                                        .signal_put = host_signal_put,
+                                        .signal_cancel = host_signal_cancel};
     rc = start_adapters(gw, err);
     if (rc)
         return rc;

@@ -8,7 +8,7 @@ set -eu
 BUILD="build-essential cmake pkg-config \
  libwebsockets-dev libwebsockets-evlib-ev libev-dev libcjson-dev libxml2-dev libssl-dev libmodbus-dev \
  libmosquitto-dev libsqlite3-dev libsodium-dev libcmocka-dev \
- coinor-libcbc-dev"
+ coinor-libcbc-dev libcurl4-openssl-dev"
 # Tests: real peers, fuzzing and sanitizers (clang + its runtime), load tools;
 # socat makes the virtual serial line (pty pair) of test_modbus_rtu.py.
 TEST="clang libclang-rt-14-dev clang-format python3 mosquitto wrk procps \

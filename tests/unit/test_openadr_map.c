@@ -1,0 +1,229 @@
+/* The VEN's event -> signal mapping (adapters/openadr/map.c): a pure
+ * function, tested on hand-made decoded events. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+
+#include "openadr/map.h"
+
+#define T0 1790000000
+
+static struct fg_openadr_interval iv2[2] = {{.duration_s = 300, .value = 0.2},
+                                            {.duration_s = 600, .value = 0.25}};
+
+static struct fg_oadr_map_opts opts(void)
+{
+    return (struct fg_oadr_map_opts){.ven_id = "ven-1",
+                                     .site_id = "site-a",
+                                     .import_limit_w = 40000,
+                                     .site_power_w = 12000,
+                                     .level_fraction = {0.75, 0.5, 0.25},
+                                     .tariff_import = 0.30,
+                                     .open_ended_s = 86400};
+}
+
+static struct fg_openadr_event event(struct fg_openadr_signal *s, size_t n)
+{
+    return (struct fg_openadr_event){.event_id = "ev1",
+                                     .modification_number = 3,
+                                     .status = FG_OADR_STATUS_ACTIVE,
+                                     .dtstart = T0,
+                                     .duration_s = 900,
+                                     .signals = s,
+                                     .n_signals = n};
+}
+
+static void map1(const struct fg_openadr_event *ev, const struct fg_oadr_map_opts *o,
+                 struct fg_signal *out, size_t want_n)
+{
+    size_t n = 99, skipped = 99;
+    struct fg_error e = {0};
+    assert_int_equal(fg_oadr_map_event(ev, o, out, &n, &skipped, &e), 0);
+    assert_int_equal(n, want_n);
+}
+
+static void test_capacity(void **state)
+{
+    (void)state;
+    struct fg_openadr_signal s = {.name_id = FG_OADR_SIGNAL_LOAD_CONTROL,
+                                  .type = FG_OADR_SIGTYPE_LOAD_CONTROL_CAPACITY,
+                                  .id = "s0",
+                                  .intervals = iv2,
+                                  .n_intervals = 2};
+    struct fg_openadr_event ev = event(&s, 1);
+    ev.has_priority = true;
+    ev.priority = 1;
+    struct fg_oadr_map_opts o = opts();
+    o.start_offset_s = 42;
+    struct fg_signal out[FG_OADR_MAP_MAX];
+    map1(&ev, &o, out, 1);
+    assert_string_equal(out[0].id, "ev1");
+    assert_int_equal(out[0].source, FG_SRC_OPENADR);
+    assert_int_equal(out[0].type, FG_SIG_GRID_LIMIT);
+    assert_int_equal(out[0].modification, 3);
+    assert_int_equal(out[0].priority, 999);
+    assert_int_equal(out[0].n_intervals, 2);
+    assert_int_equal(out[0].intervals[0].start, T0 + 42);
+    assert_int_equal(out[0].intervals[0].duration_s, 300);
+    assert_true(out[0].intervals[0].value == 8000);
+    assert_int_equal(out[0].intervals[1].start, T0 + 42 + 300);
+    assert_true(out[0].intervals[1].value == 10000);
+    assert_true(isnan(out[0].intervals[1].export_value));
+}
+
+static void test_simple_levels(void **state)
+{
+    (void)state;
+    struct fg_openadr_interval iv[4] = {{.duration_s = 60, .value = 0},
+                                        {.duration_s = 60, .value = 1},
+                                        {.duration_s = 60, .value = 2},
+                                        {.duration_s = 60, .value = 3}};
+    struct fg_openadr_signal s = {.name_id = FG_OADR_SIGNAL_SIMPLE,
+                                  .type = FG_OADR_SIGTYPE_LEVEL,
+                                  .intervals = iv,
+                                  .n_intervals = 4};
+    struct fg_openadr_event ev = event(&s, 1);
+    struct fg_oadr_map_opts o = opts();
+    struct fg_signal out[FG_OADR_MAP_MAX];
+    map1(&ev, &o, out, 1);
+    double want[4] = {40000, 30000, 20000, 10000};
+    for (int i = 0; i < 4; i++)
+        assert_true(out[0].intervals[i].value == want[i]);
+    assert_int_equal(out[0].priority, 0);
+}
+
+static void test_prices_and_dispatch(void **state)
+{
+    (void)state;
+    struct fg_openadr_interval p[1] = {{.duration_s = 900, .value = 0.1}};
+    struct fg_openadr_interval d[1] = {{.duration_s = 900, .value = -2}};
+    struct fg_openadr_signal s[5] = {
+        {.name_id = FG_OADR_SIGNAL_ELECTRICITY_PRICE,
+         .type = FG_OADR_SIGTYPE_PRICE,
+         .id = "a",
+         .intervals = p,
+         .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_ENERGY_PRICE,
+         .type = FG_OADR_SIGTYPE_PRICE_RELATIVE,
+         .id = "b",
+         .intervals = p,
+         .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_ELECTRICITY_PRICE,
+         .type = FG_OADR_SIGTYPE_PRICE_MULTIPLIER,
+         .id = "c",
+         .intervals = p,
+         .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_LOAD_DISPATCH,
+         .type = FG_OADR_SIGTYPE_SETPOINT,
+         .id = "d",
+         .has_unit = true,
+         .unit = {.kind = "powerReal", .scale = "k"},
+         .intervals = d,
+         .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_LOAD_DISPATCH,
+         .type = FG_OADR_SIGTYPE_DELTA,
+         .id = "e",
+         .intervals = d,
+         .n_intervals = 1},
+    };
+    struct fg_openadr_event ev = event(s, 5);
+    struct fg_oadr_map_opts o = opts();
+    struct fg_signal out[FG_OADR_MAP_MAX];
+    map1(&ev, &o, out, 5);
+    assert_string_equal(out[0].id, "ev1/a");
+    assert_int_equal(out[0].type, FG_SIG_PRICE);
+    assert_float_equal(out[0].intervals[0].value, 0.1, 1e-12);
+    assert_float_equal(out[1].intervals[0].value, 0.4, 1e-12);
+    assert_float_equal(out[2].intervals[0].value, 0.03, 1e-12);
+    assert_int_equal(out[3].type, FG_SIG_DISPATCH);
+    assert_float_equal(out[3].intervals[0].value, -2000, 1e-9);
+    assert_float_equal(out[4].intervals[0].value, 11998, 1e-9); /* 12000 W now - 2 */
+}
+
+static void test_skipped_cancelled_open_ended(void **state)
+{
+    (void)state;
+    struct fg_openadr_interval iv[2] = {{.duration_s = 300, .value = 1},
+                                        {.duration_s = 0, .value = 2}};
+    struct fg_openadr_signal s[2] = {
+        {.name_id = FG_OADR_SIGNAL_CHARGE_STATE,
+         .type = FG_OADR_SIGTYPE_LEVEL,
+         .id = "cs",
+         .intervals = iv,
+         .n_intervals = 2},
+        {.name_id = FG_OADR_SIGNAL_SIMPLE,
+         .type = FG_OADR_SIGTYPE_LEVEL,
+         .id = "sp",
+         .intervals = iv,
+         .n_intervals = 2},
+    };
+    struct fg_openadr_event ev = event(s, 2);
+    struct fg_oadr_map_opts o = opts();
+    struct fg_signal out[FG_OADR_MAP_MAX];
+    size_t n, skipped;
+    struct fg_error e = {0};
+    assert_int_equal(fg_oadr_map_event(&ev, &o, out, &n, &skipped, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(skipped, 1);
+    assert_string_equal(out[0].id, "ev1"); /* the only mapped signal */
+    /* the open interval runs to the event's end: 900 - 300 */
+    assert_int_equal(out[0].intervals[1].duration_s, 600);
+    ev.duration_s = 0; /* open-ended event: open_ended_s */
+    assert_int_equal(fg_oadr_map_event(&ev, &o, out, &n, &skipped, &e), 0);
+    assert_int_equal(out[0].intervals[1].duration_s, 86400);
+    ev.status = FG_OADR_STATUS_CANCELLED;
+    assert_int_equal(fg_oadr_map_event(&ev, &o, out, &n, &skipped, &e), 0);
+    assert_int_equal(n, 0);
+}
+
+static void test_targets(void **state)
+{
+    (void)state;
+    struct fg_openadr_event ev = event(NULL, 0);
+    struct fg_oadr_map_opts o = opts();
+    assert_true(fg_oadr_event_targets_us(&ev, &o));
+    const char *other[] = {"ven-2"}, *mine[] = {"ven-2", "ven-1"}, *site[] = {"site-a"};
+    ev.target.ven_ids = (struct fg_openadr_strs){other, 1};
+    assert_false(fg_oadr_event_targets_us(&ev, &o));
+    ev.target.ven_ids = (struct fg_openadr_strs){mine, 2};
+    assert_true(fg_oadr_event_targets_us(&ev, &o));
+    ev.target.ven_ids = (struct fg_openadr_strs){other, 1};
+    ev.target.resource_ids = (struct fg_openadr_strs){site, 1};
+    assert_true(fg_oadr_event_targets_us(&ev, &o));
+}
+
+static void test_decide(void **state)
+{
+    (void)state;
+    struct fg_signal s = {.type = FG_SIG_GRID_LIMIT, .n_intervals = 2};
+    s.intervals[0].value = 10000;
+    s.intervals[1].value = 3000;
+    char why[128];
+    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_AUTO, &s, 1, 4000, why, sizeof(why)),
+                     FG_OADR_OPT_OUT);
+    assert_non_null(strstr(why, "3000 W below the inflexible load 4000 W"));
+    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_AUTO, &s, 1, 2000, why, sizeof(why)),
+                     FG_OADR_OPT_IN);
+    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_IN, &s, 1, 9000, why, sizeof(why)),
+                     FG_OADR_OPT_IN);
+    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_OUT, &s, 1, 0, why, sizeof(why)),
+                     FG_OADR_OPT_OUT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_capacity),
+        cmocka_unit_test(test_simple_levels),
+        cmocka_unit_test(test_prices_and_dispatch),
+        cmocka_unit_test(test_skipped_cancelled_open_ended),
+        cmocka_unit_test(test_targets),
+        cmocka_unit_test(test_decide),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
