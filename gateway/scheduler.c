@@ -742,39 +742,48 @@ static void view_caps(const struct fg_gw *gw, struct fg_sched_asset *assets)
     }
 }
 
+/* The view of the model at now as a scheduler gets it (the plan in force,
+ * the adapters' capabilities), encoded into w; its series into values
+ * (fg_sched_view_values long). *v keeps the view's scalars and series; its
+ * asset pointer is not valid after the return. FG_ENOMEM or w's error. */
+static int encode_view(struct fg_gw *gw, int64_t now, double *values,
+                       struct fg_sched_wbuf *w, struct fg_sched_view *v)
+{
+    struct fg_sched_asset *assets =
+        calloc(gw->model.n_assets ? gw->model.n_assets : 1, sizeof(*assets));
+    if (!assets)
+        return FG_ENOMEM;
+    fg_sched_view_build(&gw->model, now, gw->cfg.scheduler.horizon_h * 3600,
+                        gw->cfg.site.kw_max_w, &gw->forecast, assets, values, v);
+    fg_sched_view_plan(&gw->model, v, assets);
+    view_caps(gw, assets);
+    fg_sched_wbuf_init(w);
+    fg_sched_view_encode(w, v);
+    free(assets);
+    v->assets = NULL;
+    return w->err;
+}
+
 static struct job *make_job(struct fg_gw *gw, int64_t now)
 {
     struct fg_scheduler *s = &gw->sched;
     int horizon_s = gw->cfg.scheduler.horizon_h * 3600;
     int isp = gw->model.site.isp_s > 0 ? gw->model.site.isp_s : 900;
     struct job *j = calloc(1, sizeof(*j));
-    struct fg_sched_asset *assets =
-        calloc(gw->model.n_assets ? gw->model.n_assets : 1, sizeof(*assets));
     double *values = calloc(fg_sched_view_values(horizon_s, isp) + 1, sizeof(double));
+    struct fg_sched_view v;
     if (j) {
         j->out.cap = (uint32_t)(gw->model.n_assets + EXTRA_SP);
         j->out.sp = calloc(j->out.cap, sizeof(*j->out.sp));
     }
-    if (!j || !assets || !values || !j->out.sp || snapshot_wear(gw, &j->wear)) {
+    if (!j || !values || !j->out.sp || snapshot_wear(gw, &j->wear) ||
+        encode_view(gw, now, values, &j->view, &v)) {
         if (j)
             job_free(j);
-        free(assets);
         free(values);
         return NULL;
     }
-    struct fg_sched_view v;
-    fg_sched_view_build(&gw->model, now, horizon_s, gw->cfg.site.kw_max_w, &gw->forecast,
-                        assets, values, &v);
-    fg_sched_view_plan(&gw->model, &v, assets);
-    view_caps(gw, assets);
-    fg_sched_wbuf_init(&j->view);
-    fg_sched_view_encode(&j->view, &v);
-    free(assets);
     free(values);
-    if (j->view.err) {
-        job_free(j);
-        return NULL;
-    }
     j->gw = gw;
     j->gen = s->gen;
     j->proc = s->proc;
@@ -1005,8 +1014,6 @@ static void plan_done(void *arg, int cancelled)
             plan_job_free(j);
             return;
         }
-    } else {
-        gw->metrics.sched_refused++;
     }
     gw->metrics.plan_failures++;
     s->plan_retry_at = now + PLAN_RETRY_S;
@@ -1024,26 +1031,18 @@ static struct plan_job *make_plan_job(struct fg_gw *gw, int64_t now, const char 
     int isp = m->site.isp_s > 0 ? m->site.isp_s : 900;
     size_t nv = fg_sched_view_values(horizon_s, isp) / N_SERIES;
     struct plan_job *j = calloc(1, sizeof(*j));
-    struct fg_sched_asset *assets =
-        calloc(m->n_assets ? m->n_assets : 1, sizeof(*assets));
-    if (!j || !assets)
-        goto fail;
+    struct fg_sched_view v;
+    if (!j)
+        return NULL;
     j->series = calloc(nv * N_SERIES + 1, sizeof(double));
     j->ids = calloc(m->n_assets ? m->n_assets : 1, sizeof(*j->ids));
     j->out.w = calloc(m->n_assets * nv + 1, sizeof(double));
     j->out.slack = calloc(PLAN_SLACK_CAP, sizeof(*j->out.slack));
     if (!j->series || !j->ids || !j->out.w || !j->out.slack ||
-        snapshot_wear(gw, &j->wear))
-        goto fail;
-    struct fg_sched_view v;
-    fg_sched_view_build(m, now, horizon_s, gw->cfg.site.kw_max_w, &gw->forecast, assets,
-                        j->series, &v);
-    fg_sched_view_plan(m, &v, assets);
-    view_caps(gw, assets);
-    fg_sched_wbuf_init(&j->view);
-    fg_sched_view_encode(&j->view, &v);
-    if (j->view.err)
-        goto fail;
+        snapshot_wear(gw, &j->wear) || encode_view(gw, now, j->series, &j->view, &v)) {
+        plan_job_free(j);
+        return NULL;
+    }
     for (size_t i = 0; i < m->n_assets; i++) {
         snprintf(j->ids[i], sizeof(j->ids[i]), "%s", m->assets[i].id);
         j->n_pv += m->assets[i].kind == FG_ASSET_PV;
@@ -1065,13 +1064,7 @@ static struct plan_job *make_plan_job(struct fg_gw *gw, int64_t now, const char 
     j->conn_import_w = m->site.import_limit_w;
     j->conn_export_w = m->site.export_limit_w;
     snprintf(j->reason, sizeof(j->reason), "%s", reason);
-    free(assets);
     return j;
-fail:
-    free(assets);
-    if (j)
-        plan_job_free(j);
-    return NULL;
 }
 
 static uint64_t mix(uint64_t h, uint64_t v)
