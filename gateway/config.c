@@ -120,8 +120,8 @@ static const char *const chem_names[] = {"LFP", "NMC", "NCA", "LTO", "other", NU
 static const char *const load_names[] = {"inflexible", "disconnectable", "shiftable",
                                          NULL};
 static const char *const profile_names[] = {"household", "office", "flat", NULL};
-static const char *const sigtype_names[] = {"price",    "grid_limit", "dispatch",
-                                            "reactive", "island",     NULL};
+static const char *const sigtype_names[] = {
+    "price", "grid_limit", "dispatch", "reactive", "island", "charge_state", NULL};
 static const char *const log_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const phase_names[] = {"1", "3", NULL};
 static const char *const plugin_names[] = {"realtime", "none", NULL};
@@ -1969,11 +1969,22 @@ static void check_signals(struct ctx *x, struct fg_config *c)
     char p[PATHBUF];
     for (size_t i = 0; i < c->site.n_signals; i++) {
         const struct fg_cfg_signal *s = &c->site.signals[i];
-        if (!ok_elem(x, SLOT_SIGNALS, i) || s->from_min != s->until_min)
+        if (!ok_elem(x, SLOT_SIGNALS, i))
             continue;
         path_index(p, sizeof(p), "/site/signals", i);
-        strcat(p, "/until");
-        fg_errlist_add(x->errs, FG_EINVAL, p, "equals from");
+        size_t len = strlen(p);
+        if (s->from_min == s->until_min) {
+            strcat(p, "/until");
+            fg_errlist_add(x->errs, FG_EINVAL, p, "equals from");
+        }
+        p[len] = '\0';
+        strcat(p, "/value");
+        if (s->type == FG_SIG_GRID_LIMIT && s->value < 0)
+            fg_errlist_add(x->errs, FG_ERANGE, p, "grid limit %g W is negative",
+                           s->value);
+        if (s->type == FG_SIG_CHARGE_STATE && (s->value < 0 || s->value > 100))
+            fg_errlist_add(x->errs, FG_ERANGE, p, "state of charge %g %% not in [0, 100]",
+                           s->value);
     }
     check_unique(x, SLOT_SIGNALS, "signal",
                  c->site.signals ? c->site.signals[0].id : NULL, c->site.n_signals,

@@ -153,6 +153,13 @@ struct fg_sched_view {
      * follows it and corrects deviations. */
     int64_t plan_created; /* when that plan was made; 0: no plan, ignore plan_* */
     double plan_site_w;
+
+    /* Appended later in ABI 1 (read them only when size covers them): a
+     * charge_state signal in force now asks the stationary batteries to
+     * reach soc_target_pct (% of their capacity; NAN: no such signal) by
+     * soc_target_until (clock s, the end of its interval) and hold it. */
+    double soc_target_pct;
+    int64_t soc_target_until;
 };
 
 static inline const struct fg_sched_asset *

@@ -19,8 +19,8 @@ static const char *const sp_state_names[] = {"applied",  "pending",  "sent",
                                              "mismatch", "failed"};
 static const char *const signal_source_names[] = {"openadr", "uftp", "mqtt", "api",
                                                   "config"};
-static const char *const signal_type_names[] = {"price", "grid_limit", "dispatch",
-                                                "reactive", "island"};
+static const char *const signal_type_names[] = {"price",    "grid_limit", "dispatch",
+                                                "reactive", "island",     "charge_state"};
 static const char *const signal_status_names[] = {"pending", "active", "completed",
                                                   "cancelled"};
 
@@ -451,7 +451,7 @@ void fg_model_limits_at(const struct fg_model *m, int64_t t, struct fg_limits *o
     memset(out, 0, sizeof(*out));
     out->import_max_w = cap(m->site.import_limit_w);
     out->export_max_w = cap(m->site.export_limit_w);
-    const struct fg_signal_interval *price_iv = NULL, *disp_iv = NULL;
+    const struct fg_signal_interval *price_iv = NULL, *disp_iv = NULL, *soc_iv = NULL;
     for (size_t i = 0; i < m->n_signals; i++) {
         const struct fg_signal *s = &m->signals[i];
         if (s->status == FG_SIGST_CANCELLED || s->target[0])
@@ -471,8 +471,13 @@ void fg_model_limits_at(const struct fg_model *m, int64_t t, struct fg_limits *o
             disp_iv = iv;
         } else if (s->type == FG_SIG_ISLAND && iv->value >= 0.5) {
             out->island = true;
+        } else if (s->type == FG_SIG_CHARGE_STATE && outranks(s, out->soc_target_by)) {
+            out->soc_target_by = s;
+            soc_iv = iv;
         }
     }
+    out->soc_target_pct = soc_iv ? soc_iv->value : NAN;
+    out->soc_target_until = soc_iv ? soc_iv->start + soc_iv->duration_s : 0;
     out->price_import = price_iv ? price_iv->value : fg_site_tariff_import(&m->site, t);
     /* A price signal without an export price leaves the tariff's in force. */
     out->price_export = price_iv && isfinite(price_iv->export_value)
@@ -697,6 +702,9 @@ static int check_interval(const struct fg_signal *s, size_t i, struct fg_error *
         return fg_error_set(err, FG_ERANGE, path, "value must be a finite number");
     if (s->type == FG_SIG_GRID_LIMIT && iv->value < 0)
         return fg_error_set(err, FG_ERANGE, path, "grid limit must be >= 0");
+    if (s->type == FG_SIG_CHARGE_STATE && (iv->value < 0 || iv->value > 100))
+        return fg_error_set(err, FG_ERANGE, path, "state of charge %g %% not in [0, 100]",
+                            iv->value);
     snprintf(path, sizeof(path), "/intervals/%zu/export_value", i);
     if (isinf(iv->export_value) || (s->type == FG_SIG_GRID_LIMIT && iv->export_value < 0))
         return fg_error_set(err, FG_ERANGE, path, "export value must be finite%s",

@@ -73,6 +73,10 @@ enum fg_signal_type {
     FG_SIG_DISPATCH,   /* value: site net power target W (+ import) */
     FG_SIG_REACTIVE,   /* value: reactive power target var (+ absorb) */
     FG_SIG_ISLAND,     /* value: 1 = island now, 0 = reconnect */
+    /* value: state of charge the site's stationary batteries are to reach
+     * and hold during the interval, % of capacity [0, 100] (EVs excluded:
+     * their energy is their drivers') */
+    FG_SIG_CHARGE_STATE,
 };
 
 enum fg_signal_status {
@@ -337,6 +341,11 @@ struct fg_limits {
     double dispatch_w; /* clamped into [-export_max_w, import_max_w] */
     const struct fg_signal *dispatch_by;
     bool island;
+    /* a charge_state signal: the batteries' target SoC, % (NAN none), and
+     * when its interval ends (the target is to be reached by then) */
+    double soc_target_pct;
+    int64_t soc_target_until;
+    const struct fg_signal *soc_target_by;
 };
 
 struct fg_model {

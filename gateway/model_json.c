@@ -400,6 +400,8 @@ cJSON *fg_limits_to_json(const struct fg_limits *l)
     ok = ok && add_num(o, "dispatch_w", l->has_dispatch ? l->dispatch_w : NAN);
     ok = ok && add(o, "dispatch_by", signal_ref_json(l->dispatch_by));
     ok = ok && add_bool(o, "island", l->island);
+    ok = ok && add_num(o, "soc_target_pct", l->soc_target_pct);
+    ok = ok && add(o, "soc_target_by", signal_ref_json(l->soc_target_by));
     return finish(o, ok);
 }
 

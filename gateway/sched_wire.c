@@ -163,6 +163,8 @@ void fg_sched_view_encode(struct fg_sched_wbuf *w, const struct fg_sched_view *v
     fg_sched_put_u32(w, v->island);
     fg_sched_put_i64(w, v->plan_created);
     fg_sched_put_f64(w, v->plan_site_w);
+    fg_sched_put_f64(w, v->soc_target_pct);
+    fg_sched_put_i64(w, v->soc_target_until);
     for (int i = 0; i < N_SERIES; i++) {
         const struct fg_sched_series *s = series_at(v, i);
         uint32_t n = s->v ? s->n : 0;
@@ -215,6 +217,8 @@ int fg_sched_view_decode(struct fg_sched_rbuf *r, struct fg_sched_wire_view *wv,
     fg_sched_get_u32(r, &v->island);
     fg_sched_get_i64(r, &v->plan_created);
     fg_sched_get_f64(r, &v->plan_site_w);
+    fg_sched_get_f64(r, &v->soc_target_pct);
+    fg_sched_get_i64(r, &v->soc_target_until);
     if (r->err)
         return fg_error_set(err, r->err, "/view", "truncated in the site fields");
     /* the series: lengths first, so the values fit in one block */

@@ -222,6 +222,8 @@ void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
     v->dispatch_w = lim.has_dispatch ? lim.dispatch_w : NAN;
     v->reactive_var = reactive_at(m, now);
     v->island = lim.island;
+    v->soc_target_pct = lim.soc_target_pct;
+    v->soc_target_until = lim.soc_target_until;
     v->plan_created = 0; /* set by fg_sched_view_plan */
     v->plan_site_w = NAN;
     struct fg_sched_series *s[N_SERIES] = {

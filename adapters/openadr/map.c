@@ -49,6 +49,17 @@ static double scale_factor(const struct fg_openadr_signal *s)
     return 1;
 }
 
+/* A CHARGE_STATE value as a share of the batteries' capacity, %: energy
+ * units (energyReal, Wh with the emix scale) against the capacity, anything
+ * else is taken as a percentage already. */
+static double charge_pct(const struct fg_openadr_signal *s,
+                         const struct fg_oadr_map_opts *o, double v)
+{
+    if (s->has_unit && s->unit.kind && !strncmp(s->unit.kind, "energy", 6))
+        return v * scale_factor(s) / o->battery_capacity_wh * 100.0;
+    return v;
+}
+
 /* How one OpenADR signal becomes a model signal value; false: not mapped. */
 static bool map_value(const struct fg_openadr_signal *s, const struct fg_oadr_map_opts *o,
                       double v, enum fg_signal_type *type, double *out)
@@ -81,6 +92,27 @@ static bool map_value(const struct fg_openadr_signal *s, const struct fg_oadr_ma
         else
             return false;
         return true;
+    case FG_OADR_SIGNAL_CHARGE_STATE: {
+        /* the stationary batteries' target state of charge: level /
+         * setpoint as given, delta added to the SoC at receipt, multiplier
+         * times it (fixed when the event arrives, like LOAD_DISPATCH delta) */
+        double soc = o->battery_soc_pct;
+        *type = FG_SIG_CHARGE_STATE;
+        if (!(o->battery_capacity_wh > 0))
+            return false;
+        if (s->type == FG_OADR_SIGTYPE_LEVEL || s->type == FG_OADR_SIGTYPE_SETPOINT)
+            *out = charge_pct(s, o, v);
+        else if (s->type == FG_OADR_SIGTYPE_DELTA && isfinite(soc))
+            *out = soc + charge_pct(s, o, v);
+        else if (s->type == FG_OADR_SIGTYPE_MULTIPLIER && isfinite(soc))
+            *out = soc * v;
+        else
+            return false;
+        if (!isfinite(*out))
+            return false;
+        *out = *out < 0 ? 0 : *out > 100 ? 100 : *out;
+        return true;
+    }
     case FG_OADR_SIGNAL_LOAD_CONTROL:
         *type = FG_SIG_GRID_LIMIT;
         if (s->type == FG_OADR_SIGTYPE_LOAD_CONTROL_CAPACITY)

@@ -22,8 +22,13 @@ struct fg_oadr_map_opts {
     double site_power_w;      /* now, for LOAD_DISPATCH delta; NAN: unknown (0) */
     double level_fraction[3]; /* SIMPLE levels 1..3 */
     double tariff_import;     /* for priceRelative / priceMultiplier; NAN: none */
-    int64_t start_offset_s;   /* start-after randomisation, in [0, start_after] */
-    int64_t open_ended_s;     /* length of an interval or event without one */
+    /* CHARGE_STATE: the stationary batteries' total capacity (Wh; 0: none,
+     * the signal is skipped) and their state of charge now (%, NAN:
+     * unknown, delta / multiplier are skipped) */
+    double battery_capacity_wh;
+    double battery_soc_pct;
+    int64_t start_offset_s; /* start-after randomisation, in [0, start_after] */
+    int64_t open_ended_s;   /* length of an interval or event without one */
 };
 
 #define FG_OADR_MAP_MAX 8 /* model signals from one event at most */
@@ -37,8 +42,9 @@ bool fg_oadr_event_targets_us(const struct fg_openadr_event *ev,
  * the event's, priority from the event's: 1 (highest in OpenADR) -> 999,
  * none or 0 -> 0). out holds FG_OADR_MAP_MAX; *n is how many were filled.
  * Signal ids: the eventID when the event gives one model signal, else
- * "<eventID>/<signalID>". Signals that have no model meaning (CHARGE_STATE,
- * BID_*, DEMAND_CHARGE, x- names, LOAD_CONTROL offsets) are skipped and
+ * "<eventID>/<signalID>". Signals that have no model meaning (BID_*,
+ * DEMAND_CHARGE, x- names, LOAD_CONTROL offsets; CHARGE_STATE at a site
+ * without stationary batteries) are skipped and
  * counted in *skipped. Returns 0, or FG_EINVAL with the reason (an interval
  * without a usable length) in *err. Cancelled / completed events give n = 0:
  * the caller cancels what it had. */

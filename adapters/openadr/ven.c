@@ -454,6 +454,25 @@ static int64_t random_offset(int64_t max_s)
     return (int64_t)(r % (uint64_t)(max_s + 1));
 }
 
+/* The stationary batteries together: capacity (Wh) and state of charge (%,
+ * capacity-weighted; NAN when no online battery reports one). */
+static void battery_state(const struct fg_model *m, double *cap_wh, double *soc_pct)
+{
+    double cap = 0, known = 0, stored = 0;
+    for (size_t i = 0; i < m->n_assets; i++) {
+        const struct fg_asset *a = &m->assets[i];
+        if (a->kind != FG_ASSET_BATTERY || !(a->battery.capacity_wh > 0))
+            continue;
+        cap += a->battery.capacity_wh;
+        if (a->online && isfinite(a->battery.soc)) {
+            known += a->battery.capacity_wh;
+            stored += a->battery.capacity_wh * a->battery.soc;
+        }
+    }
+    *cap_wh = cap;
+    *soc_pct = known > 0 ? stored / known : NAN;
+}
+
 /* Apply one event; returns the opt to answer with. */
 static enum fg_openadr_opt apply_event(struct ven *v, const struct fg_openadr_event *ev,
                                        struct known_event *k)
@@ -469,9 +488,11 @@ static enum fg_openadr_opt apply_event(struct ven *v, const struct fg_openadr_ev
         .level_fraction = {c->openadr.level_fraction[0], c->openadr.level_fraction[1],
                            c->openadr.level_fraction[2]},
         .tariff_import = fg_site_tariff_import(&m->site, t),
+        .battery_soc_pct = NAN,
         .start_offset_s = k->offset_s,
         .open_ended_s = 86400,
     };
+    battery_state(m, &o.battery_capacity_wh, &o.battery_soc_pct);
     struct fg_signal sig[FG_OADR_MAP_MAX];
     size_t n = 0, skipped = 0;
     struct fg_error e = {0};

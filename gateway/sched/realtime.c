@@ -57,7 +57,15 @@ struct opts {
  * them. */
 #define VIEW_MIN_SIZE offsetof(struct fg_sched_view, plan_created)
 #define VIEW_PLAN_SIZE (offsetof(struct fg_sched_view, plan_site_w) + sizeof(double))
+#define VIEW_SOC_SIZE (offsetof(struct fg_sched_view, soc_target_until) + sizeof(int64_t))
 #define ASSET_MIN_SIZE offsetof(struct fg_sched_asset, plan_w)
+/* A charge-state target: within SOC_BAND_PCT of it a battery holds (0 W);
+ * further away it moves at the power that would close the gap in
+ * SOC_TAU_S, within its envelope: at full power while far off, tapering
+ * as it comes near, so the target is reached as soon as possible without
+ * overshooting. */
+#define SOC_BAND_PCT 0.2
+#define SOC_TAU_S 60.0
 #define ASSET_PLAN_SIZE (offsetof(struct fg_sched_asset, plan_w) + sizeof(double))
 
 /* What the controller remembers of one EVSE between calls. */
@@ -677,6 +685,27 @@ static int view_plan(const struct fg_sched_view *v)
     return v->size >= VIEW_PLAN_SIZE && v->plan_created != 0;
 }
 
+/* A charge_state signal is in force (and the view's writer had the field;
+ * a zeroed view has soc_target_until 0, which is never in force). */
+static int view_soc_target(const struct fg_sched_view *v)
+{
+    return v->size >= VIEW_SOC_SIZE && isfinite(v->soc_target_pct) &&
+           v->soc_target_until > v->now;
+}
+
+/* Battery k's power toward the charge-state target (SOC_BAND_PCT,
+ * SOC_TAU_S); 0 when its SoC or capacity is unknown. */
+static double soc_want(const struct fg_sched_view *v, const struct work *k)
+{
+    const struct fg_sched_asset *a = k->a;
+    if (!isfinite(a->soc_pct) || !(a->capacity_wh > 0))
+        return 0;
+    double d = clampd(v->soc_target_pct, 0, 100) - a->soc_pct;
+    if (fabs(d) < SOC_BAND_PCT)
+        return 0;
+    return clampd(d / 100.0 * a->capacity_wh * 3600.0 / SOC_TAU_S, k->lo_res, k->hi);
+}
+
 /* An asset's plan_w, NAN when the view has no plan or the asset's writer
  * did not have the field. */
 static double plan_of(const struct fg_sched_view *v, const struct fg_sched_asset *a)
@@ -946,9 +975,9 @@ static double isp_rest(const struct rt *r, const struct fg_sched_view *v, double
     return clampd(t, e_w - c, e_w + c);
 }
 
-enum target_kind { T_SELF, T_DISPATCH, T_PLAN, T_BRP };
+enum target_kind { T_SELF, T_DISPATCH, T_PLAN, T_BRP, T_CHARGE };
 static const char *const target_names[] = {"self-consumption", "dispatch", "plan",
-                                           "BRP target"};
+                                           "BRP target", "charge state"};
 
 /* The battery target at the connection point, in priority order: an
  * explicit dispatch_w (instantaneous), the plan's site power (ISP energy;
@@ -1070,12 +1099,21 @@ static void run_grid(struct rt *r, const struct fg_sched_view *v, struct work *w
         fmin(hard - s->base - s->blo, hi - s->base - s->blo_res) - s->pv - vsum;
     double esum = ev_allocate(r, ev, ne, budget, v->now);
     double fixed = s->base + esum + s->pv + vsum;
-    double b = battery_target(r, v, s, fixed, hard, &kind);
+    double b = 0;
+    if (!isfinite(v->dispatch_w) && view_soc_target(v)) {
+        /* a charge-state signal: each battery toward the target (its
+         * share below starts there), the site's bounds still first */
+        kind = T_CHARGE;
+        for (int i = 0; i < nb; i++)
+            b += bat[i]->plan = soc_want(v, bat[i]);
+    } else {
+        b = battery_target(r, v, s, fixed, hard, &kind);
+    }
     b = fmin(fmax(b, lo - fixed), hi - fixed);
     b = clampd(b, s->blo_res, s->bhi);
     /* the hard import limit may use the reserve too (limits > islanding) */
     b = clampd(fmin(b, hard - fixed), s->blo, s->bhi);
-    if (kind == T_PLAN)
+    if (kind == T_PLAN || kind == T_CHARGE)
         share_plan(bat, nb, b, b >= s->blo_res);
     else
         share(bat, nb, b, b >= s->blo_res);

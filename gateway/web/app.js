@@ -254,6 +254,8 @@ function render(d) {
   setText($('price'), price);
   setText($('dispatch'),
     isNum(l.dispatch_w) ? `${kw(l.dispatch_w)} kW · ${bySource(l.dispatch_by)}` : 'none');
+  setText($('soc-target'), isNum(l.soc_target_pct)
+    ? `${l.soc_target_pct.toFixed(0)} % · ${bySource(l.soc_target_by)}` : 'none');
   setText($('island'), l.island ? 'yes — islanded' : 'no');
   setClass($('island'), 'warn', l.island);
 
@@ -393,6 +395,8 @@ function intervalValue(type, iv) {
       return `${isNum(v) ? (v / 1000).toFixed(1) : '–'} kvar`;
     case 'island':
       return v ? 'island' : 'grid';
+    case 'charge_state':
+      return `batteries at ${isNum(v) ? v.toFixed(0) : '–'} % SoC`;
     default:
       return String(v);
   }

@@ -286,7 +286,11 @@ def test_page_shows_demo_site():
         # the demo site draws a few kW; the page shows the API's figure
         shown = float(power.split()[0].replace("−", "-"))
         assert abs(shown - site["site"]["power_w"] / 1000) < 20, (power, site["site"]["power_w"])
-        assert "grid connection" in dom.text.get("import-limit", ""), dom.text.get("import-limit")
+        # the connection's limit, or from 17:00 to 20:00 local time the demo's
+        # config signal (whichever the API said when the page was read)
+        by = site["site"]["limits"]["import_by"]
+        want = f"{by['source']} signal {by['id']}" if by else "grid connection"
+        assert want in dom.text.get("import-limit", ""), (want, dom.text.get("import-limit"))
         assert "/kWh" in dom.text.get("price", ""), dom.text.get("price")
 
         sigs = dom.rows.get("signals-body", {})
@@ -388,6 +392,14 @@ def test_page_controls():
         b.js(cancel + ".click()")
         b.wait(msg_of("#signals-msg") + ".includes('cancelled')", what="signal cancelled")
         b.wait(msg_of("#import-limit") + ".includes('grid connection')", what="limit back")
+        assert b.js(msg_of("#soc-target")) == "none"
+        now = int(time.time())
+        st, _, j = gw.request("POST", "/api/v1/signals", auth="token", body={
+            "id": "web-soc", "type": "charge_state",
+            "intervals": [{"start": now - 5, "duration_s": 600, "value": 80}]})
+        assert st == 201, (st, j)
+        b.wait(msg_of("#soc-target") + " === '80 % · api signal web-soc'",
+               what="battery charge target from the signal")
 
         # configuration: load, a 422 listing every error, then a good save
         b.js("document.getElementById('cfg-load').click()")

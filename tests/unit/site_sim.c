@@ -24,6 +24,7 @@ void fg_sim_init(struct fg_sim_site *s, int64_t t0, int32_t step_s)
     s->kw_max_w = NAN;
     s->dispatch_w = NAN;
     s->reactive_var = NAN;
+    s->soc_target_pct = NAN;
     s->volt_k = 0.0015;
     s->volt_kq = 0.0015;
     s->voltage_v = 230;
@@ -207,6 +208,8 @@ void fg_sim_view(struct fg_sim_site *s, struct fg_sched_view *v)
     v->dispatch_w = s->dispatch_w;
     v->reactive_var = s->reactive_var;
     v->island = s->island;
+    v->soc_target_pct = s->soc_target_pct;
+    v->soc_target_until = s->soc_target_until;
     v->price_import =
         (struct fg_sched_series){s->t0, 900, FG_SIM_NSERIES, s->price_import};
     v->price_export =

@@ -78,6 +78,8 @@ struct fg_sim_site {
     double import_max_w, export_max_w, kw_max_w; /* kw_max NAN = none */
     double dispatch_w;                           /* NAN = none */
     double reactive_var;                         /* NAN = none */
+    double soc_target_pct;                       /* a charge_state signal: NAN = none */
+    int64_t soc_target_until;                    /* its interval's end */
     double dispatch_series[FG_SIM_NSERIES];      /* per ISP from t0, NAN none */
     /* the inflexible load deviates from its (forecast) profile by up to
      * +-load_dev_pct, a fresh deterministic value every 5 minutes */

@@ -274,6 +274,12 @@ static void test_type_errors(void **state)
         {"{\"site\":{\"signals\":[{\"id\":\"s\",\"type\":\"price\",\"from\":\"10:00\","
          "\"until\":\"10:00\",\"value\":1}]}}",
          "/site/signals/0/until", "equals from"},
+        {"{\"site\":{\"signals\":[{\"id\":\"s\",\"type\":\"charge_state\","
+         "\"from\":\"10:00\",\"until\":\"11:00\",\"value\":101}]}}",
+         "/site/signals/0/value", "state of charge 101 % not in [0, 100]"},
+        {"{\"site\":{\"signals\":[{\"id\":\"s\",\"type\":\"grid_limit\","
+         "\"from\":\"10:00\",\"until\":\"11:00\",\"value\":-5}]}}",
+         "/site/signals/0/value", "grid limit -5 W is negative"},
         {"{\"site\":{\"signals\":[{\"id\":\"s\",\"type\":\"price\",\"from\":\"10:00\","
          "\"until\":\"24:01\",\"value\":1}]}}",
          "/site/signals/0/until", "\"24:01\" is not a valid time (HH:MM)"},

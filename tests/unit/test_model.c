@@ -715,6 +715,22 @@ static void test_limits_dso_beats_price_and_dispatch(void **state)
     ASSERT_W(sp.w, 4000);
     assert_int_equal(sp.clamp, FG_CLAMP_IMPORT);
 
+    /* a charge_state signal: the batteries' target and its interval's end;
+     * the higher priority of two wins */
+    assert_true(isnan(l.soc_target_pct));
+    assert_null(l.soc_target_by);
+    put(&m, sig("soc-a", FG_SIG_CHARGE_STATE, NOW, 1800, 90, NAN), NOW);
+    struct fg_signal *c = sig("soc-b", FG_SIG_CHARGE_STATE, NOW, 600, 20, NAN);
+    c->priority = 5;
+    put(&m, c, NOW);
+    fg_model_limits_at(&m, NOW + 10, &l);
+    ASSERT_W(l.soc_target_pct, 20);
+    assert_int_equal(l.soc_target_until, NOW + 600);
+    assert_string_equal(l.soc_target_by->id, "soc-b");
+    fg_model_limits_at(&m, NOW + 900, &l);
+    ASSERT_W(l.soc_target_pct, 90);
+    assert_int_equal(l.soc_target_until, NOW + 1800);
+
     /* dispatch far below the export limit is clamped to it */
     put(&m, sig("disp", FG_SIG_DISPATCH, NOW, 3600, -20000, NAN), NOW);
     fg_model_limits_at(&m, NOW + 10, &l);
@@ -891,6 +907,10 @@ static void test_signal_put_validation(void **state)
     s = sig("g", FG_SIG_GRID_LIMIT, NOW, 900, 100, -1);
     expect_put_error(&m, s, FG_ERANGE, "/intervals/0/export_value");
     s = sig("g", FG_SIG_GRID_LIMIT, NOW, 900, INFINITY, NAN);
+    expect_put_error(&m, s, FG_ERANGE, "/intervals/0/value");
+    s = sig("c", FG_SIG_CHARGE_STATE, NOW, 900, 100.5, NAN);
+    expect_put_error(&m, s, FG_ERANGE, "/intervals/0/value");
+    s = sig("c", FG_SIG_CHARGE_STATE, NOW, 900, -1, NAN);
     expect_put_error(&m, s, FG_ERANGE, "/intervals/0/value");
     assert_int_equal(m.n_signals, 0);
     assert_int_equal(m.version, 0);

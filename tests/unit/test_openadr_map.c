@@ -215,6 +215,57 @@ static void test_decide(void **state)
                      FG_OADR_OPT_OUT);
 }
 
+/* CHARGE_STATE -> charge_state: a level in % as given, in energy units
+ * against the batteries' capacity, delta / multiplier from the SoC at
+ * receipt, clamped to [0, 100]; skipped without batteries or (delta) an
+ * unknown SoC. */
+static void test_charge_state(void **state)
+{
+    (void)state;
+    struct fg_openadr_interval iv[2] = {{.duration_s = 600, .value = 80},
+                                        {.duration_s = 300, .value = 120}};
+    struct fg_openadr_signal s = {.name_id = FG_OADR_SIGNAL_CHARGE_STATE,
+                                  .type = FG_OADR_SIGTYPE_LEVEL,
+                                  .id = "cs",
+                                  .intervals = iv,
+                                  .n_intervals = 2};
+    struct fg_openadr_event ev = event(&s, 1);
+    struct fg_oadr_map_opts o = opts();
+    struct fg_signal out[FG_OADR_MAP_MAX];
+    size_t n, skipped;
+    struct fg_error e = {0};
+    /* no stationary battery: nothing to act on */
+    assert_int_equal(fg_oadr_map_event(&ev, &o, out, &n, &skipped, &e), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(skipped, 1);
+    o.battery_capacity_wh = 20000;
+    o.battery_soc_pct = 40;
+    map1(&ev, &o, out, 1);
+    assert_int_equal(out[0].type, FG_SIG_CHARGE_STATE);
+    assert_true(out[0].intervals[0].value == 80);
+    assert_true(out[0].intervals[1].value == 100); /* clamped */
+    /* energy: 15 kWh of 20 kWh */
+    iv[0].value = 15;
+    s.has_unit = true;
+    s.unit = (struct fg_openadr_item){.kind = "energyReal", .units = "Wh", .scale = "k"};
+    map1(&ev, &o, out, 1);
+    assert_true(out[0].intervals[0].value == 75);
+    /* delta of -5 kWh from 40 %: 15 %; multiplier 1.5: 60 % */
+    s.type = FG_OADR_SIGTYPE_DELTA;
+    iv[0].value = -5;
+    map1(&ev, &o, out, 1);
+    assert_true(out[0].intervals[0].value == 15);
+    s.has_unit = false;
+    s.type = FG_OADR_SIGTYPE_MULTIPLIER;
+    iv[0].value = 1.5;
+    map1(&ev, &o, out, 1);
+    assert_true(out[0].intervals[0].value == 60);
+    /* unknown SoC: a delta cannot be placed */
+    o.battery_soc_pct = NAN;
+    assert_int_equal(fg_oadr_map_event(&ev, &o, out, &n, &skipped, &e), 0);
+    assert_int_equal(n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_skipped_cancelled_open_ended),
         cmocka_unit_test(test_targets),
         cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_charge_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

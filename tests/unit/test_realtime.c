@@ -424,6 +424,116 @@ static void no_nan(const struct fg_sched_setpoints *out)
     }
 }
 
+struct soc_window {
+    int64_t from, to;
+    double target, import_max, export_max;
+    double reached_at;       /* first time within 1 % of the target, 0 none */
+    double hold_lo, hold_hi; /* SoC range after reaching it, in the window */
+    double peak_import, peak_export;
+};
+
+static void soc_hook(struct fg_sim_site *s, void *ctx)
+{
+    struct soc_window *w = ctx;
+    int64_t t = s->now - s->step_s; /* the step just simulated */
+    double soc = s->bat[0].soc_pct;
+    if (t >= w->from && t < w->to) {
+        w->peak_import = fmax(w->peak_import, s->grid_w);
+        w->peak_export = fmax(w->peak_export, -s->grid_w);
+        if (!w->reached_at && fabs(soc - w->target) < 1)
+            w->reached_at = (double)s->now;
+        if (w->reached_at) {
+            w->hold_lo = fmin(w->hold_lo, soc);
+            w->hold_hi = fmax(w->hold_hi, soc);
+        }
+    }
+    int in = s->now >= w->from && s->now < w->to;
+    s->soc_target_pct = in ? w->target : NAN;
+    s->soc_target_until = in ? w->to : 0;
+    s->import_max_w = in ? w->import_max : 1e6;
+    s->export_max_w = in ? w->export_max : 1e6;
+}
+
+/* A charge_state signal (OpenADR CHARGE_STATE): the battery goes to the
+ * target as fast as the site's bounds let it, holds it to the window's end,
+ * and the import / export limits of the window still hold. Up from 30 % to
+ * 90 % under a 3 kW import limit (the battery alone could take 5 kW), down
+ * from 80 % to 20 % under a 1 kW export limit. */
+static void test_charge_state(void **state)
+{
+    (void)state;
+    struct {
+        double soc0, target, import_max, export_max;
+    } c[] = {{30, 90, 3000, 1e6}, {80, 20, 1e6, 1000}};
+    for (size_t k = 0; k < sizeof c / sizeof c[0]; k++) {
+        struct fg_sim_site s;
+        struct soc_window w = {T0 + 2 * H,
+                               T0 + 14 * H,
+                               c[k].target,
+                               c[k].import_max,
+                               c[k].export_max,
+                               0,
+                               100,
+                               0,
+                               0,
+                               0};
+        fg_sim_init(&s, T0, STEP);
+        fg_sim_add_battery(&s, "bat", 10000, c[k].soc0, 5000);
+        void *inst = make("{}");
+        /* until the window: self-consumption (no PV: it serves the load) */
+        assert_int_equal(fg_sim_run(&s, P, inst, 2 * H, soc_hook, &w), 0);
+        check(s.bat[0].soc_pct <= c[k].soc0 + 0.1, "SoC before the window",
+              s.bat[0].soc_pct, c[k].soc0);
+        assert_int_equal(fg_sim_run(&s, P, inst, 12 * H, soc_hook, &w), 0);
+        check(w.reached_at > 0, "target reached", s.bat[0].soc_pct, c[k].target);
+        /* 6 kWh at what the limit leaves beside the 0.5-2 kW load: well
+         * within 6 h; down: 6 kWh at up to 1 kW export plus the load */
+        double took_h = (w.reached_at - (double)w.from) / H;
+        check(took_h < 6, "hours to reach the target", took_h, 6);
+        check(w.hold_lo >= c[k].target - 1 && w.hold_hi <= c[k].target + 1,
+              "SoC held at the target", w.hold_hi - w.hold_lo, 0);
+        check(w.peak_import <= c[k].import_max + TOL_W, "import in the window",
+              w.peak_import, c[k].import_max);
+        check(w.peak_export <= c[k].export_max + TOL_W, "export in the window",
+              w.peak_export, c[k].export_max);
+        fprintf(stderr,
+                "charge_state %.0f -> %.0f %%: reached after %.2f h, held in "
+                "[%.2f, %.2f] %%, peak import %.0f W, export %.0f W\n",
+                c[k].soc0, c[k].target, took_h, w.hold_lo, w.hold_hi, w.peak_import,
+                w.peak_export);
+        P->destroy(inst);
+    }
+}
+
+/* A view from a writer without the charge-state fields (size before them),
+ * or zeroed ones (soc_target_until 0): no target, self-consumption. */
+static void test_charge_state_absent(void **state)
+{
+    (void)state;
+    struct fg_sim_site s;
+    fg_sim_init(&s, T0, STEP);
+    fg_sim_add_battery(&s, "bat", 10000, 30, 5000);
+    s.soc_target_pct = 90;
+    s.soc_target_until = 0; /* not in force */
+    void *inst = make("{}");
+    assert_int_equal(fg_sim_run(&s, P, inst, H, NULL, NULL), 0);
+    check(s.bat[0].soc_pct <= 30, "SoC without a target in force (self-consumption)",
+          s.bat[0].soc_pct, 30);
+    struct fg_sched_view v;
+    fg_sim_view(&s, &v);
+    v.soc_target_until = v.now + H;
+    v.size = offsetof(struct fg_sched_view, soc_target_pct); /* an older writer */
+    struct fg_sched_setpoint sp[8];
+    struct fg_sched_setpoints out = {.cap = 8, .sp = sp};
+    assert_int_equal(P->realtime(inst, &v, &out), 0);
+    assert_int_equal(out.n, 1);
+    check(sp[0].w <= 0, "older view: battery set-point (serves the load)", sp[0].w, 0);
+    v.size = sizeof v; /* the same view with the fields: charges */
+    assert_int_equal(P->realtime(inst, &v, &out), 0);
+    check(sp[0].w > 4900, "battery set-point with the target", sp[0].w, 5000);
+    P->destroy(inst);
+}
+
 /* NAN everywhere, offline assets, no assets, no room for set-points. */
 static void test_garbage(void **state)
 {
@@ -522,6 +632,8 @@ int main(void)
         cmocka_unit_test(test_volt_var_sim),
         cmocka_unit_test(test_island_midday),
         cmocka_unit_test(test_island_evening),
+        cmocka_unit_test(test_charge_state),
+        cmocka_unit_test(test_charge_state_absent),
         cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_options),
     };

@@ -37,6 +37,8 @@ static void make_view(struct fg_sched_view *v, struct fg_sched_asset *a, uint32_
     v->dispatch_w = NAN;
     v->reactive_var = -300;
     v->island = 1;
+    v->soc_target_pct = 85;
+    v->soc_target_until = 1700003600;
     v->price_import = (struct fg_sched_series){1699999200, 900, 4, prices};
     v->import_max_w_series = (struct fg_sched_series){1699999200, 900, 4, limits};
     for (uint32_t i = 0; i < n; i++) {
@@ -74,6 +76,7 @@ static void test_view_round_trip(void **state)
     assert_true(d->site_power_w == 1234.5);
     assert_true(isnan(d->site_voltage_v[1]) && isnan(d->kw_max_w));
     assert_true(d->reactive_var == -300 && d->island == 1);
+    assert_true(d->soc_target_pct == 85 && d->soc_target_until == 1700003600);
     assert_int_equal(d->price_import.n, 4);
     assert_true(d->price_import.v[1] == 0.2 && isnan(d->price_import.v[2]));
     assert_true(d->import_max_w_series.v[2] == 3000);
@@ -128,7 +131,7 @@ static void test_view_lying_lengths(void **state)
     fg_sched_wbuf_init(&w);
     fg_sched_view_encode(&w, &v);
     /* the first series' n sits after the site fields and its start, step */
-    size_t site = 8 + 4 + 4 + 8 + 3 * 8 + 5 * 8 + 4 + 8 + 8;
+    size_t site = 8 + 4 + 4 + 8 + 3 * 8 + 5 * 8 + 4 + 8 + 8 + 8 + 8;
     size_t n_off = site + 8 + 4;
     uint32_t n;
     memcpy(&n, w.p + n_off, 4);
