@@ -613,7 +613,14 @@ static double flagged_w(const struct fg_asset *a, const struct fg_sched_setpoint
 static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
 {
     struct fg_scheduler *s = &gw->sched;
-    int64_t expires = now + 3 * (int64_t)gw->cfg.scheduler.interval_s + 2;
+    /* Three calls' time and a margin. The calls come at most once per tick
+     * of real time (1 s), which a faster simulated clock (the demo at
+     * --speed 600) turns into minutes: count the interval in that case as
+     * the clock's seconds per tick, or set-points expire between calls. */
+    int64_t per = gw->cfg.scheduler.interval_s;
+    if (gw->clock.sim && gw->clock.speed > 1 && (int64_t)ceil(gw->clock.speed) > per)
+        per = (int64_t)ceil(gw->clock.speed);
+    int64_t expires = now + 3 * per + 2;
     unsigned clamped = 0, failed = 0;
     for (uint32_t i = 0; i < j->out.n; i++) {
         const struct fg_sched_setpoint *sp = &j->out.sp[i];

@@ -47,6 +47,18 @@ def test_demo_serves_site_quickly():
         time.sleep(4)
         _, _, later = gw.get("/api/v1/site")
         assert later["time"] - t_first >= 1800, (t_first, later["time"])
+        # the scheduler's set-points outlive the time between its calls, at
+        # 600x too (a call per second of real time is 10 simulated minutes):
+        # the battery is never found without one
+        gaps = []
+        for _ in range(8):
+            _, _, now = gw.get("/api/v1/site")
+            bat = next(a for a in now["assets"] if a["id"] == "bat1")
+            sp = bat["setpoint"]
+            if not (sp and sp["source"] == "scheduler" and sp["expires_at"] > now["time"]):
+                gaps.append((now["time"], sp))
+            time.sleep(0.4)
+        assert not gaps, gaps
         assert "site" in gw.stdout() and "bat1" in gw.stdout(), gw.stdout()
     finally:
         gw.stop()
