@@ -22,6 +22,7 @@
 
 #include "fg_adapter.h"
 #include "fg_openadr.h"
+#include "flex.h"
 #include "http.h"
 #include "log.h"
 #include "map.h"
@@ -86,6 +87,7 @@ struct report {
 struct sample {
     int64_t t;
     double w, wh;
+    struct fg_oadr_flex flex; /* for TELEMETRY_STATUS */
 };
 
 struct ven {
@@ -608,7 +610,9 @@ static void on_sample(struct fg_timer *t)
     if (last && !isnan(w) && ts > last->t)
         v->energy_wh += w * (double)(ts - last->t) / 3600.0;
     if (!last || ts > last->t) {
-        v->samples[v->s_head] = (struct sample){ts, w, v->energy_wh};
+        struct sample *s = &v->samples[v->s_head];
+        *s = (struct sample){ts, w, v->energy_wh, {0}};
+        fg_oadr_flex_now(v->host.model, ts, &s->flex);
         v->s_head = (v->s_head + 1) % SAMPLES;
         if (v->n_samples < SAMPLES)
             v->n_samples++;
@@ -616,9 +620,12 @@ static void on_sample(struct fg_timer *t)
     fg_timer_start(&v->sample_timer, 1000);
 }
 
-/* Mean power and the energy register over [from, to). */
-static bool bucket(const struct ven *v, int64_t from, int64_t to, double *w, double *wh)
+/* Mean power and the energy register over [from, to); *newest: the newest
+ * sample in it (NULL: none). */
+static bool bucket(const struct ven *v, int64_t from, int64_t to, double *w, double *wh,
+                   const struct sample **newest)
 {
+    *newest = NULL;
     double sum = 0;
     int n = 0;
     bool any = false;
@@ -628,8 +635,10 @@ static bool bucket(const struct ven *v, int64_t from, int64_t to, double *w, dou
             break;
         if (s->t >= to)
             continue;
-        if (!any)
+        if (!any) {
             *wh = s->wh; /* newest in the bucket */
+            *newest = s;
+        }
         any = true;
         if (!isnan(s->w)) {
             sum += s->w;
@@ -638,6 +647,31 @@ static bool bucket(const struct ven *v, int64_t from, int64_t to, double *w, dou
     }
     *w = n ? sum / n : NAN;
     return any && n;
+}
+
+/* TELEMETRY_STATUS (docs/openadr.md "Reports"): online; the effective
+ * import limit as oadrCapacity (normal: the connection's); the site's net
+ * power as oadrSetPoint, min / max the range it can be set to now, so
+ * max - current is the flexibility up and current - min the flexibility
+ * down. */
+static struct fg_openadr_report_value status_value(const struct ven *v,
+                                                   const struct fg_oadr_flex *f)
+{
+    return (struct fg_openadr_report_value){
+        .rid = RID_STATUS,
+        .is_status = true,
+        .status = {.online = f->online,
+                   .manual_override = false,
+                   .capacity = {.has = true,
+                                .current = f->import_max_w,
+                                .has_normal = true,
+                                .normal = v->host.model->site.import_limit_w},
+                   .set_point = {.has = true,
+                                 .has_min = true,
+                                 .min = f->min_w,
+                                 .has_max = true,
+                                 .max = f->max_w,
+                                 .current = f->power_w}}};
 }
 
 static void send_update(struct ven *v, struct report *rp)
@@ -655,10 +689,12 @@ static void send_update(struct ven *v, struct report *rp)
     for (size_t i = 0; iv && val && i < n_iv; i++) {
         int64_t from = t - (int64_t)(n_iv - i) * g;
         double w = NAN, wh = NAN;
+        const struct sample *last = NULL;
+        bool have = bucket(v, from, from + g, &w, &wh, &last);
         struct fg_openadr_report_value *first = &val[nv];
         size_t k = 0;
         if (rp->power || rp->energy) {
-            if (!bucket(v, from, from + g, &w, &wh))
+            if (!have)
                 continue;
             if (rp->power)
                 val[nv + k++] =
@@ -667,13 +703,8 @@ static void send_update(struct ven *v, struct report *rp)
                 val[nv + k++] =
                     (struct fg_openadr_report_value){.rid = RID_ENERGY, .value = wh};
         }
-        if (rp->status)
-            val[nv + k++] = (struct fg_openadr_report_value){
-                .rid = RID_STATUS,
-                .is_status = true,
-                .status = {.online = true,
-                           .capacity = {.has = true,
-                                        .current = v->host.model->site.import_limit_w}}};
+        if (rp->status && last)
+            val[nv + k++] = status_value(v, &last->flex);
         if (!k)
             continue;
         iv[used++] = (struct fg_openadr_report_interval){from, g, first, k};

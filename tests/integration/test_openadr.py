@@ -365,8 +365,81 @@ def test_opt_schedule_and_opt_out():
         vtn.stop()
 
 
+def model_flex(gw):
+    """(power, up, down, import_max) from the gateway's API, computed as the
+    VEN documents it: online assets to the top / bottom of their envelopes,
+    within the site's effective limits."""
+    st, _, site = gw.get("/api/v1/site", auth="token")
+    assert st == 200, site
+    st, _, assets = gw.get("/api/v1/assets", auth="token")
+    assert st == 200, assets
+    up = down = 0.0
+    for a in assets:
+        if not a["online"]:
+            continue
+        p = a["power_w"] or 0.0
+        up += max(0.0, a["envelope"]["max_w"] - p)
+        down += max(0.0, p - a["envelope"]["min_w"])
+    p, lim = site["site"]["power_w"], site["site"]["limits"]
+    mx = max(p, min(p + up, lim["import_max_w"]))
+    mn = min(p, max(p - down, -lim["export_max_w"]))
+    return p, mx - p, p - mn, lim["import_max_w"]
+
+
+def test_status_flexibility():
+    """TELEMETRY_STATUS carries the site's flexibility: oadrSetPoint current =
+    site power, max - current = up, current - min = down; oadrCapacity
+    current = the effective import limit. Checked against the gateway's API,
+    without and with a DSO limit (SIMPLE level 2: 20 kW)."""
+    vtn = new_vtn()
+    try:
+        cfg = site_config(vtn)
+        cfg["scheduler"] = {"plugin": "none", "planner": "none"}  # steady powers
+        with fgtest.Gateway(cfg) as gw:
+            meta = vtn.wait_for(lambda: vtn.registered_reports.get(
+                "flexgw-telemetry-status"), 10)
+            assert meta and meta["reportName"] == "METADATA_TELEMETRY_STATUS", meta
+            assert [(d["rID"], d["reportType"]) for d in meta["descriptions"]] == \
+                [("site_status", "x-resourceStatus")], meta
+            rr = vtn.request_report("flexgw-telemetry-status", ["site_status"],
+                                    granularity=1, report_back=1)
+            assert vtn.wait_for(lambda: vtn.report_requests[rr]["created"], 10)
+
+            def check(label, want_limit):
+                # Settle, then compare the newest reported status to the API.
+                time.sleep(2.5)
+                n = len(vtn.report_values["site_status"])
+                vtn.wait_for(lambda: len(vtn.report_values["site_status"]) > n, 5)
+                got = vtn.report_values["site_status"][-1]["status"]
+                p, up, down, lim = model_flex(gw)
+                sp, cap = got["setPoint"], got["capacity"]
+                r_up, r_down = sp["max"] - sp["current"], sp["current"] - sp["min"]
+                print(f"     {label}: reported power {sp['current']:.0f} W, up "
+                      f"{r_up:.0f} W, down {r_down:.0f} W, limit {cap['current']:.0f} W; "
+                      f"API: {p:.0f} W, up {up:.0f} W, down {down:.0f} W, limit {lim:.0f} W")
+                assert got["online"] is True and got["manualOverride"] is False, got
+                assert cap["current"] == want_limit == lim and cap["normal"] == 40000, got
+                tol = 0.03 * abs(p) + 300
+                assert abs(sp["current"] - p) <= tol, (got, p)
+                assert abs(r_up - up) <= tol and abs(r_down - down) <= tol, (got, up, down)
+                assert r_up >= 0 and r_down >= 0 and sp["max"] <= want_limit + 1e-6, got
+                return r_up, r_down
+
+            up0, down0 = check("no event", 40000)
+            assert up0 > 5000 and down0 > 5000, (up0, down0)
+            vtn.add_event("lim", [{"name": "SIMPLE", "type": "level",
+                                   "intervals": [{"duration": 600, "value": 2}]}],
+                          start_in=0, duration=600)
+            assert vtn.wait_for(lambda: vtn.opt_in.get(("lim", 0)), 10) == "optIn"
+            up1, _ = check("under a 20 kW limit", 20000)
+            assert up1 < up0, (up1, up0)
+        no_invalid(vtn)
+    finally:
+        vtn.stop()
+
+
 if __name__ == "__main__":
     fgtest.run([test_event_limit_reports_cancel_restart, test_tls_refused, test_pinning,
                 test_misbehaving_vtn, test_stop_while_vtn_hangs,
                 test_reregistration_and_cancel_report,
-                test_opt_schedule_and_opt_out])
+                test_opt_schedule_and_opt_out, test_status_flexibility])

@@ -7,8 +7,10 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "openadr/flex.h"
 #include "openadr/map.h"
 
 #define T0 1790000000
@@ -215,6 +217,90 @@ static void test_decide(void **state)
                      FG_OADR_OPT_OUT);
 }
 
+static struct fg_asset asset(const char *id, enum fg_asset_kind kind, double power)
+{
+    struct fg_asset a;
+    memset(&a, 0, sizeof(a));
+    snprintf(a.id, sizeof(a.id), "%s", id);
+    a.kind = kind;
+    a.online = true;
+    a.last_seen = T0;
+    a.power_w = power;
+    a.reactive_var = NAN;
+    return a;
+}
+
+/* Flexibility for TELEMETRY_STATUS: up = more consumption the site can take
+ * now, down = how much it can reduce, both within the site's limits. */
+static void test_flex(void **state)
+{
+    (void)state;
+    static struct fg_model m; /* large */
+    fg_model_init(&m);
+    m.site.import_limit_w = 10000;
+    m.site.export_limit_w = 5000;
+    m.site.meter_power_w = NAN;
+    struct fg_asset bat = asset("bat", FG_ASSET_BATTERY, 2000);
+    bat.battery = (struct fg_battery){.capacity_wh = 10000,
+                                      .soc = 50,
+                                      .soc_min = 10,
+                                      .soc_max = 90,
+                                      .max_charge_w = 5000,
+                                      .max_discharge_w = 5000};
+    struct fg_asset load = asset("load", FG_ASSET_LOAD, 3000);
+    load.load.type = FG_LOAD_INFLEXIBLE;
+    struct fg_asset ev = asset("ev", FG_ASSET_EVSE, 0);
+    ev.online = false; /* no flexibility */
+    assert_int_equal(fg_model_add_asset(&m, &bat, NULL), 0);
+    assert_int_equal(fg_model_add_asset(&m, &load, NULL), 0);
+    assert_int_equal(fg_model_add_asset(&m, &ev, NULL), 0);
+    struct fg_oadr_flex f;
+    fg_oadr_flex_now(&m, T0, &f);
+    assert_true(f.online);
+    assert_float_equal(f.power_w, 5000, 1e-9);
+    assert_float_equal(f.up_w, 3000, 1e-9);   /* battery 2000 -> 5000 W */
+    assert_float_equal(f.down_w, 7000, 1e-9); /* battery 2000 -> -5000 W */
+    assert_float_equal(f.max_w, 8000, 1e-9);
+    assert_float_equal(f.min_w, -2000, 1e-9);
+    assert_float_equal(f.import_max_w, 10000, 1e-9);
+    /* A DSO limit of 6000 W leaves 1000 W up. */
+    static struct fg_signal lim;
+    memset(&lim, 0, sizeof(lim));
+    snprintf(lim.id, sizeof(lim.id), "dso");
+    lim.source = FG_SRC_OPENADR;
+    lim.type = FG_SIG_GRID_LIMIT;
+    lim.n_intervals = 1;
+    lim.intervals[0] = (struct fg_signal_interval){T0 - 10, 600, 6000, NAN};
+    struct fg_error e = {0};
+    assert_int_equal(fg_model_signal_put(&m, &lim, T0, &e), 0);
+    fg_oadr_flex_now(&m, T0, &f);
+    assert_float_equal(f.up_w, 1000, 1e-9);
+    assert_float_equal(f.import_max_w, 6000, 1e-9);
+    /* Past the limit: no room up, never negative; down unchanged. The
+     * export limit bounds down: the load rises, the battery could go to
+     * -5000 W, the site to 6000 W. */
+    fg_model_find_asset(&m, "load")->power_w = 9000;
+    fg_oadr_flex_now(&m, T0, &f);
+    assert_float_equal(f.power_w, 11000, 1e-9);
+    assert_float_equal(f.up_w, 0, 1e-9);
+    assert_float_equal(f.down_w, 7000, 1e-9);
+    /* A site at the export limit cannot reduce further. */
+    fg_model_find_asset(&m, "load")->power_w = 0;
+    fg_model_find_asset(&m, "bat")->power_w = -5000;
+    fg_oadr_flex_now(&m, T0, &f);
+    assert_float_equal(f.power_w, -5000, 1e-9);
+    assert_float_equal(f.down_w, 0, 1e-9);
+    assert_float_equal(f.up_w, 10000, 1e-9); /* battery -5000 -> 5000 W, under 6000 */
+    /* Nothing online: offline, no flexibility. */
+    for (size_t i = 0; i < m.n_assets; i++)
+        m.assets[i].online = false;
+    fg_oadr_flex_now(&m, T0, &f);
+    assert_false(f.online);
+    assert_float_equal(f.up_w, 0, 1e-9);
+    assert_float_equal(f.down_w, 0, 1e-9);
+    fg_model_clear(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_skipped_cancelled_open_ended),
         cmocka_unit_test(test_targets),
         cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_flex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
