@@ -97,6 +97,73 @@ static bool map_value(const struct fg_openadr_signal *s, const struct fg_oadr_ma
     }
 }
 
+/* Ramp-up and recovery of a grid limit (docs/openadr.md "Events ->
+ * signals"). x-eiRampUp is the time before the event in which the site may
+ * start to respond, x-eiRecovery the time after it in which it returns to
+ * normal. For a limit that means: step it in from the connection's limit
+ * over the ramp-up period, so the site (EV chargers first) does not fall
+ * from full power to the event's level at dtstart in one go, and step it
+ * back out over the recovery period, so everything that was held back does
+ * not come back at once when the event ends (the rebound peak a DSO wants
+ * to avoid). RAMP_STEPS_MAX steps of at least RAMP_STEP_MIN_S each (one step
+ * for a shorter period), at 1/(n+1) .. n/(n+1) of the way between the
+ * connection's limit and the event's first (ramp-up) or last (recovery)
+ * value: the event's own intervals are never changed. */
+#define RAMP_STEPS_MAX 4
+#define RAMP_STEP_MIN_S 60
+
+static size_t ramp_steps(int64_t period_s)
+{
+    if (period_s <= 0)
+        return 0;
+    int64_t n = period_s / RAMP_STEP_MIN_S;
+    return n < 1 ? 1 : n > RAMP_STEPS_MAX ? RAMP_STEPS_MAX : (size_t)n;
+}
+
+/* n steps over [start, start + period): toward `to` (ramp-up) from `from`,
+ * step j at from + (to - from) * (j + 1) / (n + 1). */
+static void ramp(struct fg_signal_interval *out, size_t n, int64_t start, int64_t period,
+                 double from, double to)
+{
+    for (size_t j = 0; j < n; j++) {
+        int64_t a = period * (int64_t)j / (int64_t)n;
+        int64_t b = period * (int64_t)(j + 1) / (int64_t)n;
+        out[j] = (struct fg_signal_interval){
+            .start = start + a,
+            .duration_s = b - a,
+            .value = from + (to - from) * (double)(j + 1) / (double)(n + 1),
+            .export_value = NAN,
+        };
+    }
+}
+
+static void add_ramps(const struct fg_openadr_event *ev, const struct fg_oadr_map_opts *o,
+                      struct fg_signal *s)
+{
+    if (s->type != FG_SIG_GRID_LIMIT || !s->n_intervals)
+        return;
+    double normal = o->import_limit_w;
+    const struct fg_signal_interval *first = &s->intervals[0];
+    const struct fg_signal_interval *last = &s->intervals[s->n_intervals - 1];
+    size_t up = ev->has_ramp_up && first->value < normal ? ramp_steps(ev->ramp_up_s) : 0;
+    size_t rec =
+        ev->has_recovery && last->value < normal ? ramp_steps(ev->recovery_s) : 0;
+    size_t room = FG_SIGNAL_MAX_INTERVALS - s->n_intervals;
+    if (up > room)
+        up = room;
+    if (rec > room - up)
+        rec = room - up;
+    if (!up && !rec)
+        return;
+    struct fg_signal_interval iv[FG_SIGNAL_MAX_INTERVALS];
+    ramp(iv, up, first->start - ev->ramp_up_s, ev->ramp_up_s, normal, first->value);
+    memcpy(&iv[up], s->intervals, s->n_intervals * sizeof(iv[0]));
+    ramp(&iv[up + s->n_intervals], rec, last->start + last->duration_s, ev->recovery_s,
+         last->value, normal);
+    s->n_intervals += up + rec;
+    memcpy(s->intervals, iv, s->n_intervals * sizeof(iv[0]));
+}
+
 static int map_signal(const struct fg_openadr_event *ev,
                       const struct fg_openadr_signal *s, const struct fg_oadr_map_opts *o,
                       struct fg_signal *out, struct fg_error *err)
@@ -130,6 +197,8 @@ static int map_signal(const struct fg_openadr_event *ev,
         left = left > d ? left - d : 0;
     }
     out->n_intervals = n;
+    if (n)
+        add_ramps(ev, o, out);
     return n ? 0 : 1;
 }
 

@@ -301,6 +301,97 @@ static void test_flex(void **state)
     fg_model_clear(&m);
 }
 
+/* x-eiRampUp / x-eiRecovery: a grid limit steps in before dtstart and out
+ * after the end; the event's own intervals keep their times and values. */
+static void test_ramp_up_recovery(void **state)
+{
+    (void)state;
+    struct fg_openadr_interval iv[1] = {{.duration_s = 900, .value = 3}}; /* 10 kW */
+    struct fg_openadr_interval pv[1] = {{.duration_s = 900, .value = 0.2}};
+    struct fg_openadr_signal s[2] = {
+        {.name_id = FG_OADR_SIGNAL_SIMPLE,
+         .type = FG_OADR_SIGTYPE_LEVEL,
+         .id = "lim",
+         .intervals = iv,
+         .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_ELECTRICITY_PRICE,
+         .type = FG_OADR_SIGTYPE_PRICE,
+         .id = "price",
+         .intervals = pv,
+         .n_intervals = 1},
+    };
+    struct fg_openadr_event ev = event(s, 2);
+    ev.has_ramp_up = ev.has_recovery = true;
+    ev.ramp_up_s = 600; /* 4 steps of 150 s */
+    ev.recovery_s = 90; /* 1 step */
+    struct fg_oadr_map_opts o = opts();
+    o.start_offset_s = 10;
+    struct fg_signal out[FG_OADR_MAP_MAX];
+    map1(&ev, &o, out, 2);
+    const struct fg_signal *l = &out[0];
+    assert_int_equal(l->n_intervals, 6);
+    const struct {
+        int64_t start, dur;
+        double w;
+    } want[6] = {
+        {T0 + 10 - 600, 150, 34000}, {T0 + 10 - 450, 150, 28000},
+        {T0 + 10 - 300, 150, 22000}, {T0 + 10 - 150, 150, 16000},
+        {T0 + 10, 900, 10000},       {T0 + 10 + 900, 90, 25000},
+    };
+    for (size_t i = 0; i < 6; i++) {
+        assert_int_equal(l->intervals[i].start, want[i].start);
+        assert_int_equal(l->intervals[i].duration_s, want[i].dur);
+        assert_float_equal(l->intervals[i].value, want[i].w, 1e-9);
+        assert_true(isnan(l->intervals[i].export_value));
+    }
+    /* Prices have no ramp. */
+    assert_int_equal(out[1].n_intervals, 1);
+    assert_int_equal(out[1].intervals[0].start, T0 + 10);
+    /* The opt decision looks at the event's level, not the steps. */
+    char why[128];
+    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_AUTO, l, 1, 12000, why, sizeof(why)),
+                     FG_OADR_OPT_OUT);
+    assert_non_null(strstr(why, "10000 W"));
+    /* A ramp shorter than a step: one step over it. Level 0 (no reduction):
+     * nothing to ramp. */
+    ev.ramp_up_s = 30;
+    ev.has_recovery = false;
+    map1(&ev, &o, out, 2);
+    assert_int_equal(out[0].n_intervals, 2);
+    assert_int_equal(out[0].intervals[0].start, T0 + 10 - 30);
+    assert_int_equal(out[0].intervals[0].duration_s, 30);
+    assert_float_equal(out[0].intervals[0].value, 25000, 1e-9);
+    iv[0].value = 0;
+    map1(&ev, &o, out, 2);
+    assert_int_equal(out[0].n_intervals, 1);
+    assert_float_equal(out[0].intervals[0].value, 40000, 1e-9);
+}
+
+/* The ramp steps never push the event's intervals out of a full signal. */
+static void test_ramp_room(void **state)
+{
+    (void)state;
+    static struct fg_openadr_interval iv[FG_SIGNAL_MAX_INTERVALS - 1];
+    for (size_t i = 0; i < FG_SIGNAL_MAX_INTERVALS - 1; i++)
+        iv[i] = (struct fg_openadr_interval){.duration_s = 60, .value = 2};
+    struct fg_openadr_signal s = {.name_id = FG_OADR_SIGNAL_SIMPLE,
+                                  .type = FG_OADR_SIGTYPE_LEVEL,
+                                  .intervals = iv,
+                                  .n_intervals = FG_SIGNAL_MAX_INTERVALS - 1};
+    struct fg_openadr_event ev = event(&s, 1);
+    ev.duration_s = 0;
+    ev.has_ramp_up = ev.has_recovery = true;
+    ev.ramp_up_s = ev.recovery_s = 600;
+    struct fg_oadr_map_opts o = opts();
+    struct fg_signal out[FG_OADR_MAP_MAX];
+    map1(&ev, &o, out, 1);
+    assert_int_equal(out[0].n_intervals, FG_SIGNAL_MAX_INTERVALS);
+    assert_int_equal(out[0].intervals[0].start, T0 - 600); /* one step: the rest full */
+    assert_int_equal(out[0].intervals[0].duration_s, 600);
+    assert_int_equal(out[0].intervals[1].start, T0);
+    assert_float_equal(out[0].intervals[1].value, 20000, 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -311,6 +402,8 @@ int main(void)
         cmocka_unit_test(test_targets),
         cmocka_unit_test(test_decide),
         cmocka_unit_test(test_flex),
+        cmocka_unit_test(test_ramp_up_recovery),
+        cmocka_unit_test(test_ramp_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
