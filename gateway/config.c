@@ -559,6 +559,10 @@ static const struct row openadr_rows[] = {
     {.key = "level3_fraction", .type = T_DBL, CF(openadr.level_fraction[2]), .min = 0,
      .max = 1, .dnum = 0.25,
      .doc = "SIMPLE level 3 (special): import limit as a share of import_limit_w."},
+    {.key = "groups", .type = T_STR, CF(openadr.groups), .dstr = "",
+     .doc = "Groups the site belongs to at the VTN, comma-separated (\"north, "
+            "feeder-12\"): an event whose target names groups (groupID or groupName) "
+            "is for us only if one of them is listed; empty: none."},
     {.key = "unavailable", .type = T_ARR, .off = offsetof(struct fg_config, openadr.unavailable),
      .size = sizeof(struct fg_cfg_oadr_window),
      .aux_off = offsetof(struct fg_config, openadr.n_unavailable), .max = FG_OADR_WINDOWS_MAX,
@@ -2230,6 +2234,10 @@ static void check_openadr(struct ctx *x, struct fg_config *c)
     if (c->openadr.enabled && !c->openadr.vtn_url[0])
         fg_errlist_add(x->errs, FG_EMISSING, "/openadr/vtn_url",
                        "required when openadr is enabled");
+    char why[128];
+    if (c->openadr.groups[0] &&
+        fg_openadr_groups_check(c->openadr.groups, why, sizeof(why)))
+        fg_errlist_add(x->errs, FG_EINVAL, "/openadr/groups", "%s", why);
     for (size_t i = 0; i < c->openadr.n_unavailable; i++) {
         struct fg_cfg_oadr_window *w = &c->openadr.unavailable[i];
         struct fg_error e = {0};

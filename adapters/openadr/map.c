@@ -15,6 +15,14 @@ static bool strs_has(const struct fg_openadr_strs *s, const char *v)
     return false;
 }
 
+static bool in_groups(const struct fg_openadr_strs *s, const char *groups)
+{
+    for (size_t i = 0; groups && i < s->n; i++)
+        if (fg_openadr_groups_has(groups, s->v[i]))
+            return true;
+    return false;
+}
+
 static bool target_empty(const struct fg_openadr_target *t)
 {
     return !t->group_ids.n && !t->group_names.n && !t->resource_ids.n && !t->ven_ids.n &&
@@ -25,7 +33,8 @@ static bool target_match(const struct fg_openadr_target *t,
                          const struct fg_oadr_map_opts *o)
 {
     return target_empty(t) || strs_has(&t->ven_ids, o->ven_id) ||
-           strs_has(&t->party_ids, o->ven_id) || strs_has(&t->resource_ids, o->site_id);
+           strs_has(&t->party_ids, o->ven_id) || strs_has(&t->resource_ids, o->site_id) ||
+           in_groups(&t->group_ids, o->groups) || in_groups(&t->group_names, o->groups);
 }
 
 bool fg_oadr_event_targets_us(const struct fg_openadr_event *ev,

@@ -18,6 +18,7 @@ enum fg_oadr_policy { FG_OADR_POLICY_AUTO = 0, FG_OADR_POLICY_IN, FG_OADR_POLICY
 struct fg_oadr_map_opts {
     const char *ven_id;       /* ours; may be NULL before registration */
     const char *site_id;      /* accepted as a resourceID target */
+    const char *groups;       /* ours, comma-separated (openadr.groups); NULL none */
     double import_limit_w;    /* site.import_limit_w */
     double site_power_w;      /* now, for LOAD_DISPATCH delta; NAN: unknown (0) */
     double level_fraction[3]; /* SIMPLE levels 1..3 */
@@ -28,8 +29,10 @@ struct fg_oadr_map_opts {
 
 #define FG_OADR_MAP_MAX 8 /* model signals from one event at most */
 
-/* Whether the event (and at least one of its signals) is meant for us:
- * no target at all, or our venID / partyID, or the site's id as resourceID. */
+/* Whether the event is meant for us: no target at all, or our venID /
+ * partyID, or the site's id as resourceID, or one of our groups as groupID
+ * or groupName. An event that names only groups we are not in (or other
+ * VENs, parties, resources) is not. */
 bool fg_oadr_event_targets_us(const struct fg_openadr_event *ev,
                               const struct fg_oadr_map_opts *o);
 

@@ -466,6 +466,7 @@ static enum fg_openadr_opt apply_event(struct ven *v, const struct fg_openadr_ev
     struct fg_oadr_map_opts o = {
         .ven_id = v->ven_id,
         .site_id = m->site.id,
+        .groups = c->openadr.groups,
         .import_limit_w = m->site.import_limit_w,
         .site_power_w = fg_model_site_power(m),
         .level_fraction = {c->openadr.level_fraction[0], c->openadr.level_fraction[1],
@@ -534,7 +535,8 @@ static void on_events(struct ven *v, const struct fg_openadr_distribute_event *d
     for (size_t i = 0; i < de->n_events; i++) {
         const struct fg_openadr_event *ev = &de->events[i];
         struct fg_oadr_map_opts o = {.ven_id = v->ven_id,
-                                     .site_id = v->host.model->site.id};
+                                     .site_id = v->host.model->site.id,
+                                     .groups = v->cfg->openadr.groups};
         struct known_event *k = find_event(v, ev->event_id);
         bool ours = fg_oadr_event_targets_us(ev, &o);
         if (!k && v->n_events < EVENTS_MAX && strlen(ev->event_id) < FG_SIGNAL_ID_MAX) {
@@ -555,7 +557,7 @@ static void on_events(struct ven *v, const struct fg_openadr_distribute_event *d
         if (ours) {
             k->opt = apply_event(v, ev, k);
         } else {
-            fg_info(MOD, "event %s: targets another VEN or resource; ignored",
+            fg_info(MOD, "event %s: targets other VENs, resources or groups; ignored",
                     ev->event_id);
             k->opt = FG_OADR_OPT_OUT;
         }

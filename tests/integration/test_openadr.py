@@ -438,8 +438,52 @@ def test_status_flexibility():
         vtn.stop()
 
 
+def test_groups():
+    """openadr.groups: an event targeted at one of our groups (groupID or
+    groupName) is ours; one naming only other groups is not (opt-out "not
+    targeted", no signal). A malformed list is refused by --check-config
+    with its path."""
+    import json
+    import subprocess
+    vtn = new_vtn()
+    try:
+        cfg = site_config(vtn, groups="north, feeder-12")
+        bad = dict(cfg, openadr=dict(cfg["openadr"], groups="north,,feeder-12"))
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+            json.dump(bad, f)
+            f.flush()
+            r = subprocess.run([fgtest.FLEXGW, "--check-config", f.name],
+                               capture_output=True, text=True, timeout=20)
+        assert r.returncode != 0, r
+        assert "/openadr/groups: entry 1 is empty" in r.stdout + r.stderr, r
+        with fgtest.Gateway(cfg) as gw:
+            assert vtn.wait_for(lambda: vtn.registrations, 10)
+            simple = [{"name": "SIMPLE", "type": "level",
+                       "intervals": [{"duration": 600, "value": 1}]}]
+            vtn.add_event("ours-id", simple, start_in=60, duration=600,
+                          targets={"groupID": ["feeder-12"]})
+            vtn.add_event("ours-name", simple, start_in=60, duration=600,
+                          targets={"groupName": ["south", "north"]})
+            vtn.add_event("theirs", simple, start_in=60, duration=600,
+                          targets={"groupID": ["south"], "groupName": ["feeder-1"]})
+            got = vtn.wait_for(lambda: all(vtn.opt_in.get((e, 0)) for e in
+                                           ("ours-id", "ours-name", "theirs"))
+                               and dict(vtn.opt_in), 10)
+            assert got[("ours-id", 0)] == got[("ours-name", 0)] == "optIn", got
+            assert got[("theirs", 0)] == "optOut", got
+            ids = wait(lambda: (ids := {s["id"] for s in signals(gw)}) >=
+                       {"ours-id", "ours-name"} and ids, "signals of our groups")
+            time.sleep(0.5)
+            assert "theirs" not in {s["id"] for s in signals(gw)}, signals(gw)
+            wait_log(gw, "event theirs: targets other VENs, resources or groups")
+            print(f"     groups north, feeder-12: opt {got}; signals {sorted(ids)}")
+        no_invalid(vtn)
+    finally:
+        vtn.stop()
+
+
 if __name__ == "__main__":
     fgtest.run([test_event_limit_reports_cancel_restart, test_tls_refused, test_pinning,
                 test_misbehaving_vtn, test_stop_while_vtn_hangs,
                 test_reregistration_and_cancel_report,
-                test_opt_schedule_and_opt_out, test_status_flexibility])
+                test_opt_schedule_and_opt_out, test_status_flexibility, test_groups])

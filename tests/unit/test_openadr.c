@@ -1187,6 +1187,35 @@ static int teardown(void **state)
     return 0;
 }
 
+/* openadr.groups: the configured list and its lookup. */
+static void groups(void **state)
+{
+    (void)state;
+    char why[128];
+    assert_int_equal(fg_openadr_groups_check("north", why, sizeof(why)), 0);
+    assert_int_equal(fg_openadr_groups_check(" north ,feeder-12,\tx ", why, sizeof(why)),
+                     0);
+    assert_int_equal(fg_openadr_groups_check("a,,b", why, sizeof(why)), FG_EINVAL);
+    assert_string_equal(why, "entry 1 is empty (write \"a, b\")");
+    assert_int_equal(fg_openadr_groups_check("a, ", why, sizeof(why)), FG_EINVAL);
+    assert_string_equal(why, "entry 1 is empty (write \"a, b\")");
+    assert_int_equal(fg_openadr_groups_check("a,b\nc", why, sizeof(why)), FG_EINVAL);
+    assert_string_equal(why, "entry 1 holds a control character");
+    char longer[FG_OPENADR_GROUP_MAX + 8];
+    memset(longer, 'g', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = 0;
+    assert_int_equal(fg_openadr_groups_check(longer, why, sizeof(why)), FG_EINVAL);
+    assert_non_null(strstr(why, "entry 0 is longer than 127"));
+    const char *list = " north ,feeder-12";
+    assert_true(fg_openadr_groups_has(list, "north"));
+    assert_true(fg_openadr_groups_has(list, "feeder-12"));
+    assert_false(fg_openadr_groups_has(list, "feeder-1"));
+    assert_false(fg_openadr_groups_has(list, "North"));
+    assert_false(fg_openadr_groups_has(list, ""));
+    assert_false(fg_openadr_groups_has("", ""));
+    assert_false(fg_openadr_groups_has(NULL, "north"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1205,6 +1234,7 @@ int main(void)
         cmocka_unit_test(schema_invalid),
         cmocka_unit_test(encodings),
         cmocka_unit_test(samples_validate),
+        cmocka_unit_test(groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

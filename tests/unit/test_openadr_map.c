@@ -197,6 +197,46 @@ static void test_targets(void **state)
     ev.target.ven_ids = (struct fg_openadr_strs){other, 1};
     ev.target.resource_ids = (struct fg_openadr_strs){site, 1};
     assert_true(fg_oadr_event_targets_us(&ev, &o));
+    /* Groups: ours as groupID or groupName; another group alone is not us. */
+    const char *g_other[] = {"south"}, *g_ours[] = {"south", "feeder-12"};
+    ev.target = (struct fg_openadr_target){0};
+    ev.target.group_ids = (struct fg_openadr_strs){g_other, 1};
+    assert_false(fg_oadr_event_targets_us(&ev, &o)); /* no groups configured */
+    o.groups = "north, feeder-12";
+    assert_false(fg_oadr_event_targets_us(&ev, &o));
+    ev.target.group_ids = (struct fg_openadr_strs){g_ours, 2};
+    assert_true(fg_oadr_event_targets_us(&ev, &o));
+    ev.target.group_ids = (struct fg_openadr_strs){0};
+    ev.target.group_names = (struct fg_openadr_strs){g_ours, 2};
+    assert_true(fg_oadr_event_targets_us(&ev, &o));
+    ev.target.group_names = (struct fg_openadr_strs){g_other, 1};
+    assert_false(fg_oadr_event_targets_us(&ev, &o));
+    /* A signal targeted at another group is skipped, ours is mapped. */
+    struct fg_openadr_interval iv[1] = {{.duration_s = 60, .value = 1}};
+    struct fg_openadr_signal s[2] = {
+        {.name_id = FG_OADR_SIGNAL_SIMPLE,
+         .type = FG_OADR_SIGTYPE_LEVEL,
+         .id = "theirs",
+         .has_target = true,
+         .target = {.group_names = {g_other, 1}},
+         .intervals = iv,
+         .n_intervals = 1},
+        {.name_id = FG_OADR_SIGNAL_SIMPLE,
+         .type = FG_OADR_SIGTYPE_LEVEL,
+         .id = "ours",
+         .has_target = true,
+         .target = {.group_ids = {g_ours, 2}},
+         .intervals = iv,
+         .n_intervals = 1},
+    };
+    struct fg_openadr_event ev2 = event(s, 2);
+    struct fg_signal out[FG_OADR_MAP_MAX];
+    size_t n, skipped;
+    struct fg_error e = {0};
+    assert_int_equal(fg_oadr_map_event(&ev2, &o, out, &n, &skipped, &e), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(skipped, 1);
+    assert_true(out[0].intervals[0].value == 30000);
 }
 
 static void test_decide(void **state)
