@@ -241,8 +241,28 @@ int fg_oadr_map_event(const struct fg_openadr_event *ev, const struct fg_oadr_ma
     return 0;
 }
 
+/* Whether a signal interval overlaps an unavailability window; *w gets it. */
+static bool in_window(const struct fg_signal *s, size_t n,
+                      const struct fg_openadr_window *win, size_t n_win,
+                      const struct fg_openadr_window **w)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < s[i].n_intervals; k++) {
+            const struct fg_signal_interval *iv = &s[i].intervals[k];
+            for (size_t j = 0; j < n_win; j++)
+                if (iv->start < win[j].dtstart + win[j].duration_s &&
+                    win[j].dtstart < iv->start + iv->duration_s) {
+                    *w = &win[j];
+                    return true;
+                }
+        }
+    return false;
+}
+
 enum fg_openadr_opt fg_oadr_decide(enum fg_oadr_policy policy, const struct fg_signal *s,
-                                   size_t n, double inflexible_w, char *why, size_t why_n)
+                                   size_t n, double inflexible_w,
+                                   const struct fg_openadr_window *unavailable,
+                                   size_t n_unavailable, char *why, size_t why_n)
 {
     why[0] = 0;
     if (policy == FG_OADR_POLICY_OUT) {
@@ -251,6 +271,14 @@ enum fg_openadr_opt fg_oadr_decide(enum fg_oadr_policy policy, const struct fg_s
     }
     if (policy == FG_OADR_POLICY_IN)
         return FG_OADR_OPT_IN;
+    const struct fg_openadr_window *w = NULL;
+    if (in_window(s, n, unavailable, n_unavailable, &w)) {
+        char from[FG_OPENADR_DATETIME_MAX], to[FG_OPENADR_DATETIME_MAX];
+        fg_openadr_datetime_format(w->dtstart, from);
+        fg_openadr_datetime_format(w->dtstart + w->duration_s, to);
+        snprintf(why, why_n, "overlaps the unavailability window %s .. %s", from, to);
+        return FG_OADR_OPT_OUT;
+    }
     for (size_t i = 0; i < n; i++) {
         if (s[i].type != FG_SIG_GRID_LIMIT)
             continue;

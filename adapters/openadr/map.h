@@ -50,10 +50,13 @@ int fg_oadr_map_event(const struct fg_openadr_event *ev, const struct fg_oadr_ma
                       struct fg_error *err);
 
 /* The opt decision for one mapped event: policy in/out decide alone; auto
- * opts out when a grid limit of the event is below inflexible_w (the load
- * the site cannot shed), writing the reason to why (n bytes). */
+ * opts out when an interval of the event's signals overlaps one of the
+ * n_unavailable windows (openadr.unavailable: the site is in maintenance),
+ * or when a grid limit of the event is below inflexible_w (the load the
+ * site cannot shed), writing the reason to why (n bytes). */
 enum fg_openadr_opt fg_oadr_decide(enum fg_oadr_policy policy, const struct fg_signal *s,
-                                   size_t n, double inflexible_w, char *why,
-                                   size_t why_n);
+                                   size_t n, double inflexible_w,
+                                   const struct fg_openadr_window *unavailable,
+                                   size_t n_unavailable, char *why, size_t why_n);
 
 #endif

@@ -490,8 +490,14 @@ static enum fg_openadr_opt apply_event(struct ven *v, const struct fg_openadr_ev
         return k->opt;
     }
     char why[160];
-    enum fg_openadr_opt opt = fg_oadr_decide((enum fg_oadr_policy)c->openadr.opt_policy,
-                                             sig, n, inflexible_w(m), why, sizeof(why));
+    struct fg_openadr_window win[FG_OADR_WINDOWS_MAX];
+    for (size_t i = 0; i < c->openadr.n_unavailable; i++)
+        win[i] = (struct fg_openadr_window){c->openadr.unavailable[i].from_t,
+                                            c->openadr.unavailable[i].to_t -
+                                                c->openadr.unavailable[i].from_t};
+    enum fg_openadr_opt opt =
+        fg_oadr_decide((enum fg_oadr_policy)c->openadr.opt_policy, sig, n,
+                       inflexible_w(m), win, c->openadr.n_unavailable, why, sizeof(why));
     if (opt == FG_OADR_OPT_OUT || !n) {
         cancel_signals(v, k, "opted out");
         if (!n)

@@ -353,6 +353,17 @@ def test_opt_schedule_and_opt_out():
             time.sleep(0.5)
             assert not [s for s in signals(gw) if s["id"] == "ev-l3"], signals(gw)
             wait_log(gw, "opt out: grid limit 2000 W below the inflexible load")
+            # An event in the maintenance window is opted out (policy auto),
+            # one before it is not.
+            simple1 = [{"name": "SIMPLE", "type": "level",
+                        "intervals": [{"duration": 600, "value": 1}]}]
+            vtn.add_event("ev-maint", simple1, dtstart=t0 + 600, duration=600)
+            vtn.add_event("ev-before", simple1, dtstart=t0 - 1200, duration=600)
+            assert vtn.wait_for(lambda: vtn.opt_in.get(("ev-maint", 0)), 10) == "optOut"
+            assert vtn.wait_for(lambda: vtn.opt_in.get(("ev-before", 0)), 10) == "optIn"
+            wait_log(gw, "event ev-maint (modification 0): opt out: overlaps the "
+                     f"unavailability window {iso(t0)} .. {iso(t0 + 5400)}")
+            assert "ev-maint" not in {s["id"] for s in signals(gw)}, signals(gw)
             cfg["openadr"]["unavailable"] = []
             with open(gw.config_path, "w") as f:
                 json.dump(cfg, f)

@@ -246,15 +246,49 @@ static void test_decide(void **state)
     s.intervals[0].value = 10000;
     s.intervals[1].value = 3000;
     char why[128];
-    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_AUTO, &s, 1, 4000, why, sizeof(why)),
-                     FG_OADR_OPT_OUT);
+    assert_int_equal(
+        fg_oadr_decide(FG_OADR_POLICY_AUTO, &s, 1, 4000, NULL, 0, why, sizeof(why)),
+        FG_OADR_OPT_OUT);
     assert_non_null(strstr(why, "3000 W below the inflexible load 4000 W"));
-    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_AUTO, &s, 1, 2000, why, sizeof(why)),
+    assert_int_equal(
+        fg_oadr_decide(FG_OADR_POLICY_AUTO, &s, 1, 2000, NULL, 0, why, sizeof(why)),
+        FG_OADR_OPT_IN);
+    assert_int_equal(
+        fg_oadr_decide(FG_OADR_POLICY_IN, &s, 1, 9000, NULL, 0, why, sizeof(why)),
+        FG_OADR_OPT_IN);
+    assert_int_equal(
+        fg_oadr_decide(FG_OADR_POLICY_OUT, &s, 1, 0, NULL, 0, why, sizeof(why)),
+        FG_OADR_OPT_OUT);
+}
+
+/* openadr.unavailable: under auto an event overlapping a window is opted
+ * out with the window named; in / out decide alone. */
+static void test_decide_unavailable(void **state)
+{
+    (void)state;
+    struct fg_signal s = {.type = FG_SIG_PRICE, .n_intervals = 2};
+    s.intervals[0] = (struct fg_signal_interval){T0, 600, 0.3, NAN};
+    s.intervals[1] = (struct fg_signal_interval){T0 + 600, 600, 0.4, NAN};
+    struct fg_openadr_window w[2] = {{T0 - 3600, 3600}, /* ends as the event starts */
+                                     {T0 + 1200, 600}}; /* starts as it ends */
+    char why[128];
+    assert_int_equal(
+        fg_oadr_decide(FG_OADR_POLICY_AUTO, &s, 1, 0, w, 2, why, sizeof(why)),
+        FG_OADR_OPT_IN);
+    w[1].dtstart = T0 + 1199; /* one second of overlap */
+    assert_int_equal(
+        fg_oadr_decide(FG_OADR_POLICY_AUTO, &s, 1, 0, w, 2, why, sizeof(why)),
+        FG_OADR_OPT_OUT);
+    char from[FG_OPENADR_DATETIME_MAX], to[FG_OPENADR_DATETIME_MAX], want[160];
+    fg_openadr_datetime_format(T0 + 1199, from);
+    fg_openadr_datetime_format(T0 + 1799, to);
+    snprintf(want, sizeof(want), "overlaps the unavailability window %s .. %s", from, to);
+    assert_string_equal(why, want);
+    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_IN, &s, 1, 0, w, 2, why, sizeof(why)),
                      FG_OADR_OPT_IN);
-    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_IN, &s, 1, 9000, why, sizeof(why)),
-                     FG_OADR_OPT_IN);
-    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_OUT, &s, 1, 0, why, sizeof(why)),
+    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_OUT, &s, 1, 0, w, 2, why, sizeof(why)),
                      FG_OADR_OPT_OUT);
+    assert_string_equal(why, "opt_policy out");
 }
 
 static struct fg_asset asset(const char *id, enum fg_asset_kind kind, double power)
@@ -389,8 +423,9 @@ static void test_ramp_up_recovery(void **state)
     assert_int_equal(out[1].intervals[0].start, T0 + 10);
     /* The opt decision looks at the event's level, not the steps. */
     char why[128];
-    assert_int_equal(fg_oadr_decide(FG_OADR_POLICY_AUTO, l, 1, 12000, why, sizeof(why)),
-                     FG_OADR_OPT_OUT);
+    assert_int_equal(
+        fg_oadr_decide(FG_OADR_POLICY_AUTO, l, 1, 12000, NULL, 0, why, sizeof(why)),
+        FG_OADR_OPT_OUT);
     assert_non_null(strstr(why, "10000 W"));
     /* A ramp shorter than a step: one step over it. Level 0 (no reduction):
      * nothing to ramp. */
@@ -441,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_skipped_cancelled_open_ended),
         cmocka_unit_test(test_targets),
         cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_decide_unavailable),
         cmocka_unit_test(test_flex),
         cmocka_unit_test(test_ramp_up_recovery),
         cmocka_unit_test(test_ramp_room),
