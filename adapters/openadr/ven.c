@@ -45,6 +45,7 @@ enum kind {
     K_CREATE,
     K_REGISTER_REPORT,
     K_POLL,
+    K_REQUEST_EVENT,
     K_ACK, /* any answer that is only an acknowledgement */
 };
 
@@ -385,6 +386,21 @@ static void sync_opts(struct ven *v)
     free(now_ids);
 }
 
+/* After each (re-)registration: ask for the current events at once rather
+ * than wait for the VTN to push them into a poll answer (2.0b: a VEN
+ * requests events after registering); the answer, an oadrDistributeEvent,
+ * is handled like a polled one. */
+static void send_request_event(struct ven *v)
+{
+    struct fg_buf b;
+    struct fg_error e = {0};
+    char rid[48];
+    new_id(v, "req", rid, sizeof(rid));
+    fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
+    int rc = fg_openadr_build_request_event(&b, rid, v->ven_id, 0, &e);
+    enqueue(v, K_REQUEST_EVENT, "EiEvent", "oadrRequestEvent", &b, rc, &e);
+}
+
 static void on_registered(struct ven *v,
                           const struct fg_openadr_created_party_registration *r)
 {
@@ -411,6 +427,7 @@ static void on_registered(struct ven *v,
             (long long)v->poll_s);
     send_register_report(v);
     sync_opts(v);
+    send_request_event(v);
     fg_timer_start(&v->poll_timer, 0);
 }
 
@@ -1009,6 +1026,17 @@ static void on_answer(struct req *r)
         more = on_message(v, &m);
         if (v->registered && !v->registering)
             fg_timer_start(&v->poll_timer, more ? 0 : v->poll_s * 1000);
+        break;
+    case K_REQUEST_EVENT:
+        if (m.type == FG_OADR_DISTRIBUTE_EVENT)
+            on_events(v, &m.u.distribute_event);
+        else if (m.type == FG_OADR_RESPONSE)
+            fg_warn(MOD, "%s: the VTN answered %d %s; events come with the next poll",
+                    r->what, m.u.ack.response.code,
+                    m.u.ack.response.description ? m.u.ack.response.description : "");
+        else
+            fg_warn(MOD, "%s: unexpected %s from the VTN ignored", r->what,
+                    fg_openadr_type_name(m.type));
         break;
     case K_ACK:
         if (m.type == FG_OADR_UPDATED_REPORT && m.u.ack.has_cancel)

@@ -434,6 +434,12 @@ int fg_openadr_build_canceled_party_registration(struct fg_buf *out,
 
 int fg_openadr_build_poll(struct fg_buf *out, const char *ven_id, struct fg_error *err);
 
+/* oadrRequestEvent (pyld:eiRequestEvent): asks the VTN for all current
+ * events, answered with an oadrDistributeEvent. reply_limit 0: left out. */
+int fg_openadr_build_request_event(struct fg_buf *out, const char *request_id,
+                                   const char *ven_id, uint32_t reply_limit,
+                                   struct fg_error *err);
+
 /* oadrResponse; ven_id may be NULL. */
 int fg_openadr_build_response(struct fg_buf *out, const struct fg_openadr_ei_response *r,
                               const char *ven_id, struct fg_error *err);

@@ -493,8 +493,44 @@ def test_groups():
         vtn.stop()
 
 
+def test_request_event_after_registration():
+    """After registering (and again after a re-registration) the VEN sends
+    oadrRequestEvent; the oadrDistributeEvent in the answer is acted on like
+    a polled one: an event the VTN had before the VEN came is answered and
+    becomes a signal without a poll delivering it."""
+    vtn = new_vtn(poll_freq=2)
+    try:
+        vtn.add_event("early", [{"name": "SIMPLE", "type": "level",
+                                 "intervals": [{"duration": 600, "value": 1}]}],
+                      start_in=120, duration=600)
+        with fgtest.Gateway(site_config(vtn, poll_s=2)) as gw:
+            assert vtn.wait_for(lambda: vtn.opt_in.get(("early", 0)), 10) == "optIn"
+            sig = wait(lambda: [s for s in signals(gw) if s["id"] == "early"], "signal")[0]
+            assert sig["intervals"][0]["value"] == 30000, sig
+            reqs = vtn.payloads("in", "oadrRequestEvent")
+            assert len(reqs) == 1 and reqs[0]["service"] == "EiEvent", reqs
+            ven_id = next(iter(vtn.registrations))
+            assert reqs[0]["venID"] == ven_id, reqs[0]
+            outs = vtn.payloads("out", "oadrDistributeEvent")
+            assert outs and all(r["service"] == "EiEvent" for r in outs), \
+                [(r["service"], r["name"]) for r in outs]
+            # A re-registration requests the events again; nothing changed,
+            # so nothing is answered twice.
+            n_resp = len(vtn.event_responses)
+            vtn.request_reregistration()
+            vtn.wait_for(lambda: len(vtn.payloads("in", "oadrRequestEvent")) >= 2, 10)
+            time.sleep(0.5)
+            assert len(vtn.event_responses) == n_resp, vtn.event_responses
+            print(f"     {len(vtn.payloads('in', 'oadrRequestEvent'))} oadrRequestEvent, "
+                  f"event answered {vtn.opt_in[('early', 0)]} from its answer")
+        no_invalid(vtn)
+    finally:
+        vtn.stop()
+
+
 if __name__ == "__main__":
     fgtest.run([test_event_limit_reports_cancel_restart, test_tls_refused, test_pinning,
                 test_misbehaving_vtn, test_stop_while_vtn_hangs,
                 test_reregistration_and_cancel_report,
-                test_opt_schedule_and_opt_out, test_status_flexibility, test_groups])
+                test_opt_schedule_and_opt_out, test_status_flexibility, test_groups,
+                test_request_event_after_registration])

@@ -601,6 +601,26 @@ static void build_registration(void **state)
     assert_xpath(&b, "//pyld:requestID", "req-vtn-1");
     built_free(&b);
 
+    check_built(&b, &buf,
+                fg_openadr_build_request_event(&buf, "re-1", "VEN-flexgw-7", 0, &e), &e,
+                "request_event.xml");
+    assert_xpath(&b, "//oadr:oadrRequestEvent/pyld:eiRequestEvent/pyld:requestID",
+                 "re-1");
+    assert_xpath(&b, "//pyld:eiRequestEvent/ei:venID", "VEN-flexgw-7");
+    assert_xpath_count(&b, "//pyld:replyLimit", 0);
+    assert_xpath(&b, "//oadr:oadrRequestEvent/@ei:schemaVersion", "2.0b");
+    built_free(&b);
+    check_built(&b, &buf,
+                fg_openadr_build_request_event(&buf, "re-2", "VEN-flexgw-7", 50, &e), &e,
+                "request_event_limit.xml");
+    assert_xpath(&b, "//pyld:eiRequestEvent/pyld:replyLimit", "50");
+    built_free(&b);
+    assert_int_equal(fg_openadr_build_request_event(&buf, "re-3", NULL, 0, &e),
+                     FG_EINVAL);
+    assert_string_equal(e.path, "ei:venID");
+    fg_buf_clear(&buf);
+    fg_buf_init(&buf, FG_OPENADR_BUILD_MAX);
+
     check_built(&b, &buf, fg_openadr_build_poll(&buf, "VEN-flexgw-7", &e), &e,
                 "poll.xml");
     assert_xpath(&b, "//oadr:oadrPoll/ei:venID", "VEN-flexgw-7");
@@ -906,6 +926,14 @@ static void built_not_received(void **state)
     assert_int_equal(m.type, FG_OADR_POLL);
     assert_string_equal(fg_openadr_type_name(m.type), "oadrPoll");
     assert_string_equal(e.path, "/oadrPoll");
+    fg_openadr_msg_clear(&m);
+    free(xml);
+    fg_buf_init(&buf, FG_OPENADR_BUILD_MAX);
+    assert_int_equal(fg_openadr_build_request_event(&buf, "re-1", "VEN-1", 0, &e), 0);
+    xml = fg_buf_take(&buf);
+    fg_openadr_msg_init(&m);
+    assert_int_equal(fg_openadr_decode(xml, strlen(xml), NULL, &m, &e), FG_EUNSUPPORTED);
+    assert_int_equal(m.type, FG_OADR_REQUEST_EVENT);
     fg_openadr_msg_clear(&m);
     free(xml);
 }
