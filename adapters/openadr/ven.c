@@ -30,7 +30,10 @@
 #define MOD "openadr"
 #define QMAX 32
 #define EVENTS_MAX 64
-#define REPORTS_MAX 8
+/* Report requests at once: the array grows as the VTN asks (a VTN may
+ * request each point separately, per market context, ...), up to this cap,
+ * which is logged when hit; past it a request is refused (not pending). */
+#define REPORTS_CAP 256
 #define SAMPLES 3600 /* one per second: an hour of site power */
 #define BACKOFF_MAX_S 60
 #define ID_MAX 128
@@ -77,9 +80,9 @@ struct known_event {
 };
 
 struct report {
-    bool used;
     char rr_id[ID_MAX], spec_id[ID_MAX];
     int64_t gran_s, back_s;
+    int64_t end_t; /* reportInterval's end, epoch s; 0: until cancelled */
     bool power, energy, status;
     struct fg_timer timer;
     struct ven *v;
@@ -106,7 +109,8 @@ struct ven {
     uint64_t next_id;
     struct known_event events[EVENTS_MAX];
     size_t n_events;
-    struct report reports[REPORTS_MAX];
+    struct report **reports; /* n_reports used of cap_reports; each malloc'ed */
+    size_t n_reports, cap_reports;
     struct sample samples[SAMPLES];
     size_t n_samples, s_head; /* ring: s_head is the next slot */
     double energy_wh;
@@ -760,29 +764,94 @@ static void send_update(struct ven *v, struct report *rp)
     free(val);
 }
 
+static struct report *find_report(const struct ven *v, const char *rr_id, size_t *at)
+{
+    for (size_t i = 0; i < v->n_reports; i++)
+        if (!strcmp(v->reports[i]->rr_id, rr_id)) {
+            if (at)
+                *at = i;
+            return v->reports[i];
+        }
+    return NULL;
+}
+
+/* A new report slot, or NULL (logged) at REPORTS_CAP or out of memory. */
+static struct report *add_report(struct ven *v, const char *rr_id)
+{
+    if (v->n_reports == REPORTS_CAP) {
+        fg_warn(MOD,
+                "report request %s refused: %d report requests at once, the most the "
+                "VEN keeps; cancel some first",
+                rr_id, REPORTS_CAP);
+        return NULL;
+    }
+    if (v->n_reports == v->cap_reports) {
+        size_t cap = v->cap_reports ? v->cap_reports * 2 : 8;
+        if (cap > REPORTS_CAP)
+            cap = REPORTS_CAP;
+        struct report **a = realloc(v->reports, cap * sizeof(*a));
+        if (!a) {
+            fg_warn(MOD, "report request %s refused: out of memory", rr_id);
+            return NULL;
+        }
+        v->reports = a;
+        v->cap_reports = cap;
+    }
+    struct report *rp = calloc(1, sizeof(*rp));
+    if (!rp) {
+        fg_warn(MOD, "report request %s refused: out of memory", rr_id);
+        return NULL;
+    }
+    v->reports[v->n_reports++] = rp;
+    return rp;
+}
+
+/* Stop and forget report i (its timer may be the one firing now). */
+static void drop_report(struct ven *v, size_t i)
+{
+    struct report *rp = v->reports[i];
+    fg_timer_stop(&rp->timer);
+    free(rp);
+    v->reports[i] = v->reports[--v->n_reports];
+}
+
+static void drop_reports(struct ven *v)
+{
+    while (v->n_reports)
+        drop_report(v, v->n_reports - 1);
+}
+
+/* Every back_s an update; a report whose reportInterval ends gets its last
+ * update at the end (the period before it cut short) and is dropped. */
 static void report_fire(struct fg_timer *t)
 {
     struct report *rp = t->arg;
     struct ven *v = rp->v;
-    if (!rp->used)
-        return;
+    int64_t now = now_s(v);
     if (v->registered)
         send_update(v, rp);
-    fg_timer_start(&rp->timer, rp->back_s * 1000);
+    if (rp->end_t && now >= rp->end_t) {
+        size_t at;
+        fg_info(MOD, "report %s: its reportInterval ended; no more updates", rp->rr_id);
+        if (find_report(v, rp->rr_id, &at))
+            drop_report(v, at);
+        return;
+    }
+    int64_t next = rp->back_s;
+    if (rp->end_t && now + next > rp->end_t)
+        next = rp->end_t - now;
+    fg_timer_start(&rp->timer, next * 1000);
 }
 
-static void pending_ids(struct ven *v, const char **out, size_t *n)
+/* The pending reportRequestIDs (malloc'ed array of borrowed strings; NULL
+ * with n 0 when there are none or memory ran out). */
+static const char **pending_ids(struct ven *v, size_t *n)
 {
     *n = 0;
-    for (size_t i = 0; i < REPORTS_MAX; i++)
-        if (v->reports[i].used)
-            out[(*n)++] = v->reports[i].rr_id;
-}
-
-static void stop_report(struct report *rp)
-{
-    fg_timer_stop(&rp->timer);
-    rp->used = false;
+    const char **out = v->n_reports ? calloc(v->n_reports, sizeof(*out)) : NULL;
+    for (size_t i = 0; out && i < v->n_reports; i++)
+        out[(*n)++] = v->reports[i]->rr_id;
+    return out;
 }
 
 static void on_report_requests(struct ven *v, const struct fg_openadr_report_requests *rq,
@@ -799,22 +868,30 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
                     q->report_request_id, q->report_specifier_id);
             continue;
         }
-        struct report *rp = NULL;
-        for (size_t j = 0; j < REPORTS_MAX && !rp; j++)
-            if (v->reports[j].used && !strcmp(v->reports[j].rr_id, q->report_request_id))
-                rp = &v->reports[j];
-        for (size_t j = 0; j < REPORTS_MAX && !rp; j++)
-            if (!v->reports[j].used)
-                rp = &v->reports[j];
-        if (!rp || strlen(q->report_request_id) >= ID_MAX) {
-            fg_warn(MOD, "report request %s refused: too many reports",
-                    q->report_request_id);
+        if (strlen(q->report_request_id) >= ID_MAX) {
+            fg_warn(MOD,
+                    "report request %.40s... refused: reportRequestID longer than %d",
+                    q->report_request_id, ID_MAX - 1);
             continue;
         }
-        stop_report(rp);
+        int64_t end_t = 0;
+        if (q->has_interval && q->interval_duration_s > 0) {
+            end_t = q->interval_start + q->interval_duration_s;
+            if (end_t <= now_s(v)) {
+                fg_warn(MOD,
+                        "report request %s refused: its reportInterval ended already",
+                        q->report_request_id);
+                continue;
+            }
+        }
+        struct report *rp = find_report(v, q->report_request_id, NULL);
+        if (rp)
+            fg_timer_stop(&rp->timer); /* a new version of the same request */
+        else if (!(rp = add_report(v, q->report_request_id)))
+            continue;
         memset(rp, 0, sizeof(*rp));
-        rp->used = true;
         rp->v = v;
+        rp->end_t = end_t;
         snprintf(rp->rr_id, sizeof(rp->rr_id), "%s", q->report_request_id);
         snprintf(rp->spec_id, sizeof(rp->spec_id), "%s", q->report_specifier_id);
         rp->gran_s = q->granularity_s > 0 ? q->granularity_s : 10;
@@ -830,15 +907,21 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
             rp->status = status;
         }
         fg_timer_init(&rp->timer, v->host.loop, report_fire, rp);
-        fg_timer_start(&rp->timer, rp->back_s * 1000);
-        fg_info(MOD, "report %s (%s): every %lld s, granularity %lld s", rp->rr_id,
-                rp->spec_id, (long long)rp->back_s, (long long)rp->gran_s);
+        int64_t first = rp->back_s;
+        if (rp->end_t && now_s(v) + first > rp->end_t)
+            first = rp->end_t - now_s(v);
+        fg_timer_start(&rp->timer, first * 1000);
+        char until[FG_OPENADR_DATETIME_MAX] = "cancelled";
+        if (rp->end_t)
+            fg_openadr_datetime_format(rp->end_t, until);
+        fg_info(MOD, "report %s (%s): every %lld s, granularity %lld s, until %s",
+                rp->rr_id, rp->spec_id, (long long)rp->back_s, (long long)rp->gran_s,
+                until);
     }
     if (!answer)
         return;
-    const char *pend[REPORTS_MAX];
     size_t np;
-    pending_ids(v, pend, &np);
+    const char **pend = pending_ids(v, &np);
     struct fg_openadr_ei_response r = {.code = 200,
                                        .description = "OK",
                                        .request_id =
@@ -847,24 +930,24 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
     struct fg_error e = {0};
     fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
     int rc = fg_openadr_build_created_report(&b, &r, pend, np, v->ven_id, &e);
+    free(pend);
     enqueue(v, K_ACK, "EiReport", "oadrCreatedReport", &b, rc, &e);
 }
 
 static void on_cancel_report(struct ven *v, const struct fg_openadr_cancel_report *c,
                              bool answer)
 {
-    for (size_t i = 0; i < c->report_request_ids.n; i++)
-        for (size_t j = 0; j < REPORTS_MAX; j++)
-            if (v->reports[j].used &&
-                !strcmp(v->reports[j].rr_id, c->report_request_ids.v[i])) {
-                stop_report(&v->reports[j]);
-                fg_info(MOD, "report %s cancelled", c->report_request_ids.v[i]);
-            }
+    for (size_t i = 0; i < c->report_request_ids.n; i++) {
+        size_t at;
+        if (find_report(v, c->report_request_ids.v[i], &at)) {
+            drop_report(v, at);
+            fg_info(MOD, "report %s cancelled", c->report_request_ids.v[i]);
+        }
+    }
     if (!answer)
         return;
-    const char *pend[REPORTS_MAX];
     size_t np;
-    pending_ids(v, pend, &np);
+    const char **pend = pending_ids(v, &np);
     struct fg_openadr_ei_response r = {.code = 200,
                                        .description = "OK",
                                        .request_id = c->request_id ? c->request_id : ""};
@@ -872,6 +955,7 @@ static void on_cancel_report(struct ven *v, const struct fg_openadr_cancel_repor
     struct fg_error e = {0};
     fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
     int rc = fg_openadr_build_canceled_report(&b, &r, pend, np, v->ven_id, &e);
+    free(pend);
     enqueue(v, K_ACK, "EiReport", "oadrCanceledReport", &b, rc, &e);
 }
 
@@ -902,8 +986,7 @@ static void on_cancel_registration(struct ven *v,
     enqueue(v, K_ACK, "EiRegisterParty", "oadrCanceledPartyRegistration", &b, rc, &e);
     fg_warn(MOD, "the VTN cancelled registration %s (venID %s); registering anew",
             v->reg_id, v->ven_id);
-    for (size_t i = 0; i < REPORTS_MAX; i++)
-        stop_report(&v->reports[i]);
+    drop_reports(v);
     v->ven_id[0] = v->reg_id[0] = 0;
     kv_save(v);
     start_registration(v);
@@ -1111,9 +1194,8 @@ static void ven_stop(void *state)
         return;
     fg_timer_stop(&v->poll_timer);
     fg_timer_stop(&v->sample_timer);
-    for (size_t i = 0; i < REPORTS_MAX; i++)
-        if (v->reports[i].used)
-            stop_report(&v->reports[i]);
+    drop_reports(v);
+    free(v->reports);
     if (v->current) {
         v->current->v = NULL; /* its done() may still come through the loop */
         atomic_store(&v->current->cancel, 1);

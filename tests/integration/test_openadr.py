@@ -189,7 +189,10 @@ def test_tls_refused():
             assert "refused our client certificate" in line, line
             assert gw.get("/api/v1/health")[0] == 200
             assert not vtn.registrations
-            assert any(c.get("ok") is False for c in vtn.connections), vtn.connections
+            # The VTN records the failed handshake on its own thread, maybe
+            # after the VEN has logged it.
+            assert vtn.wait_for(lambda: any(c.get("ok") is False for c in vtn.connections),
+                                5), vtn.connections
     finally:
         vtn.stop()
     # The VEN does not trust the VTN's certificate.
@@ -528,9 +531,52 @@ def test_request_event_after_registration():
         vtn.stop()
 
 
+def test_report_interval_and_many_requests():
+    """oadrCreateReport: a reportInterval's end stops the updates (the last
+    one comes at the end); more than 8 report requests at once are all
+    honoured (the fixed limit of 8 is gone)."""
+    vtn = new_vtn()
+    try:
+        with fgtest.Gateway(site_config(vtn)) as gw:
+            vtn.wait_for(lambda: "flexgw-telemetry-usage" in vtn.registered_reports, 10)
+            t_req = time.time()
+            rr = vtn.request_report("flexgw-telemetry-usage", ["site_power"], granularity=1,
+                                    report_back=1, duration=4)
+            assert vtn.wait_for(lambda: vtn.report_requests[rr]["created"], 10)
+            wait_log(gw, f"report {rr} (flexgw-telemetry-usage): every 1 s, granularity 1 s,"
+                     " until 20")
+            wait_log(gw, f"report {rr}: its reportInterval ended", 10)
+            mine = lambda: [x for x in vtn.report_values["site_power"]  # noqa: E731
+                            if x["reportRequestID"] == rr]
+            n = len(mine())
+            time.sleep(3)
+            assert len(mine()) == n and n >= 2, (n, mine())
+            last = max(x["dtstart"] for x in mine())
+            assert last < t_req + 4 + 2, (last, t_req)
+            print(f"     reportInterval of 4 s: {n} values, none after its end")
+            many = [vtn.request_report("flexgw-telemetry-usage", ["site_power"],
+                                       granularity=1, report_back=2) for _ in range(20)]
+            assert vtn.wait_for(lambda: all(vtn.report_requests[r]["created"]
+                                            for r in many), 20), \
+                [r for r in many if not vtn.report_requests[r]["created"]]
+            got = vtn.wait_for(lambda: (ids := {x["reportRequestID"] for x in
+                                                vtn.report_values["site_power"]})
+                               >= set(many) and ids, 15)
+            assert got, set(many) - {x["reportRequestID"]
+                                     for x in vtn.report_values["site_power"]}
+            pend = vtn.created_reports[-1]["pending"]
+            assert set(many) <= set(pend) and rr not in pend, pend
+            print(f"     20 report requests at once: all created and sending "
+                  f"({len(pend)} pending)")
+        no_invalid(vtn)
+    finally:
+        vtn.stop()
+
+
 if __name__ == "__main__":
     fgtest.run([test_event_limit_reports_cancel_restart, test_tls_refused, test_pinning,
                 test_misbehaving_vtn, test_stop_while_vtn_hangs,
                 test_reregistration_and_cancel_report,
                 test_opt_schedule_and_opt_out, test_status_flexibility, test_groups,
-                test_request_event_after_registration])
+                test_request_event_after_registration,
+                test_report_interval_and_many_requests])
