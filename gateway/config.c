@@ -545,9 +545,10 @@ static const struct row openadr_rows[] = {
      .dnum = 10,
      .doc = "Poll interval until the VTN names one (oadrRequestedOadrPollFreq), s."},
     {.key = "max_body", .type = T_INT, CF(openadr.max_body), .min = 4096,
-     .max = 16777216, .dnum = 1048576,
+     .max = 16777216, .dnum = 4194304,
      .doc = "Largest answer accepted from the VTN, bytes; larger ones are cut off "
-            "and refused."},
+            "and refused. The default (4 MiB) takes an oadrDistributeEvent of 100 "
+            "events x 3 signals x 24 intervals (about 1.9 MB) with room to spare."},
     {.key = "opt_policy", .type = T_ENUM, CF(openadr.opt_policy), .names = opt_policy_names,
      .doc = "Answer to events: auto (opt in unless the site cannot deliver), in, out."},
     {.key = "level1_fraction", .type = T_DBL, CF(openadr.level_fraction[0]), .min = 0,

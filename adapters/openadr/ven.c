@@ -29,7 +29,7 @@
 
 #define MOD "openadr"
 #define QMAX 32
-#define EVENTS_MAX 64
+#define EVENTS_MAX 128 /* events known at once: a 100-event distribute fits */
 /* Report requests at once: the array grows as the VTN asks (a VTN may
  * request each point separately, per market context, ...), up to this cap,
  * which is logged when hit; past it a request is refused (not pending). */

@@ -573,10 +573,40 @@ def test_report_interval_and_many_requests():
         vtn.stop()
 
 
+def test_large_distribute_default_max_body():
+    """With the default openadr.max_body an oadrDistributeEvent of 100 events
+    x 3 signals x 24 intervals (about 1.9 MB) is taken whole: every event is
+    answered."""
+    vtn = new_vtn()
+    try:
+        ivs = [{"duration": 300, "value": 1} for _ in range(24)]
+        cfg = site_config(vtn)
+        with fgtest.Gateway(cfg) as gw:
+            assert vtn.wait_for(lambda: vtn.registrations, 10)
+            for i in range(100):
+                vtn.add_event(f"big-{i:03d}", [
+                    {"name": "SIMPLE", "type": "level", "intervals": ivs},
+                    {"name": "ELECTRICITY_PRICE", "type": "price", "intervals": ivs},
+                    {"name": "LOAD_DISPATCH", "type": "setpoint", "intervals": ivs}],
+                    start_in=3600, duration=7200, priority=i + 1,
+                    vtn_comment="x" * 40)
+            got = vtn.wait_for(lambda: sum(1 for k in vtn.opt_in if k[0].startswith("big-"))
+                               == 100, 30)
+            size = max(r["size"] for r in vtn.payloads("out", "oadrDistributeEvent"))
+            assert got, (len([k for k in vtn.opt_in if k[0].startswith("big-")]),
+                         gw.stderr()[-1500:])
+            assert size > 1_500_000, size
+            print(f"     {size} bytes oadrDistributeEvent: all 100 events answered")
+        no_invalid(vtn)
+    finally:
+        vtn.stop()
+
+
 if __name__ == "__main__":
     fgtest.run([test_event_limit_reports_cancel_restart, test_tls_refused, test_pinning,
                 test_misbehaving_vtn, test_stop_while_vtn_hangs,
                 test_reregistration_and_cancel_report,
                 test_opt_schedule_and_opt_out, test_status_flexibility, test_groups,
                 test_request_event_after_registration,
-                test_report_interval_and_many_requests])
+                test_report_interval_and_many_requests,
+                test_large_distribute_default_max_body])
