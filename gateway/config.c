@@ -545,9 +545,10 @@ static const struct row openadr_rows[] = {
      .dnum = 10,
      .doc = "Poll interval until the VTN names one (oadrRequestedOadrPollFreq), s."},
     {.key = "max_body", .type = T_INT, CF(openadr.max_body), .min = 4096,
-     .max = 16777216, .dnum = 1048576,
+     .max = 16777216, .dnum = 4194304,
      .doc = "Largest answer accepted from the VTN, bytes; larger ones are cut off "
-            "and refused."},
+            "and refused. The default (4 MiB) takes an oadrDistributeEvent of 100 "
+            "events x 3 signals x 24 intervals (about 1.9 MB) with room to spare."},
     {.key = "opt_policy", .type = T_ENUM, CF(openadr.opt_policy), .names = opt_policy_names,
      .doc = "Answer to events: auto (opt in unless the site cannot deliver), in, out."},
     {.key = "level1_fraction", .type = T_DBL, CF(openadr.level_fraction[0]), .min = 0,
@@ -559,6 +560,10 @@ static const struct row openadr_rows[] = {
     {.key = "level3_fraction", .type = T_DBL, CF(openadr.level_fraction[2]), .min = 0,
      .max = 1, .dnum = 0.25,
      .doc = "SIMPLE level 3 (special): import limit as a share of import_limit_w."},
+    {.key = "groups", .type = T_STR, CF(openadr.groups), .dstr = "",
+     .doc = "Groups the site belongs to at the VTN, comma-separated (\"north, "
+            "feeder-12\"): an event whose target names groups (groupID or groupName) "
+            "is for us only if one of them is listed; empty: none."},
     {.key = "unavailable", .type = T_ARR, .off = offsetof(struct fg_config, openadr.unavailable),
      .size = sizeof(struct fg_cfg_oadr_window),
      .aux_off = offsetof(struct fg_config, openadr.n_unavailable), .max = FG_OADR_WINDOWS_MAX,
@@ -2241,6 +2246,10 @@ static void check_openadr(struct ctx *x, struct fg_config *c)
     if (c->openadr.enabled && !c->openadr.vtn_url[0])
         fg_errlist_add(x->errs, FG_EMISSING, "/openadr/vtn_url",
                        "required when openadr is enabled");
+    char why[128];
+    if (c->openadr.groups[0] &&
+        fg_openadr_groups_check(c->openadr.groups, why, sizeof(why)))
+        fg_errlist_add(x->errs, FG_EINVAL, "/openadr/groups", "%s", why);
     for (size_t i = 0; i < c->openadr.n_unavailable; i++) {
         struct fg_cfg_oadr_window *w = &c->openadr.unavailable[i];
         struct fg_error e = {0};

@@ -249,6 +249,7 @@ struct fg_config {
         int max_body;             /* bytes */
         int opt_policy;           /* FG_OADR_POLICY_* (0 auto, 1 in, 2 out) */
         double level_fraction[3]; /* SIMPLE level 1..3: share of import_limit_w */
+        char groups[512];         /* comma-separated groupIDs / groupNames; "" none */
         size_t n_unavailable;
         struct fg_cfg_oadr_window unavailable[FG_OADR_WINDOWS_MAX];
     } openadr;

@@ -15,6 +15,14 @@ static bool strs_has(const struct fg_openadr_strs *s, const char *v)
     return false;
 }
 
+static bool in_groups(const struct fg_openadr_strs *s, const char *groups)
+{
+    for (size_t i = 0; groups && i < s->n; i++)
+        if (fg_openadr_groups_has(groups, s->v[i]))
+            return true;
+    return false;
+}
+
 static bool target_empty(const struct fg_openadr_target *t)
 {
     return !t->group_ids.n && !t->group_names.n && !t->resource_ids.n && !t->ven_ids.n &&
@@ -25,7 +33,8 @@ static bool target_match(const struct fg_openadr_target *t,
                          const struct fg_oadr_map_opts *o)
 {
     return target_empty(t) || strs_has(&t->ven_ids, o->ven_id) ||
-           strs_has(&t->party_ids, o->ven_id) || strs_has(&t->resource_ids, o->site_id);
+           strs_has(&t->party_ids, o->ven_id) || strs_has(&t->resource_ids, o->site_id) ||
+           in_groups(&t->group_ids, o->groups) || in_groups(&t->group_names, o->groups);
 }
 
 bool fg_oadr_event_targets_us(const struct fg_openadr_event *ev,
@@ -129,6 +138,73 @@ static bool map_value(const struct fg_openadr_signal *s, const struct fg_oadr_ma
     }
 }
 
+/* Ramp-up and recovery of a grid limit (docs/openadr.md "Events ->
+ * signals"). x-eiRampUp is the time before the event in which the site may
+ * start to respond, x-eiRecovery the time after it in which it returns to
+ * normal. For a limit that means: step it in from the connection's limit
+ * over the ramp-up period, so the site (EV chargers first) does not fall
+ * from full power to the event's level at dtstart in one go, and step it
+ * back out over the recovery period, so everything that was held back does
+ * not come back at once when the event ends (the rebound peak a DSO wants
+ * to avoid). RAMP_STEPS_MAX steps of at least RAMP_STEP_MIN_S each (one step
+ * for a shorter period), at 1/(n+1) .. n/(n+1) of the way between the
+ * connection's limit and the event's first (ramp-up) or last (recovery)
+ * value: the event's own intervals are never changed. */
+#define RAMP_STEPS_MAX 4
+#define RAMP_STEP_MIN_S 60
+
+static size_t ramp_steps(int64_t period_s)
+{
+    if (period_s <= 0)
+        return 0;
+    int64_t n = period_s / RAMP_STEP_MIN_S;
+    return n < 1 ? 1 : n > RAMP_STEPS_MAX ? RAMP_STEPS_MAX : (size_t)n;
+}
+
+/* n steps over [start, start + period): toward `to` (ramp-up) from `from`,
+ * step j at from + (to - from) * (j + 1) / (n + 1). */
+static void ramp(struct fg_signal_interval *out, size_t n, int64_t start, int64_t period,
+                 double from, double to)
+{
+    for (size_t j = 0; j < n; j++) {
+        int64_t a = period * (int64_t)j / (int64_t)n;
+        int64_t b = period * (int64_t)(j + 1) / (int64_t)n;
+        out[j] = (struct fg_signal_interval){
+            .start = start + a,
+            .duration_s = b - a,
+            .value = from + (to - from) * (double)(j + 1) / (double)(n + 1),
+            .export_value = NAN,
+        };
+    }
+}
+
+static void add_ramps(const struct fg_openadr_event *ev, const struct fg_oadr_map_opts *o,
+                      struct fg_signal *s)
+{
+    if (s->type != FG_SIG_GRID_LIMIT || !s->n_intervals)
+        return;
+    double normal = o->import_limit_w;
+    const struct fg_signal_interval *first = &s->intervals[0];
+    const struct fg_signal_interval *last = &s->intervals[s->n_intervals - 1];
+    size_t up = ev->has_ramp_up && first->value < normal ? ramp_steps(ev->ramp_up_s) : 0;
+    size_t rec =
+        ev->has_recovery && last->value < normal ? ramp_steps(ev->recovery_s) : 0;
+    size_t room = FG_SIGNAL_MAX_INTERVALS - s->n_intervals;
+    if (up > room)
+        up = room;
+    if (rec > room - up)
+        rec = room - up;
+    if (!up && !rec)
+        return;
+    struct fg_signal_interval iv[FG_SIGNAL_MAX_INTERVALS];
+    ramp(iv, up, first->start - ev->ramp_up_s, ev->ramp_up_s, normal, first->value);
+    memcpy(&iv[up], s->intervals, s->n_intervals * sizeof(iv[0]));
+    ramp(&iv[up + s->n_intervals], rec, last->start + last->duration_s, ev->recovery_s,
+         last->value, normal);
+    s->n_intervals += up + rec;
+    memcpy(s->intervals, iv, s->n_intervals * sizeof(iv[0]));
+}
+
 static int map_signal(const struct fg_openadr_event *ev,
                       const struct fg_openadr_signal *s, const struct fg_oadr_map_opts *o,
                       struct fg_signal *out, struct fg_error *err)
@@ -162,6 +238,8 @@ static int map_signal(const struct fg_openadr_event *ev,
         left = left > d ? left - d : 0;
     }
     out->n_intervals = n;
+    if (n)
+        add_ramps(ev, o, out);
     return n ? 0 : 1;
 }
 
@@ -195,8 +273,28 @@ int fg_oadr_map_event(const struct fg_openadr_event *ev, const struct fg_oadr_ma
     return 0;
 }
 
+/* Whether a signal interval overlaps an unavailability window; *w gets it. */
+static bool in_window(const struct fg_signal *s, size_t n,
+                      const struct fg_openadr_window *win, size_t n_win,
+                      const struct fg_openadr_window **w)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < s[i].n_intervals; k++) {
+            const struct fg_signal_interval *iv = &s[i].intervals[k];
+            for (size_t j = 0; j < n_win; j++)
+                if (iv->start < win[j].dtstart + win[j].duration_s &&
+                    win[j].dtstart < iv->start + iv->duration_s) {
+                    *w = &win[j];
+                    return true;
+                }
+        }
+    return false;
+}
+
 enum fg_openadr_opt fg_oadr_decide(enum fg_oadr_policy policy, const struct fg_signal *s,
-                                   size_t n, double inflexible_w, char *why, size_t why_n)
+                                   size_t n, double inflexible_w,
+                                   const struct fg_openadr_window *unavailable,
+                                   size_t n_unavailable, char *why, size_t why_n)
 {
     why[0] = 0;
     if (policy == FG_OADR_POLICY_OUT) {
@@ -205,6 +303,14 @@ enum fg_openadr_opt fg_oadr_decide(enum fg_oadr_policy policy, const struct fg_s
     }
     if (policy == FG_OADR_POLICY_IN)
         return FG_OADR_OPT_IN;
+    const struct fg_openadr_window *w = NULL;
+    if (in_window(s, n, unavailable, n_unavailable, &w)) {
+        char from[FG_OPENADR_DATETIME_MAX], to[FG_OPENADR_DATETIME_MAX];
+        fg_openadr_datetime_format(w->dtstart, from);
+        fg_openadr_datetime_format(w->dtstart + w->duration_s, to);
+        snprintf(why, why_n, "overlaps the unavailability window %s .. %s", from, to);
+        return FG_OADR_OPT_OUT;
+    }
     for (size_t i = 0; i < n; i++) {
         if (s[i].type != FG_SIG_GRID_LIMIT)
             continue;

@@ -18,6 +18,7 @@ enum fg_oadr_policy { FG_OADR_POLICY_AUTO = 0, FG_OADR_POLICY_IN, FG_OADR_POLICY
 struct fg_oadr_map_opts {
     const char *ven_id;       /* ours; may be NULL before registration */
     const char *site_id;      /* accepted as a resourceID target */
+    const char *groups;       /* ours, comma-separated (openadr.groups); NULL none */
     double import_limit_w;    /* site.import_limit_w */
     double site_power_w;      /* now, for LOAD_DISPATCH delta; NAN: unknown (0) */
     double level_fraction[3]; /* SIMPLE levels 1..3 */
@@ -33,8 +34,10 @@ struct fg_oadr_map_opts {
 
 #define FG_OADR_MAP_MAX 8 /* model signals from one event at most */
 
-/* Whether the event (and at least one of its signals) is meant for us:
- * no target at all, or our venID / partyID, or the site's id as resourceID. */
+/* Whether the event is meant for us: no target at all, or our venID /
+ * partyID, or the site's id as resourceID, or one of our groups as groupID
+ * or groupName. An event that names only groups we are not in (or other
+ * VENs, parties, resources) is not. */
 bool fg_oadr_event_targets_us(const struct fg_openadr_event *ev,
                               const struct fg_oadr_map_opts *o);
 
@@ -53,10 +56,13 @@ int fg_oadr_map_event(const struct fg_openadr_event *ev, const struct fg_oadr_ma
                       struct fg_error *err);
 
 /* The opt decision for one mapped event: policy in/out decide alone; auto
- * opts out when a grid limit of the event is below inflexible_w (the load
- * the site cannot shed), writing the reason to why (n bytes). */
+ * opts out when an interval of the event's signals overlaps one of the
+ * n_unavailable windows (openadr.unavailable: the site is in maintenance),
+ * or when a grid limit of the event is below inflexible_w (the load the
+ * site cannot shed), writing the reason to why (n bytes). */
 enum fg_openadr_opt fg_oadr_decide(enum fg_oadr_policy policy, const struct fg_signal *s,
-                                   size_t n, double inflexible_w, char *why,
-                                   size_t why_n);
+                                   size_t n, double inflexible_w,
+                                   const struct fg_openadr_window *unavailable,
+                                   size_t n_unavailable, char *why, size_t why_n);
 
 #endif

@@ -22,14 +22,18 @@
 
 #include "fg_adapter.h"
 #include "fg_openadr.h"
+#include "flex.h"
 #include "http.h"
 #include "log.h"
 #include "map.h"
 
 #define MOD "openadr"
 #define QMAX 32
-#define EVENTS_MAX 64
-#define REPORTS_MAX 8
+#define EVENTS_MAX 128 /* events known at once: a 100-event distribute fits */
+/* Report requests at once: the array grows as the VTN asks (a VTN may
+ * request each point separately, per market context, ...), up to this cap,
+ * which is logged when hit; past it a request is refused (not pending). */
+#define REPORTS_CAP 256
 #define SAMPLES 3600 /* one per second: an hour of site power */
 #define BACKOFF_MAX_S 60
 #define ID_MAX 128
@@ -44,6 +48,7 @@ enum kind {
     K_CREATE,
     K_REGISTER_REPORT,
     K_POLL,
+    K_REQUEST_EVENT,
     K_ACK, /* any answer that is only an acknowledgement */
 };
 
@@ -75,9 +80,9 @@ struct known_event {
 };
 
 struct report {
-    bool used;
     char rr_id[ID_MAX], spec_id[ID_MAX];
     int64_t gran_s, back_s;
+    int64_t end_t; /* reportInterval's end, epoch s; 0: until cancelled */
     bool power, energy, status;
     struct fg_timer timer;
     struct ven *v;
@@ -86,6 +91,7 @@ struct report {
 struct sample {
     int64_t t;
     double w, wh;
+    struct fg_oadr_flex flex; /* for TELEMETRY_STATUS */
 };
 
 struct ven {
@@ -103,7 +109,8 @@ struct ven {
     uint64_t next_id;
     struct known_event events[EVENTS_MAX];
     size_t n_events;
-    struct report reports[REPORTS_MAX];
+    struct report **reports; /* n_reports used of cap_reports; each malloc'ed */
+    size_t n_reports, cap_reports;
     struct sample samples[SAMPLES];
     size_t n_samples, s_head; /* ring: s_head is the next slot */
     double energy_wh;
@@ -383,6 +390,21 @@ static void sync_opts(struct ven *v)
     free(now_ids);
 }
 
+/* After each (re-)registration: ask for the current events at once rather
+ * than wait for the VTN to push them into a poll answer (2.0b: a VEN
+ * requests events after registering); the answer, an oadrDistributeEvent,
+ * is handled like a polled one. */
+static void send_request_event(struct ven *v)
+{
+    struct fg_buf b;
+    struct fg_error e = {0};
+    char rid[48];
+    new_id(v, "req", rid, sizeof(rid));
+    fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
+    int rc = fg_openadr_build_request_event(&b, rid, v->ven_id, 0, &e);
+    enqueue(v, K_REQUEST_EVENT, "EiEvent", "oadrRequestEvent", &b, rc, &e);
+}
+
 static void on_registered(struct ven *v,
                           const struct fg_openadr_created_party_registration *r)
 {
@@ -409,6 +431,7 @@ static void on_registered(struct ven *v,
             (long long)v->poll_s);
     send_register_report(v);
     sync_opts(v);
+    send_request_event(v);
     fg_timer_start(&v->poll_timer, 0);
 }
 
@@ -483,6 +506,7 @@ static enum fg_openadr_opt apply_event(struct ven *v, const struct fg_openadr_ev
     struct fg_oadr_map_opts o = {
         .ven_id = v->ven_id,
         .site_id = m->site.id,
+        .groups = c->openadr.groups,
         .import_limit_w = m->site.import_limit_w,
         .site_power_w = fg_model_site_power(m),
         .level_fraction = {c->openadr.level_fraction[0], c->openadr.level_fraction[1],
@@ -508,8 +532,14 @@ static enum fg_openadr_opt apply_event(struct ven *v, const struct fg_openadr_ev
         return k->opt;
     }
     char why[160];
-    enum fg_openadr_opt opt = fg_oadr_decide((enum fg_oadr_policy)c->openadr.opt_policy,
-                                             sig, n, inflexible_w(m), why, sizeof(why));
+    struct fg_openadr_window win[FG_OADR_WINDOWS_MAX];
+    for (size_t i = 0; i < c->openadr.n_unavailable; i++)
+        win[i] = (struct fg_openadr_window){c->openadr.unavailable[i].from_t,
+                                            c->openadr.unavailable[i].to_t -
+                                                c->openadr.unavailable[i].from_t};
+    enum fg_openadr_opt opt =
+        fg_oadr_decide((enum fg_oadr_policy)c->openadr.opt_policy, sig, n,
+                       inflexible_w(m), win, c->openadr.n_unavailable, why, sizeof(why));
     if (opt == FG_OADR_OPT_OUT || !n) {
         cancel_signals(v, k, "opted out");
         if (!n)
@@ -553,7 +583,8 @@ static void on_events(struct ven *v, const struct fg_openadr_distribute_event *d
     for (size_t i = 0; i < de->n_events; i++) {
         const struct fg_openadr_event *ev = &de->events[i];
         struct fg_oadr_map_opts o = {.ven_id = v->ven_id,
-                                     .site_id = v->host.model->site.id};
+                                     .site_id = v->host.model->site.id,
+                                     .groups = v->cfg->openadr.groups};
         struct known_event *k = find_event(v, ev->event_id);
         bool ours = fg_oadr_event_targets_us(ev, &o);
         if (!k && v->n_events < EVENTS_MAX && strlen(ev->event_id) < FG_SIGNAL_ID_MAX) {
@@ -574,7 +605,7 @@ static void on_events(struct ven *v, const struct fg_openadr_distribute_event *d
         if (ours) {
             k->opt = apply_event(v, ev, k);
         } else {
-            fg_info(MOD, "event %s: targets another VEN or resource; ignored",
+            fg_info(MOD, "event %s: targets other VENs, resources or groups; ignored",
                     ev->event_id);
             k->opt = FG_OADR_OPT_OUT;
         }
@@ -629,7 +660,9 @@ static void on_sample(struct fg_timer *t)
     if (last && !isnan(w) && ts > last->t)
         v->energy_wh += w * (double)(ts - last->t) / 3600.0;
     if (!last || ts > last->t) {
-        v->samples[v->s_head] = (struct sample){ts, w, v->energy_wh};
+        struct sample *s = &v->samples[v->s_head];
+        *s = (struct sample){ts, w, v->energy_wh, {0}};
+        fg_oadr_flex_now(v->host.model, ts, &s->flex);
         v->s_head = (v->s_head + 1) % SAMPLES;
         if (v->n_samples < SAMPLES)
             v->n_samples++;
@@ -637,9 +670,12 @@ static void on_sample(struct fg_timer *t)
     fg_timer_start(&v->sample_timer, 1000);
 }
 
-/* Mean power and the energy register over [from, to). */
-static bool bucket(const struct ven *v, int64_t from, int64_t to, double *w, double *wh)
+/* Mean power and the energy register over [from, to); *newest: the newest
+ * sample in it (NULL: none). */
+static bool bucket(const struct ven *v, int64_t from, int64_t to, double *w, double *wh,
+                   const struct sample **newest)
 {
+    *newest = NULL;
     double sum = 0;
     int n = 0;
     bool any = false;
@@ -649,8 +685,10 @@ static bool bucket(const struct ven *v, int64_t from, int64_t to, double *w, dou
             break;
         if (s->t >= to)
             continue;
-        if (!any)
+        if (!any) {
             *wh = s->wh; /* newest in the bucket */
+            *newest = s;
+        }
         any = true;
         if (!isnan(s->w)) {
             sum += s->w;
@@ -659,6 +697,31 @@ static bool bucket(const struct ven *v, int64_t from, int64_t to, double *w, dou
     }
     *w = n ? sum / n : NAN;
     return any && n;
+}
+
+/* TELEMETRY_STATUS (docs/openadr.md "Reports"): online; the effective
+ * import limit as oadrCapacity (normal: the connection's); the site's net
+ * power as oadrSetPoint, min / max the range it can be set to now, so
+ * max - current is the flexibility up and current - min the flexibility
+ * down. */
+static struct fg_openadr_report_value status_value(const struct ven *v,
+                                                   const struct fg_oadr_flex *f)
+{
+    return (struct fg_openadr_report_value){
+        .rid = RID_STATUS,
+        .is_status = true,
+        .status = {.online = f->online,
+                   .manual_override = false,
+                   .capacity = {.has = true,
+                                .current = f->import_max_w,
+                                .has_normal = true,
+                                .normal = v->host.model->site.import_limit_w},
+                   .set_point = {.has = true,
+                                 .has_min = true,
+                                 .min = f->min_w,
+                                 .has_max = true,
+                                 .max = f->max_w,
+                                 .current = f->power_w}}};
 }
 
 static void send_update(struct ven *v, struct report *rp)
@@ -676,10 +739,12 @@ static void send_update(struct ven *v, struct report *rp)
     for (size_t i = 0; iv && val && i < n_iv; i++) {
         int64_t from = t - (int64_t)(n_iv - i) * g;
         double w = NAN, wh = NAN;
+        const struct sample *last = NULL;
+        bool have = bucket(v, from, from + g, &w, &wh, &last);
         struct fg_openadr_report_value *first = &val[nv];
         size_t k = 0;
         if (rp->power || rp->energy) {
-            if (!bucket(v, from, from + g, &w, &wh))
+            if (!have)
                 continue;
             if (rp->power)
                 val[nv + k++] =
@@ -688,13 +753,8 @@ static void send_update(struct ven *v, struct report *rp)
                 val[nv + k++] =
                     (struct fg_openadr_report_value){.rid = RID_ENERGY, .value = wh};
         }
-        if (rp->status)
-            val[nv + k++] = (struct fg_openadr_report_value){
-                .rid = RID_STATUS,
-                .is_status = true,
-                .status = {.online = true,
-                           .capacity = {.has = true,
-                                        .current = v->host.model->site.import_limit_w}}};
+        if (rp->status && last)
+            val[nv + k++] = status_value(v, &last->flex);
         if (!k)
             continue;
         iv[used++] = (struct fg_openadr_report_interval){from, g, first, k};
@@ -725,29 +785,94 @@ static void send_update(struct ven *v, struct report *rp)
     free(val);
 }
 
+static struct report *find_report(const struct ven *v, const char *rr_id, size_t *at)
+{
+    for (size_t i = 0; i < v->n_reports; i++)
+        if (!strcmp(v->reports[i]->rr_id, rr_id)) {
+            if (at)
+                *at = i;
+            return v->reports[i];
+        }
+    return NULL;
+}
+
+/* A new report slot, or NULL (logged) at REPORTS_CAP or out of memory. */
+static struct report *add_report(struct ven *v, const char *rr_id)
+{
+    if (v->n_reports == REPORTS_CAP) {
+        fg_warn(MOD,
+                "report request %s refused: %d report requests at once, the most the "
+                "VEN keeps; cancel some first",
+                rr_id, REPORTS_CAP);
+        return NULL;
+    }
+    if (v->n_reports == v->cap_reports) {
+        size_t cap = v->cap_reports ? v->cap_reports * 2 : 8;
+        if (cap > REPORTS_CAP)
+            cap = REPORTS_CAP;
+        struct report **a = realloc(v->reports, cap * sizeof(*a));
+        if (!a) {
+            fg_warn(MOD, "report request %s refused: out of memory", rr_id);
+            return NULL;
+        }
+        v->reports = a;
+        v->cap_reports = cap;
+    }
+    struct report *rp = calloc(1, sizeof(*rp));
+    if (!rp) {
+        fg_warn(MOD, "report request %s refused: out of memory", rr_id);
+        return NULL;
+    }
+    v->reports[v->n_reports++] = rp;
+    return rp;
+}
+
+/* Stop and forget report i (its timer may be the one firing now). */
+static void drop_report(struct ven *v, size_t i)
+{
+    struct report *rp = v->reports[i];
+    fg_timer_stop(&rp->timer);
+    free(rp);
+    v->reports[i] = v->reports[--v->n_reports];
+}
+
+static void drop_reports(struct ven *v)
+{
+    while (v->n_reports)
+        drop_report(v, v->n_reports - 1);
+}
+
+/* Every back_s an update; a report whose reportInterval ends gets its last
+ * update at the end (the period before it cut short) and is dropped. */
 static void report_fire(struct fg_timer *t)
 {
     struct report *rp = t->arg;
     struct ven *v = rp->v;
-    if (!rp->used)
-        return;
+    int64_t now = now_s(v);
     if (v->registered)
         send_update(v, rp);
-    fg_timer_start(&rp->timer, rp->back_s * 1000);
+    if (rp->end_t && now >= rp->end_t) {
+        size_t at;
+        fg_info(MOD, "report %s: its reportInterval ended; no more updates", rp->rr_id);
+        if (find_report(v, rp->rr_id, &at))
+            drop_report(v, at);
+        return;
+    }
+    int64_t next = rp->back_s;
+    if (rp->end_t && now + next > rp->end_t)
+        next = rp->end_t - now;
+    fg_timer_start(&rp->timer, next * 1000);
 }
 
-static void pending_ids(struct ven *v, const char **out, size_t *n)
+/* The pending reportRequestIDs (malloc'ed array of borrowed strings; NULL
+ * with n 0 when there are none or memory ran out). */
+static const char **pending_ids(struct ven *v, size_t *n)
 {
     *n = 0;
-    for (size_t i = 0; i < REPORTS_MAX; i++)
-        if (v->reports[i].used)
-            out[(*n)++] = v->reports[i].rr_id;
-}
-
-static void stop_report(struct report *rp)
-{
-    fg_timer_stop(&rp->timer);
-    rp->used = false;
+    const char **out = v->n_reports ? calloc(v->n_reports, sizeof(*out)) : NULL;
+    for (size_t i = 0; out && i < v->n_reports; i++)
+        out[(*n)++] = v->reports[i]->rr_id;
+    return out;
 }
 
 static void on_report_requests(struct ven *v, const struct fg_openadr_report_requests *rq,
@@ -764,22 +889,30 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
                     q->report_request_id, q->report_specifier_id);
             continue;
         }
-        struct report *rp = NULL;
-        for (size_t j = 0; j < REPORTS_MAX && !rp; j++)
-            if (v->reports[j].used && !strcmp(v->reports[j].rr_id, q->report_request_id))
-                rp = &v->reports[j];
-        for (size_t j = 0; j < REPORTS_MAX && !rp; j++)
-            if (!v->reports[j].used)
-                rp = &v->reports[j];
-        if (!rp || strlen(q->report_request_id) >= ID_MAX) {
-            fg_warn(MOD, "report request %s refused: too many reports",
-                    q->report_request_id);
+        if (strlen(q->report_request_id) >= ID_MAX) {
+            fg_warn(MOD,
+                    "report request %.40s... refused: reportRequestID longer than %d",
+                    q->report_request_id, ID_MAX - 1);
             continue;
         }
-        stop_report(rp);
+        int64_t end_t = 0;
+        if (q->has_interval && q->interval_duration_s > 0) {
+            end_t = q->interval_start + q->interval_duration_s;
+            if (end_t <= now_s(v)) {
+                fg_warn(MOD,
+                        "report request %s refused: its reportInterval ended already",
+                        q->report_request_id);
+                continue;
+            }
+        }
+        struct report *rp = find_report(v, q->report_request_id, NULL);
+        if (rp)
+            fg_timer_stop(&rp->timer); /* a new version of the same request */
+        else if (!(rp = add_report(v, q->report_request_id)))
+            continue;
         memset(rp, 0, sizeof(*rp));
-        rp->used = true;
         rp->v = v;
+        rp->end_t = end_t;
         snprintf(rp->rr_id, sizeof(rp->rr_id), "%s", q->report_request_id);
         snprintf(rp->spec_id, sizeof(rp->spec_id), "%s", q->report_specifier_id);
         rp->gran_s = q->granularity_s > 0 ? q->granularity_s : 10;
@@ -795,15 +928,21 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
             rp->status = status;
         }
         fg_timer_init(&rp->timer, v->host.loop, report_fire, rp);
-        fg_timer_start(&rp->timer, rp->back_s * 1000);
-        fg_info(MOD, "report %s (%s): every %lld s, granularity %lld s", rp->rr_id,
-                rp->spec_id, (long long)rp->back_s, (long long)rp->gran_s);
+        int64_t first = rp->back_s;
+        if (rp->end_t && now_s(v) + first > rp->end_t)
+            first = rp->end_t - now_s(v);
+        fg_timer_start(&rp->timer, first * 1000);
+        char until[FG_OPENADR_DATETIME_MAX] = "cancelled";
+        if (rp->end_t)
+            fg_openadr_datetime_format(rp->end_t, until);
+        fg_info(MOD, "report %s (%s): every %lld s, granularity %lld s, until %s",
+                rp->rr_id, rp->spec_id, (long long)rp->back_s, (long long)rp->gran_s,
+                until);
     }
     if (!answer)
         return;
-    const char *pend[REPORTS_MAX];
     size_t np;
-    pending_ids(v, pend, &np);
+    const char **pend = pending_ids(v, &np);
     struct fg_openadr_ei_response r = {.code = 200,
                                        .description = "OK",
                                        .request_id =
@@ -812,24 +951,24 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
     struct fg_error e = {0};
     fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
     int rc = fg_openadr_build_created_report(&b, &r, pend, np, v->ven_id, &e);
+    free(pend);
     enqueue(v, K_ACK, "EiReport", "oadrCreatedReport", &b, rc, &e);
 }
 
 static void on_cancel_report(struct ven *v, const struct fg_openadr_cancel_report *c,
                              bool answer)
 {
-    for (size_t i = 0; i < c->report_request_ids.n; i++)
-        for (size_t j = 0; j < REPORTS_MAX; j++)
-            if (v->reports[j].used &&
-                !strcmp(v->reports[j].rr_id, c->report_request_ids.v[i])) {
-                stop_report(&v->reports[j]);
-                fg_info(MOD, "report %s cancelled", c->report_request_ids.v[i]);
-            }
+    for (size_t i = 0; i < c->report_request_ids.n; i++) {
+        size_t at;
+        if (find_report(v, c->report_request_ids.v[i], &at)) {
+            drop_report(v, at);
+            fg_info(MOD, "report %s cancelled", c->report_request_ids.v[i]);
+        }
+    }
     if (!answer)
         return;
-    const char *pend[REPORTS_MAX];
     size_t np;
-    pending_ids(v, pend, &np);
+    const char **pend = pending_ids(v, &np);
     struct fg_openadr_ei_response r = {.code = 200,
                                        .description = "OK",
                                        .request_id = c->request_id ? c->request_id : ""};
@@ -837,6 +976,7 @@ static void on_cancel_report(struct ven *v, const struct fg_openadr_cancel_repor
     struct fg_error e = {0};
     fg_buf_init(&b, FG_OPENADR_BUILD_MAX);
     int rc = fg_openadr_build_canceled_report(&b, &r, pend, np, v->ven_id, &e);
+    free(pend);
     enqueue(v, K_ACK, "EiReport", "oadrCanceledReport", &b, rc, &e);
 }
 
@@ -867,8 +1007,7 @@ static void on_cancel_registration(struct ven *v,
     enqueue(v, K_ACK, "EiRegisterParty", "oadrCanceledPartyRegistration", &b, rc, &e);
     fg_warn(MOD, "the VTN cancelled registration %s (venID %s); registering anew",
             v->reg_id, v->ven_id);
-    for (size_t i = 0; i < REPORTS_MAX; i++)
-        stop_report(&v->reports[i]);
+    drop_reports(v);
     v->ven_id[0] = v->reg_id[0] = 0;
     kv_save(v);
     start_registration(v);
@@ -992,6 +1131,17 @@ static void on_answer(struct req *r)
         if (v->registered && !v->registering)
             fg_timer_start(&v->poll_timer, more ? 0 : v->poll_s * 1000);
         break;
+    case K_REQUEST_EVENT:
+        if (m.type == FG_OADR_DISTRIBUTE_EVENT)
+            on_events(v, &m.u.distribute_event);
+        else if (m.type == FG_OADR_RESPONSE)
+            fg_warn(MOD, "%s: the VTN answered %d %s; events come with the next poll",
+                    r->what, m.u.ack.response.code,
+                    m.u.ack.response.description ? m.u.ack.response.description : "");
+        else
+            fg_warn(MOD, "%s: unexpected %s from the VTN ignored", r->what,
+                    fg_openadr_type_name(m.type));
+        break;
     case K_ACK:
         if (m.type == FG_OADR_UPDATED_REPORT && m.u.ack.has_cancel)
             on_cancel_report(v, &m.u.ack.cancel, false);
@@ -1065,9 +1215,8 @@ static void ven_stop(void *state)
         return;
     fg_timer_stop(&v->poll_timer);
     fg_timer_stop(&v->sample_timer);
-    for (size_t i = 0; i < REPORTS_MAX; i++)
-        if (v->reports[i].used)
-            stop_report(&v->reports[i]);
+    drop_reports(v);
+    free(v->reports);
     if (v->current) {
         v->current->v = NULL; /* its done() may still come through the loop */
         atomic_store(&v->current->cancel, 1);

@@ -251,6 +251,21 @@ int fg_openadr_build_poll(struct fg_buf *out, const char *ven_id, struct fg_erro
     return end(&w);
 }
 
+int fg_openadr_build_request_event(struct fg_buf *out, const char *request_id,
+                                   const char *ven_id, uint32_t reply_limit,
+                                   struct fg_error *err)
+{
+    struct w w;
+    begin(&w, out, err, "oadrRequestEvent");
+    raw(&w, "<pyld:eiRequestEvent>");
+    el(&w, "pyld:requestID", request_id);
+    el(&w, "ei:venID", ven_id);
+    if (reply_limit)
+        el_u32(&w, "pyld:replyLimit", reply_limit);
+    raw(&w, "</pyld:eiRequestEvent>");
+    return end(&w);
+}
+
 int fg_openadr_build_response(struct fg_buf *out, const struct fg_openadr_ei_response *r,
                               const char *ven_id, struct fg_error *err)
 {

@@ -383,6 +383,19 @@ int fg_openadr_datetime_parse(const char *s, int64_t *out, struct fg_error *err)
 #define FG_OPENADR_DATETIME_MAX 32
 void fg_openadr_datetime_format(int64_t t, char *out);
 
+/* ---- target groups -------------------------------------------------------- *
+ * The groups a VEN belongs to, as configured: a comma-separated list of
+ * groupIDs / groupNames, blanks around an entry ignored ("north, feeder-12"). */
+
+#define FG_OPENADR_GROUP_MAX 127 /* characters of one entry */
+
+/* 0 if list is well-formed (every entry non-empty, at most
+ * FG_OPENADR_GROUP_MAX characters, no control characters); else FG_EINVAL
+ * with the reason, naming the entry (0-based), in why. */
+int fg_openadr_groups_check(const char *list, char *why, size_t why_n);
+/* Whether v is one of list's entries (exact, case-sensitive). NULL: false. */
+bool fg_openadr_groups_has(const char *list, const char *v);
+
 /* ---- building what the VEN sends ----------------------------------------- *
  * Each writes one complete document (XML declaration, oadrPayload,
  * oadrSignedObject, the payload with ei:schemaVersion="2.0b") to out, which
@@ -420,6 +433,12 @@ int fg_openadr_build_canceled_party_registration(struct fg_buf *out,
                                                  struct fg_error *err);
 
 int fg_openadr_build_poll(struct fg_buf *out, const char *ven_id, struct fg_error *err);
+
+/* oadrRequestEvent (pyld:eiRequestEvent): asks the VTN for all current
+ * events, answered with an oadrDistributeEvent. reply_limit 0: left out. */
+int fg_openadr_build_request_event(struct fg_buf *out, const char *request_id,
+                                   const char *ven_id, uint32_t reply_limit,
+                                   struct fg_error *err);
 
 /* oadrResponse; ven_id may be NULL. */
 int fg_openadr_build_response(struct fg_buf *out, const struct fg_openadr_ei_response *r,

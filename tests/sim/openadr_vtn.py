@@ -191,6 +191,25 @@ def target(parent, name, targets):
     return e
 
 
+def resource_status(e):
+    """oadrPayloadResourceStatus under `e` as {"online", "manualOverride",
+    "capacity": {"min", "max", "current", "normal"} (present parts only),
+    "levelOffset", "percentOffset", "setPoint"}, or None."""
+    rs = e.find("oadr:oadrPayloadResourceStatus", NS)
+    if rs is None:
+        return None
+    out = {"online": text(rs, "oadr:oadrOnline") == "true",
+           "manualOverride": text(rs, "oadr:oadrManualOverride") == "true"}
+    lcs = rs.find("oadr:oadrLoadControlState", NS)
+    for part in ("capacity", "levelOffset", "percentOffset", "setPoint"):
+        el = None if lcs is None else lcs.find("oadr:oadr" + part[0].upper() + part[1:], NS)
+        if el is not None:
+            out[part] = {k.lower(): float(text(el, "oadr:oadr" + k))
+                         for k in ("Min", "Max", "Current", "Normal")
+                         if text(el, "oadr:oadr" + k) is not None}
+    return out
+
+
 def item_base(parent, item):
     """An emix:itemBase substitute: "powerReal" (W), "energyReal" (Wh) or
     "currencyPerKWh" (EUR)."""
@@ -881,6 +900,7 @@ class Vtn:
                         rid = text(p, "ei:rID")
                         self.report_values[rid].append({
                             "value": float(v) if v is not None else None,
+                            "status": resource_status(p),
                             "dtstart": parse_time(start) if start else None,
                             "duration": text(iv, "xcal:duration/xcal:duration"),
                             "reportRequestID": rr, "reportSpecifierID": spec,

@@ -601,6 +601,26 @@ static void build_registration(void **state)
     assert_xpath(&b, "//pyld:requestID", "req-vtn-1");
     built_free(&b);
 
+    check_built(&b, &buf,
+                fg_openadr_build_request_event(&buf, "re-1", "VEN-flexgw-7", 0, &e), &e,
+                "request_event.xml");
+    assert_xpath(&b, "//oadr:oadrRequestEvent/pyld:eiRequestEvent/pyld:requestID",
+                 "re-1");
+    assert_xpath(&b, "//pyld:eiRequestEvent/ei:venID", "VEN-flexgw-7");
+    assert_xpath_count(&b, "//pyld:replyLimit", 0);
+    assert_xpath(&b, "//oadr:oadrRequestEvent/@ei:schemaVersion", "2.0b");
+    built_free(&b);
+    check_built(&b, &buf,
+                fg_openadr_build_request_event(&buf, "re-2", "VEN-flexgw-7", 50, &e), &e,
+                "request_event_limit.xml");
+    assert_xpath(&b, "//pyld:eiRequestEvent/pyld:replyLimit", "50");
+    built_free(&b);
+    assert_int_equal(fg_openadr_build_request_event(&buf, "re-3", NULL, 0, &e),
+                     FG_EINVAL);
+    assert_string_equal(e.path, "ei:venID");
+    fg_buf_clear(&buf);
+    fg_buf_init(&buf, FG_OPENADR_BUILD_MAX);
+
     check_built(&b, &buf, fg_openadr_build_poll(&buf, "VEN-flexgw-7", &e), &e,
                 "poll.xml");
     assert_xpath(&b, "//oadr:oadrPoll/ei:venID", "VEN-flexgw-7");
@@ -908,6 +928,14 @@ static void built_not_received(void **state)
     assert_string_equal(e.path, "/oadrPoll");
     fg_openadr_msg_clear(&m);
     free(xml);
+    fg_buf_init(&buf, FG_OPENADR_BUILD_MAX);
+    assert_int_equal(fg_openadr_build_request_event(&buf, "re-1", "VEN-1", 0, &e), 0);
+    xml = fg_buf_take(&buf);
+    fg_openadr_msg_init(&m);
+    assert_int_equal(fg_openadr_decode(xml, strlen(xml), NULL, &m, &e), FG_EUNSUPPORTED);
+    assert_int_equal(m.type, FG_OADR_REQUEST_EVENT);
+    fg_openadr_msg_clear(&m);
+    free(xml);
 }
 
 /* ---- bad input ----------------------------------------------------------------------
@@ -1187,6 +1215,35 @@ static int teardown(void **state)
     return 0;
 }
 
+/* openadr.groups: the configured list and its lookup. */
+static void groups(void **state)
+{
+    (void)state;
+    char why[128];
+    assert_int_equal(fg_openadr_groups_check("north", why, sizeof(why)), 0);
+    assert_int_equal(fg_openadr_groups_check(" north ,feeder-12,\tx ", why, sizeof(why)),
+                     0);
+    assert_int_equal(fg_openadr_groups_check("a,,b", why, sizeof(why)), FG_EINVAL);
+    assert_string_equal(why, "entry 1 is empty (write \"a, b\")");
+    assert_int_equal(fg_openadr_groups_check("a, ", why, sizeof(why)), FG_EINVAL);
+    assert_string_equal(why, "entry 1 is empty (write \"a, b\")");
+    assert_int_equal(fg_openadr_groups_check("a,b\nc", why, sizeof(why)), FG_EINVAL);
+    assert_string_equal(why, "entry 1 holds a control character");
+    char longer[FG_OPENADR_GROUP_MAX + 8];
+    memset(longer, 'g', sizeof(longer) - 1);
+    longer[sizeof(longer) - 1] = 0;
+    assert_int_equal(fg_openadr_groups_check(longer, why, sizeof(why)), FG_EINVAL);
+    assert_non_null(strstr(why, "entry 0 is longer than 127"));
+    const char *list = " north ,feeder-12";
+    assert_true(fg_openadr_groups_has(list, "north"));
+    assert_true(fg_openadr_groups_has(list, "feeder-12"));
+    assert_false(fg_openadr_groups_has(list, "feeder-1"));
+    assert_false(fg_openadr_groups_has(list, "North"));
+    assert_false(fg_openadr_groups_has(list, ""));
+    assert_false(fg_openadr_groups_has("", ""));
+    assert_false(fg_openadr_groups_has(NULL, "north"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1205,6 +1262,7 @@ int main(void)
         cmocka_unit_test(schema_invalid),
         cmocka_unit_test(encodings),
         cmocka_unit_test(samples_validate),
+        cmocka_unit_test(groups),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
