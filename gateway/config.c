@@ -445,7 +445,7 @@ static const struct row ocpp_rows[] = {
      .dstr = "A", .doc = "Unit of the charging profiles sent: A (every station) or W."},
     {.key = "profile_min_interval_s", .type = T_INT, CF(ocpp.profile_min_interval_s),
      .min = 0, .max = 3600, .dnum = 10,
-     .doc = "Least time between two charging profiles for one EVSE, s."},
+     .doc = "Least time between two charging profiles for one EVSE, s; a profile that lowers the charging power is sent at once."},
     {.key = "profile_threshold_w", .type = T_DBL, CF(ocpp.profile_threshold_w), .min = 0,
      .max = 100000, .dnum = 200,
      .doc = "Smaller set-point changes than this are not sent, W."},

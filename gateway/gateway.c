@@ -222,6 +222,7 @@ int fg_gw_signal_put(struct fg_gw *gw, const struct fg_signal *s, struct fg_erro
         }
     }
     gw->metrics.signals_received++;
+    fg_gw_kick_scheduler(gw);
     fg_info("gw", "signal %s/%s (%s) accepted", fg_signal_source_name(s->source), s->id,
             fg_signal_type_name(s->type));
     return 0;
@@ -238,6 +239,7 @@ int fg_gw_signal_cancel(struct fg_gw *gw, enum fg_signal_source src, const char 
     if (s && persist_signal(gw, s))
         return fg_error_set(err, FG_ESTORE, NULL, "cannot store the cancellation: %s",
                             fg_store_errmsg(gw->store));
+    fg_gw_kick_scheduler(gw);
     fg_info("gw", "signal %s/%s cancelled", fg_signal_source_name(src), id);
     return 0;
 }
@@ -742,6 +744,19 @@ static void tick(struct fg_timer *t)
     fg_timer_start(t, TICK_MS);
 }
 
+static void sched_kick(struct fg_timer *t)
+{
+    struct fg_gw *gw = t->arg;
+    fg_scheduler_kicked(gw, fg_gw_now(gw));
+}
+
+void fg_gw_kick_scheduler(struct fg_gw *gw)
+{
+    gw->sched.kick = true;
+    if (gw->sched_kick_ready)
+        fg_timer_start(&gw->sched_kick, 0);
+}
+
 static void on_signal(void *arg, int signo)
 {
     struct fg_gw *gw = arg;
@@ -865,6 +880,8 @@ int fg_gw_init(struct fg_gw *gw, const struct fg_gw_opts *o, struct fg_error *er
     gw->last_status_mono = fg_mono_ms() - STATUS_EVERY_MS;
     fg_timer_init(&gw->tick, gw->loop, tick, gw);
     fg_timer_start(&gw->tick, 0);
+    fg_timer_init(&gw->sched_kick, gw->loop, sched_kick, gw);
+    gw->sched_kick_ready = true;
     fg_info("gw", "site %s: %zu assets, API on %s://%s:%u/", gw->cfg.site.id,
             gw->model.n_assets, gw->cfg.web.tls_cert[0] ? "https" : "http",
             gw->cfg.web.listen.host, gw->cfg.web.listen.port);
@@ -884,8 +901,12 @@ int fg_gw_run(struct fg_gw *gw)
 
 void fg_gw_clear(struct fg_gw *gw)
 {
-    if (gw->loop)
+    if (gw->loop) {
         fg_timer_stop(&gw->tick);
+        if (gw->sched_kick_ready)
+            fg_timer_stop(&gw->sched_kick);
+        gw->sched_kick_ready = false;
+    }
     fg_scheduler_stop(gw);
     stop_adapters(gw);
     fg_loop_free(gw->loop); /* closes every connection */

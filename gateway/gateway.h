@@ -53,6 +53,10 @@ struct fg_gw {
         void *state;
     } adapters[FG_GW_MAX_ADAPTERS];
     struct fg_timer tick;
+    /* fires at once after a signal changed: realtime() runs then, not at
+     * the next scheduler.interval_s (fg_gw_kick_scheduler) */
+    struct fg_timer sched_kick;
+    bool sched_kick_ready;      /* initialised (the loop runs) */
     struct fg_scheduler sched;  /* the scheduler host (scheduler.h) */
     int64_t config_signals_day; /* local day the config signals were made for */
     int64_t last_status_mono;
@@ -71,6 +75,10 @@ struct fg_gw {
 /* Load the config (errors printed, FG_ECONFIG), open the store, build the
  * model, start adapters and the web server. */
 int fg_gw_init(struct fg_gw *gw, const struct fg_gw_opts *o, struct fg_error *err);
+/* Something the scheduler acts on changed (a signal was put or cancelled):
+ * run realtime() right away, on the loop thread, instead of at the next
+ * interval, so a limit reaches the devices within the call's own time. */
+void fg_gw_kick_scheduler(struct fg_gw *gw);
 /* Serve until SIGTERM/SIGINT. Returns the process exit code. */
 int fg_gw_run(struct fg_gw *gw);
 void fg_gw_clear(struct fg_gw *gw);

@@ -692,6 +692,8 @@ static void job_done(void *arg, int cancelled)
         apply_answer(gw, j, now);
     }
     job_free(j);
+    if (s->kick && gw->sched_kick_ready)
+        fg_timer_start(&gw->sched_kick, 0); /* something changed during the call */
 }
 
 static int snapshot_wear(struct fg_gw *gw, struct wear_set *ws)
@@ -791,12 +793,13 @@ static struct job *make_job(struct fg_gw *gw, int64_t now)
     return j;
 }
 
-void fg_scheduler_tick(struct fg_gw *gw, int64_t now)
+static void realtime_tick(struct fg_gw *gw, int64_t now)
 {
     struct fg_scheduler *s = &gw->sched;
-    plan_tick(gw, now);
-    if (!s->running)
+    if (!s->running) {
+        s->kick = false;
         return;
+    }
     if (s->busy) {
         /* A call that outlasts its deadline by a second is a worker being
          * (re)started, whose create() may take up to its own limit: the
@@ -811,9 +814,10 @@ void fg_scheduler_tick(struct fg_gw *gw, int64_t now)
         }
         return;
     }
-    if (s->last_call && now - s->last_call < gw->cfg.scheduler.interval_s &&
+    if (!s->kick && s->last_call && now - s->last_call < gw->cfg.scheduler.interval_s &&
         now >= s->last_call)
         return;
+    s->kick = false;
     struct job *j = make_job(gw, now);
     if (!j) {
         fg_err("sched", "scheduler: out of memory building the view");
@@ -829,6 +833,17 @@ void fg_scheduler_tick(struct fg_gw *gw, int64_t now)
     s->last_call = now;
     s->call_mono_ms = fg_mono_ms();
     gw->metrics.sched_calls++;
+}
+
+void fg_scheduler_tick(struct fg_gw *gw, int64_t now)
+{
+    plan_tick(gw, now);
+    realtime_tick(gw, now);
+}
+
+void fg_scheduler_kicked(struct fg_gw *gw, int64_t now)
+{
+    realtime_tick(gw, now);
 }
 
 /* ---- the planner ----------------------------------------------------------------- */

@@ -38,6 +38,7 @@ struct fg_scheduler {
     struct fg_sched_proc *proc;
     unsigned gen;         /* bumped on every restart: answers of older ones are dropped */
     bool busy;            /* a call is under way */
+    bool kick;            /* call at once, not at the next interval */
     int64_t last_call;    /* clock s of the last call */
     int64_t call_mono_ms; /* fg_mono_ms when it was made */
     bool fallback;        /* the fallback schedule is in charge */
@@ -76,6 +77,9 @@ int fg_scheduler_reconfigure(struct fg_gw *gw, struct fg_error *err);
 /* The tick: call realtime() when interval_s has passed and no call is
  * under way; keep the fallback schedule going while it is in charge. */
 void fg_scheduler_tick(struct fg_gw *gw, int64_t now);
+/* After fg_gw_kick_scheduler(): call realtime() now if no call is under
+ * way (else the answer of the running one makes the call it asks for). */
+void fg_scheduler_kicked(struct fg_gw *gw, int64_t now);
 
 /* The plan-related parts of the view: the plan in force at v->now
  * (v->plan_created, v->plan_site_w, each asset's plan_w); nothing when m has

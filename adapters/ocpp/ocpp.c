@@ -96,7 +96,8 @@ enum purpose { P_NONE, P_TX_DEFAULT, P_TX };
 
 /* Our control of one EVSE: what the set-point wants and what the station
  * was given. Profiles are re-sent only when the wish changes meaningfully,
- * not more often than ocpp.profile_min_interval_s, and renewed before they
+ * increases not more often than ocpp.profile_min_interval_s (reductions at
+ * once), and renewed before they
  * end (validTo), so a station whose gateway goes silent falls back by
  * itself within ocpp.profile_fallback_s. */
 struct evse_ctl {
@@ -1855,7 +1856,11 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
         ctl->dirty = true;
         return; /* the state stays FAILED until the retry */
     }
-    if (ctl->last_sent_ms &&
+    /* Less charging (a limit coming in) is never held back: the interval
+     * keeps stations from being flooded with increases, not the site from
+     * its limit. */
+    bool reduces = ctl->want_w >= 0 && (!have || ctl->want_w < ctl->sent_w);
+    if (!reduces && ctl->last_sent_ms &&
         now_ms - ctl->last_sent_ms < o->cfg->ocpp.profile_min_interval_s * 1000LL) {
         ctl->dirty = true; /* the tick sends it when the interval has passed */
         sp_state(o, ctl, FG_SPS_PENDING, "held back by ocpp.profile_min_interval_s");

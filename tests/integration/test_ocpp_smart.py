@@ -209,27 +209,38 @@ def test_rejected_mismatch_timeout_and_disconnect_are_reported():
 
 
 def test_changes_are_rate_limited_and_small_ones_dropped():
+    """Small changes are dropped; an increase waits for
+    profile_min_interval_s; a reduction (a limit coming in) goes at once."""
     with ocpp_gateway(profile_min_interval_s=3, profile_threshold_w=500) as gw:
         ws = ws_open(gw)
         session(ws, gw)
         put_sp(gw, 6900)
-        c = next_call(ws, "SetChargingProfile")
-        t_first = time.monotonic()
-        reply(ws, c, {"status": "Accepted"})
+        reply(ws, next_call(ws, "SetChargingProfile"), {"status": "Accepted"})
         reply(ws, next_call(ws, "GetCompositeSchedule"), composite(10))
         sp_state(gw, "verified")
         put_sp(gw, 6600)  # below the threshold: not sent
         no_call(ws, 0.5)
-        put_sp(gw, 4600)  # meaningful, but within the minimum interval
-        sp = sp_state(gw, "pending")
-        assert "profile_min_interval_s" in sp["detail"], sp
+        t_put = time.monotonic()
+        put_sp(gw, 4600)  # a reduction within the minimum interval: sent at once
         c = next_call(ws, "SetChargingProfile", timeout=5)
-        waited = time.monotonic() - t_first
-        assert waited >= 2.9, f"second profile after {waited:.1f} s, minimum is 3 s"
+        waited = time.monotonic() - t_put
+        assert waited < 1.0, f"reduction held back {waited:.1f} s"
+        t_sent = time.monotonic()
         per = c[3]["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]
         assert per["limit"] == 6.7, per
         reply(ws, c, {"status": "Accepted"})
         reply(ws, next_call(ws, "GetCompositeSchedule"), composite(6.7))
+        sp_state(gw, "verified")
+        put_sp(gw, 6900)  # an increase within the minimum interval: held back
+        sp = sp_state(gw, "pending")
+        assert "profile_min_interval_s" in sp["detail"], sp
+        c = next_call(ws, "SetChargingProfile", timeout=5)
+        waited = time.monotonic() - t_sent
+        assert waited >= 2.9, f"increase after {waited:.1f} s, minimum is 3 s"
+        per = c[3]["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]
+        assert per["limit"] == 10, per
+        reply(ws, c, {"status": "Accepted"})
+        reply(ws, next_call(ws, "GetCompositeSchedule"), composite(10))
         sp_state(gw, "verified")
         ws.close()
 

@@ -10,7 +10,7 @@ run at rated power and stops, its window moved to the next day."""
 import time
 
 from fgtest import TOKEN, Gateway, run
-from test_scheduler_guard import wait_for
+from test_scheduler_guard import metrics, wait_for
 
 RUN_S = 60
 
@@ -147,5 +147,34 @@ def test_shiftable_runs_once():
               f"(run_s {RUN_S}), once")
 
 
+def test_signal_calls_the_scheduler_at_once():
+    """With realtime() every 60 s, a signal put (or cancelled) through the
+    API still reaches the devices within a second or two: a signal change
+    calls the scheduler at once. Without that the island would wait for the
+    next interval, up to a minute."""
+    cfg = site_config()
+    cfg["scheduler"]["interval_s"] = 60
+    with Gateway(cfg) as gw:
+        wait_asset(gw, "ev1", lambda a: a["power_w"] > 1000, "charging")
+        wait_for(lambda: metrics(gw).get("flexgw_scheduler_calls_total", 0) >= 1, 10,
+                 "a first realtime() call", gw)
+        calls = metrics(gw)["flexgw_scheduler_calls_total"]
+        t0 = time.monotonic()
+        island(gw, True)
+        e = wait_asset(gw, "ev1", lambda a: a["setpoint"] is not None
+                       and a["setpoint"]["w"] == 0, "paused by the island", 5)
+        took = time.monotonic() - t0
+        assert e["setpoint"]["source"] == "scheduler", e
+        assert took < 3, f"island set-point after {took:.2f} s"
+        assert metrics(gw)["flexgw_scheduler_calls_total"] == calls + 1, metrics(gw)
+        t1 = time.monotonic()
+        island(gw, False)
+        wait_for(lambda: metrics(gw)["flexgw_scheduler_calls_total"] == calls + 2, 3,
+                 "a call after the cancellation", gw)
+        print(f"island set-point {took:.2f} s after the signal (interval 60 s); "
+              f"call after the cancellation {time.monotonic() - t1:.2f} s")
+
+
 if __name__ == "__main__":
-    run([test_island_sheds_and_restores, test_shiftable_runs_once])
+    run([test_island_sheds_and_restores, test_shiftable_runs_once,
+         test_signal_calls_the_scheduler_at_once])
