@@ -27,6 +27,18 @@
  *     time (utime + stime from /proc/PID/stat) and VmRSS, over the same
  *     windows.
  *
+ * With --ev (the OpenADR dispatch benchmark, tests/bench/oadr_dispatch.py)
+ * every station has an EV charging instead of running load phases: after
+ * its boot it sends TransactionEvent Started (EVSE --evse, chargingState
+ * Charging, a Power.Active.Import sample) and then MeterValues every
+ * --meter-s s with the power the EV would draw under the last limit it got
+ * (at most --ev-w). It answers the CSMS's CALLs: SetChargingProfile and
+ * ClearChargingProfile Accepted, GetCompositeSchedule with the last limit,
+ * anything else CALLERROR NotImplemented; and writes one line per received
+ * SetChargingProfile to --profile-log: "<station index> <CLOCK_REALTIME ns
+ * when the frame was read> <limit> <unit>" (a ClearChargingProfile gives
+ * "<index> <ns> clear"). It runs until SIGTERM or the end of --hold.
+ *
  * Output: for each phase ("held", then one per --load entry) a JSON line
  * (starts with '{') and a human line (starts with "ocpp_load:") on stdout.
  * Exit status: 0 when it ran (error counts are in the output), 1 when it
@@ -36,6 +48,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -75,6 +88,10 @@ struct conn {
     int64_t due_ns;  /* paced: when the pending turn was due */
     uint32_t rx_len;
     uint32_t tx_len, tx_off;
+    bool ev_started;      /* --ev: TransactionEvent Started answered */
+    bool limit_w;         /* --ev: `limit` is in W (else A per phase) */
+    double limit;         /* --ev: last SetChargingProfile's limit; NAN: none */
+    int64_t meter_due_ns; /* --ev: next MeterValues (monotonic); 0: none due */
     char rx[RX_CAP];
     char tx[TX_CAP];
 };
@@ -158,6 +175,10 @@ static struct {
     int server_pid;
     int evse;
     const char *label;
+    bool ev;
+    const char *profile_log;
+    double meter_s;
+    double ev_w;
 } opt = {
     .host = "127.0.0.1",
     .path = "/ocpp/",
@@ -174,6 +195,8 @@ static struct {
     .duration_s = 20,
     .evse = 1,
     .label = "",
+    .meter_s = 10,
+    .ev_w = 11000,
 };
 
 enum mode { M_NONE, M_B2B, M_PACED };
@@ -205,6 +228,11 @@ static unsigned n_started, n_booted, n_failed, n_open, n_outstanding;
 static unsigned fail_connect, fail_http, fail_boot, fail_closed;
 static char fail_what[160];
 static volatile sig_atomic_t stop_now;
+/* --ev */
+static FILE *profile_log;
+static bool profile_log_dirty;
+static unsigned n_tx_started;
+static uint64_t n_set_profile, n_clear_profile, n_composite, n_not_implemented;
 
 static int64_t now_ns(void)
 {
@@ -380,9 +408,23 @@ static void update_ts(void)
 }
 
 /* Send the next call: BootNotification before boot, MeterValues after. */
+/* --ev: what the EV draws under the last limit, W (3 phases at 230 V). */
+static unsigned ev_power_w(const struct conn *c)
+{
+    double w = opt.ev_w;
+    if (!isnan(c->limit)) {
+        double lim = c->limit_w ? c->limit : c->limit * 230 * 3;
+        if (lim < w)
+            w = lim > 0 ? lim : 0;
+    }
+    return (unsigned)(w + 0.5);
+}
+
+/* Send the next call: BootNotification before boot, with --ev then
+ * TransactionEvent Started, then MeterValues. */
 static void send_call(struct conn *c, int64_t base_ns)
 {
-    char buf[512];
+    char buf[768];
     int n;
     c->seq++;
     if (c->state == C_BOOTING) {
@@ -391,14 +433,27 @@ static void send_call(struct conn *c, int64_t base_ns)
             "[2,\"%u\",\"BootNotification\",{\"chargingStation\":{\"model\":"
             "\"bench\",\"vendorName\":\"flexgw-bench\"},\"reason\":\"PowerUp\"}]",
             c->seq);
+    } else if (opt.ev && !c->ev_started) {
+        n = snprintf(
+            buf, sizeof(buf),
+            "[2,\"%u\",\"TransactionEvent\",{\"eventType\":\"Started\",\"timestamp\":"
+            "\"%s\",\"triggerReason\":\"Authorized\",\"seqNo\":0,\"transactionInfo\":{"
+            "\"transactionId\":\"TX%05u\",\"chargingState\":\"Charging\"},\"idToken\":{"
+            "\"idToken\":\"TOK%05u\",\"type\":\"ISO14443\"},\"evse\":{\"id\":%d,"
+            "\"connectorId\":1},\"meterValue\":[{\"timestamp\":\"%s\",\"sampledValue\":[{"
+            "\"value\":%u,\"measurand\":\"Power.Active.Import\",\"unitOfMeasure\":{"
+            "\"unit\":\"W\"}},{\"value\":0,\"measurand\":\"Energy.Active.Import."
+            "Register\",\"unitOfMeasure\":{\"unit\":\"Wh\"}}]}]}]",
+            c->seq, ts_now, c->idx, c->idx, opt.evse, ts_now, ev_power_w(c));
     } else {
+        unsigned power = opt.ev ? ev_power_w(c) : 7000 + (c->seq % 400);
         n = snprintf(buf, sizeof(buf),
                      "[2,\"%u\",\"MeterValues\",{\"evseId\":%d,\"meterValue\":[{"
                      "\"timestamp\":\"%s\",\"sampledValue\":[{\"value\":%u,"
                      "\"measurand\":\"Power.Active.Import\",\"unitOfMeasure\":{\"unit\":"
                      "\"W\"}},{\"value\":%u.5,\"measurand\":\"Energy.Active.Import."
                      "Register\",\"unitOfMeasure\":{\"unit\":\"Wh\"}}]}]}]",
-                     c->seq, opt.evse, ts_now, 7000 + (c->seq % 400), c->seq * 3);
+                     c->seq, opt.evse, ts_now, power, c->seq * 3);
     }
     if (n <= 0 || (size_t)n >= sizeof(buf) || !put_frame(c, 1, buf, (size_t)n)) {
         st.bad++;
@@ -537,6 +592,170 @@ static int msg_head(const char *p, size_t n, const char **id, size_t *idl, size_
     return p[1] - '0';
 }
 
+/* ---- --ev: the CSMS's CALLs ---------------------------------------------- */
+
+/* The string at p (which must start with '"') up to its closing quote, no
+ * escapes (ids and action names have none); NULL if there is none. */
+static const char *quoted(const char *p, const char *end, size_t *len)
+{
+    if (p >= end || *p != '"')
+        return NULL;
+    const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+    if (!q)
+        return NULL;
+    *len = (size_t)(q - p - 1);
+    return p + 1;
+}
+
+/* The number after `key` (e.g. "\"limit\":") in [p, end); NAN if none. */
+static double number_after(const char *p, const char *end, const char *key)
+{
+    size_t kl = strlen(key);
+    const char *k = memmem(p, (size_t)(end - p), key, kl);
+    if (!k)
+        return NAN;
+    char num[32];
+    size_t n = (size_t)(end - (k + kl));
+    if (n > sizeof(num) - 1)
+        n = sizeof(num) - 1;
+    memcpy(num, k + kl, n);
+    num[n] = '\0';
+    char *e;
+    double v = strtod(num, &e);
+    return e == num ? NAN : v;
+}
+
+static int64_t wall_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Each answers one CALL (payload [p, end)) into out: the CALLRESULT
+ * payload's length, or -1 for NotImplemented. */
+typedef int (*answer_fn)(struct conn *c, const char *p, const char *end, char *out,
+                         size_t size);
+
+static int ans_set_profile(struct conn *c, const char *p, const char *end, char *out,
+                           size_t size)
+{
+    int64_t t = wall_ns();
+    const char *per = memmem(p, (size_t)(end - p), "\"chargingSchedulePeriod\"", 24);
+    c->limit = per ? number_after(per, end, "\"limit\":") : NAN;
+    c->limit_w = memmem(p, (size_t)(end - p), "\"chargingRateUnit\":\"W\"", 22) != NULL;
+    n_set_profile++;
+    fprintf(profile_log, "%u %lld %.1f %s\n", c->idx, (long long)t, c->limit,
+            c->limit_w ? "W" : "A");
+    profile_log_dirty = true;
+    return snprintf(out, size, "{\"status\":\"Accepted\"}");
+}
+
+static int ans_clear_profile(struct conn *c, const char *p, const char *end, char *out,
+                             size_t size)
+{
+    (void)p;
+    (void)end;
+    c->limit = NAN;
+    n_clear_profile++;
+    fprintf(profile_log, "%u %lld clear\n", c->idx, (long long)wall_ns());
+    profile_log_dirty = true;
+    return snprintf(out, size, "{\"status\":\"Accepted\"}");
+}
+
+/* What the station applies: the last limit, for the next 300 s. */
+static int ans_composite(struct conn *c, const char *p, const char *end, char *out,
+                         size_t size)
+{
+    (void)p;
+    (void)end;
+    n_composite++;
+    if (isnan(c->limit))
+        return snprintf(out, size, "{\"status\":\"Rejected\"}");
+    return snprintf(out, size,
+                    "{\"status\":\"Accepted\",\"schedule\":{\"evseId\":%d,\"duration\":"
+                    "300,\"scheduleStart\":\"%s\",\"chargingRateUnit\":\"%s\","
+                    "\"chargingSchedulePeriod\":[{\"startPeriod\":0,\"limit\":%.1f}]}}",
+                    opt.evse, ts_now, c->limit_w ? "W" : "A", c->limit);
+}
+
+static const struct {
+    const char *action;
+    answer_fn answer;
+} csms_calls[] = {
+    {"ClearChargingProfile", ans_clear_profile},
+    {"GetCompositeSchedule", ans_composite},
+    {"SetChargingProfile", ans_set_profile},
+};
+
+/* A CALL [2,"id","Action",{...}] from the CSMS: answer it. */
+static void on_csms_call(struct conn *c, const char *p, size_t n)
+{
+    const char *end = p + n, *id, *act;
+    size_t idl, al;
+    if (n < 4 || !(id = quoted(p + 3, end, &idl)) || id + idl + 2 >= end ||
+        id[idl + 1] != ',' || !(act = quoted(id + idl + 2, end, &al))) {
+        st.bad++;
+        note_error("malformed CALL: ", p, n);
+        return;
+    }
+    const char *payload = act + al + 2;
+    char res[512], frame[640];
+    int rl = -1;
+    for (size_t i = 0; i < sizeof(csms_calls) / sizeof(csms_calls[0]); i++) {
+        if (strlen(csms_calls[i].action) == al &&
+            !memcmp(csms_calls[i].action, act, al)) {
+            rl = csms_calls[i].answer(c, payload < end ? payload : end, end, res,
+                                      sizeof(res));
+            break;
+        }
+    }
+    int fl;
+    if (rl < 0) {
+        n_not_implemented++;
+        fl = snprintf(frame, sizeof(frame), "[4,\"%.*s\",\"NotImplemented\",\"\",{}]",
+                      (int)idl, id);
+    } else {
+        fl = snprintf(frame, sizeof(frame), "[3,\"%.*s\",%.*s]", (int)idl, id, rl, res);
+    }
+    if (fl <= 0 || (size_t)fl >= sizeof(frame) || !put_frame(c, 1, frame, (size_t)fl)) {
+        st.bad++;
+        note_error("cannot frame an answer to ", p, n);
+        return;
+    }
+    flush(c);
+}
+
+/* --ev: our call was answered; the next MeterValues is due. The first
+ * periodic one comes after 0.5..1.5 intervals, spread by station, so the
+ * stations' meter readings do not arrive in bursts. */
+static void ev_answered(struct conn *c, int64_t now)
+{
+    if (!c->ev_started) {
+        c->ev_started = true;
+        n_tx_started++;
+        c->meter_due_ns = now; /* the first MeterValues at once */
+        return;
+    }
+    if (opt.meter_s <= 0)
+        return;
+    double f = c->seq <= 3 ? 0.5 + (double)(c->idx % 997) / 997.0 : 1.0;
+    c->meter_due_ns = now + (int64_t)(opt.meter_s * f * 1e9);
+}
+
+/* --ev: send the MeterValues that are due. */
+static void ev_meters(int64_t now)
+{
+    for (unsigned i = 0; i < opt.n; i++) {
+        struct conn *c = &conns[i];
+        if (c->meter_due_ns && now >= c->meter_due_ns && c->state == C_READY &&
+            !c->outstanding) {
+            c->meter_due_ns = 0;
+            send_call(c, now);
+        }
+    }
+}
+
 static void next_call(struct conn *c, int64_t now)
 {
     if (draining || c->state != C_READY)
@@ -554,6 +773,10 @@ static void on_text(struct conn *c, const char *p, size_t n, int64_t now)
 {
     const char *id;
     size_t idl, rest;
+    if (opt.ev && n > 3 && !memcmp(p, "[2,", 3)) {
+        on_csms_call(c, p, n);
+        return;
+    }
     int t = msg_head(p, n, &id, &idl, &rest);
     char want[16];
     int wl = snprintf(want, sizeof(want), "%u", c->seq);
@@ -593,10 +816,14 @@ static void on_text(struct conn *c, const char *p, size_t n, int64_t now)
         c->state = C_READY;
         n_booted++;
         n_open++;
+        if (opt.ev)
+            send_call(c, now); /* TransactionEvent Started */
         return;
     }
     st.rt++;
     hist_add(&st.h, now - c->base_ns);
+    if (opt.ev)
+        ev_answered(c, now);
     next_call(c, now);
 }
 
@@ -748,6 +975,8 @@ static void run(int64_t until, bool (*done)(void))
         connect_more(now);
         if (mode == M_PACED && !draining)
             pace(now);
+        if (opt.ev)
+            ev_meters(now);
         int64_t wait = until - now;
         if (n_started < opt.n && wait > 1000000)
             wait = 1000000;
@@ -755,6 +984,8 @@ static void run(int64_t until, bool (*done)(void))
             wait = 100000;
         if (wait > 200000000)
             wait = 200000000;
+        if (opt.ev && wait > 50000000)
+            wait = 50000000; /* MeterValues due */
         struct timespec ts = {.tv_sec = wait / 1000000000, .tv_nsec = wait % 1000000000};
         int n = epoll_pwait2(ep, evs, MAX_EVENTS, &ts, NULL);
         if (n < 0) {
@@ -777,6 +1008,10 @@ static void run(int64_t until, bool (*done)(void))
                 flush(c);
             if (c->state != C_DEAD && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
                 on_readable(c, now);
+        }
+        if (profile_log_dirty) {
+            fflush(profile_log); /* once per batch: the driver reads it live */
+            profile_log_dirty = false;
         }
     }
 }
@@ -836,7 +1071,14 @@ static void usage(FILE *f)
            "  --duration S          measured window of each load phase (20)\n"
            "  --evse ID             evseId of the MeterValues (1)\n"
            "  --server-pid PID      report this process's CPU and RSS too\n"
-           "  --label S             copied into the JSON lines\n");
+           "  --label S             copied into the JSON lines\n"
+           "  --ev                  an EV charging at every station (no --load): after\n"
+           "                        the boot TransactionEvent Started, MeterValues, the\n"
+           "                        CSMS's CALLs answered; runs until SIGTERM or --hold\n"
+           "  --profile-log FILE    --ev: one line per SetChargingProfile received:\n"
+           "                        index, CLOCK_REALTIME ns, limit, unit\n"
+           "  --meter-s S           --ev: MeterValues period, 0: only the first (10)\n"
+           "  --ev-w W              --ev: what the EV draws without a limit (11000)\n");
 }
 
 static double num_arg(const char *name, const char *s, double lo, double hi)
@@ -891,6 +1133,10 @@ int main(int argc, char **argv)
         {"evse", required_argument, NULL, 'e'},
         {"server-pid", required_argument, NULL, 'S'},
         {"label", required_argument, NULL, 'L'},
+        {"ev", no_argument, NULL, 'E'},
+        {"profile-log", required_argument, NULL, 'F'},
+        {"meter-s", required_argument, NULL, 'M'},
+        {"ev-w", required_argument, NULL, 'W'},
         {"help", no_argument, NULL, '?'},
         {NULL, 0, NULL, 0},
     };
@@ -948,6 +1194,18 @@ int main(int argc, char **argv)
         case 'L':
             opt.label = optarg;
             break;
+        case 'E':
+            opt.ev = true;
+            break;
+        case 'F':
+            opt.profile_log = optarg;
+            break;
+        case 'M':
+            opt.meter_s = num_arg("meter-s", optarg, 0, 3600);
+            break;
+        case 'W':
+            opt.ev_w = num_arg("ev-w", optarg, 0, 1e6);
+            break;
         case '?':
         default:
             usage(o == '?' && optopt == 0 ? stdout : stderr);
@@ -957,6 +1215,17 @@ int main(int argc, char **argv)
     if (!opt.port || optind < argc) {
         usage(stderr);
         return 2;
+    }
+    if (opt.ev && (opt.load[0] || !opt.profile_log)) {
+        fprintf(stderr, "ocpp_load: --ev needs --profile-log and no --load\n");
+        return 2;
+    }
+    if (opt.ev) {
+        profile_log = fopen(opt.profile_log, "w");
+        if (!profile_log) {
+            fprintf(stderr, "ocpp_load: %s: %s\n", opt.profile_log, strerror(errno));
+            return 1;
+        }
     }
     if (strlen(opt.prefix) + 7 > 44) {
         fprintf(stderr, "ocpp_load: --prefix too long\n");
@@ -984,6 +1253,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < opt.n; i++) {
         conns[i].idx = i;
         conns[i].fd = -1;
+        conns[i].limit = NAN;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -1026,6 +1296,20 @@ int main(int argc, char **argv)
     if (!held) {
         fprintf(stderr, "ocpp_load: no station connected\n");
         return 1;
+    }
+    if (opt.ev) {
+        printf("{\"phase\":\"ev\",\"label\":");
+        json_str(stdout, opt.label);
+        printf(",\"stations\":%u,\"held\":%u,\"tx_started\":%u,\"set_profile\":%llu,"
+               "\"clear_profile\":%llu,\"composite\":%llu,\"not_implemented\":%llu,"
+               "\"callerrors\":%llu,\"bad_frames\":%llu,\"lost\":%llu,\"first_error\":",
+               opt.n, held, n_tx_started, (unsigned long long)n_set_profile,
+               (unsigned long long)n_clear_profile, (unsigned long long)n_composite,
+               (unsigned long long)n_not_implemented, (unsigned long long)st.callerrors,
+               (unsigned long long)st.bad, (unsigned long long)st.closed);
+        json_str(stdout, first_error);
+        printf("}\n");
+        fclose(profile_log);
     }
 
     /* ---- load phases ---- */

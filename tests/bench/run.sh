@@ -34,6 +34,16 @@
 # oadrDistributeEvent parses per second and MB/s for a 1-event and a
 # 100-event payload, with and without XSD validation; BENCH_OPENADR_S (2 s
 # per row).
+# OpenADR dispatch: BENCH_OADR_DISPATCH (1; 0 skips it): flexgw as the VEN of
+# the test VTN (tests/sim/openadr_vtn.py, in-process, mutual TLS) and the
+# CSMS of BENCH_OADR_STATIONS (1000) stations with an EV charging each
+# (ocpp_load --ev), real-time scheduler; per event the time from the VTN
+# sending the oadrDistributeEvent to each station reading its reduced
+# SetChargingProfile (tests/bench/oadr_dispatch.py). BENCH_OADR_LEVELS
+# ("0.35 0.3 0.25 0.2 0.15": one event per level, each lifted again before
+# the next), BENCH_OADR_SETTLE (12 s between lift and next event),
+# BENCH_OADR_TIMEOUT (30 s per event), BENCH_OADR_LOG (info: flexgw's log
+# level).
 #
 # Each gateway run gets its own fresh data dir and a free loopback port, is
 # stopped with SIGTERM and must exit 0; the script exits 1 if any did not.
@@ -67,6 +77,12 @@ DO_AGEING=${BENCH_AGEING:-1}
 DO_PLANNER=${BENCH_PLANNER:-1}
 DO_OPENADR=${BENCH_OPENADR:-1}
 OPENADR_S=${BENCH_OPENADR_S:-2}
+DO_OADRD=${BENCH_OADR_DISPATCH:-1}
+OADRD_N=${BENCH_OADR_STATIONS:-1000}
+OADRD_LEVELS=${BENCH_OADR_LEVELS:-0.35 0.3 0.25 0.2 0.15}
+OADRD_SETTLE=${BENCH_OADR_SETTLE:-12}
+OADRD_TIMEOUT=${BENCH_OADR_TIMEOUT:-30}
+OADRD_LOG=${BENCH_OADR_LOG:-info}
 
 die() {
     echo "bench: $*" >&2
@@ -105,6 +121,11 @@ fi
 OADR_BENCH=$(cd "$1" && pwd)/tests/bench/openadr_bench
 if [ "$DO_OPENADR" = 1 ]; then
     [ -x "$OADR_BENCH" ] || die "$OADR_BENCH not found (build the tree: make build)"
+fi
+OADRD=$SRC/tests/bench/oadr_dispatch.py
+if [ "$DO_OADRD" = 1 ]; then
+    [ -x "$LOADGEN" ] || die "$LOADGEN not found (build the tree: make build)"
+    command -v openssl >/dev/null 2>&1 || die "openssl not found (certificates for the VTN)"
 fi
 BSIM=$(cd "$1" && pwd)/tests/sim/battery_sim
 MB_POLL=$SRC/tests/bench/modbus_poll.py
@@ -552,6 +573,29 @@ if [ "$DO_MODBUS" = 1 ]; then
     done
 fi
 
+# --- f. OpenADR: oadrDistributeEvent to set-points at N stations ------------
+# oadr_dispatch.py runs the VTN, flexgw and ocpp_load --ev and measures
+# itself: one JSON line into $WORK/oadr-dispatch.json.
+OADRD_JSON="$WORK/oadr-dispatch.json"
+OADRD_LOAD=""
+if [ "$DO_OADRD" = 1 ]; then
+    say "OpenADR dispatch: $OADRD_N stations, levels $OADRD_LEVELS"
+    N_GW=$((N_GW + 1))
+    OADRD_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+    rc=0
+    # shellcheck disable=SC2086
+    timeout $((300 + $(echo $OADRD_LEVELS | wc -w) * (2 * OADRD_TIMEOUT + OADRD_SETTLE + 20))) \
+        "$PY" "$OADRD" bench --gw "$BIN" --load "$LOADGEN" --work "$WORK/oadr-dispatch" \
+        --stations "$OADRD_N" --levels "$(echo $OADRD_LEVELS | tr ' ' ,)" \
+        --settle "$OADRD_SETTLE" --event-timeout "$OADRD_TIMEOUT" \
+        --log-level "$OADRD_LOG" >"$OADRD_JSON" || rc=$?
+    if [ "$rc" != 0 ]; then
+        say "OpenADR dispatch: the run failed (status $rc)"
+        tail -20 "$WORK/oadr-dispatch/flexgw.log" >&2 || true
+        grep -q '"exit": 0' "$OADRD_JSON" 2>/dev/null || FAILED_EXITS="$FAILED_EXITS oadr-dispatch"
+    fi
+fi
+
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # Everything else that ran on the machine during the whole bench (concurrent
 # builds, tests, fuzzers), as % of all cores; a busy machine shows here.
@@ -824,6 +868,21 @@ if [ "$DO_OPENADR" = 1 ]; then
     echo
 fi
 
+OADRD_RC=0
+if [ "$DO_OADRD" = 1 ]; then
+    if [ -s "$OADRD_JSON" ]; then
+        "$PY" "$OADRD" report "$OADRD_JSON" || OADRD_RC=$?
+        echo
+        echo "Load average (1/5/15 min) before this section: $OADRD_LOAD"
+    else
+        echo "## OpenADR: event to set-points at $OADRD_N stations"
+        echo
+        echo "**no result** (the run failed; see the progress output)"
+        OADRD_RC=1
+    fi
+    echo
+fi
+
 cat <<EOF
 ## Machine
 - date: $DATE (took ${ELAPSED} s)
@@ -864,6 +923,13 @@ if [ "$DO_OCPP" = 1 ]; then
 EOF
 fi
 
+if [ "$DO_OADRD" = 1 ]; then
+    cat <<EOF
+- OpenADR dispatch: \`tests/bench/oadr_dispatch.py bench --gw $BIN --load BUILD_DIR/tests/bench/ocpp_load --work DIR --stations $OADRD_N --levels $(echo $OADRD_LEVELS | tr ' ' ,) --settle $OADRD_SETTLE --event-timeout $OADRD_TIMEOUT --log-level $OADRD_LOG\`
+  (flexgw: \`$BIN --config CONF --listen 127.0.0.1:FREE_PORT\` with CONF written by oadr_dispatch.py; stations:
+  \`ocpp_load --port PORT --stations $OADRD_N --connect-rate 2000 --max-pending 200 --hold 3600 --ev --profile-log FILE --meter-s 10 --ev-w 11000\`)
+EOF
+fi
 if [ "$DO_MODBUS" = 1 ]; then
     cat <<EOF
 - Modbus: \`tests/bench/modbus_poll.py bench --client flexgw|pymodbus --sim BUILD_DIR/tests/sim/battery_sim --gw $BIN --buses $MB_BUSES --units $MB_UNITS --warm $MB_WARM --duration $MB_S --setpoints $MB_SETPOINTS\`
@@ -877,4 +943,5 @@ fi
 [ "$AGE_RC" = 0 ] || exit 1
 [ "$PLAN_RC" = 0 ] || exit 1
 [ "$OADR_RC" = 0 ] || exit 1
+[ "$OADRD_RC" = 0 ] || exit 1
 [ "$OCPP_RC" = 0 ] || exit 1
