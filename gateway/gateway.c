@@ -311,16 +311,16 @@ int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
     return fg_gw_setpoint_var(gw, asset_id, w, NAN, src, expires_at, applied, err);
 }
 
-int fg_gw_setpoint_var(struct fg_gw *gw, const char *asset_id, double w, double var,
-                       enum fg_sp_source src, int64_t expires_at,
+static int gw_setpoint(struct fg_gw *gw, const char *asset_id, double w, double var,
+                       enum fg_sp_source src, int64_t expires_at, double other_w,
                        struct fg_setpoint *applied, struct fg_error *err)
 {
     struct fg_asset *a = fg_model_find_asset(&gw->model, asset_id);
     struct fg_setpoint before = a ? a->sp : (struct fg_setpoint){0};
     struct fg_setpoint sp;
     int64_t now = fg_gw_now(gw);
-    int rc =
-        fg_model_apply_setpoint(&gw->model, asset_id, w, src, expires_at, now, &sp, err);
+    int rc = fg_model_apply_setpoint_other(&gw->model, asset_id, w, src, expires_at, now,
+                                           other_w, &sp, err);
     if (rc)
         return rc;
     a = fg_model_find_asset(&gw->model, asset_id);
@@ -350,6 +350,71 @@ int fg_gw_setpoint_var(struct fg_gw *gw, const char *asset_id, double w, double 
     if (applied)
         *applied = sp;
     return 0;
+}
+
+int fg_gw_setpoint_var(struct fg_gw *gw, const char *asset_id, double w, double var,
+                       enum fg_sp_source src, int64_t expires_at,
+                       struct fg_setpoint *applied, struct fg_error *err)
+{
+    return gw_setpoint(gw, asset_id, w, var, src, expires_at, NAN, applied, err);
+}
+
+int fg_sp_batch_init(struct fg_sp_batch *b, struct fg_gw *gw)
+{
+    const struct fg_model *m = &gw->model;
+    int64_t now = fg_gw_now(gw);
+    memset(b, 0, sizeof(*b));
+    b->counted = calloc(m->n_assets ? m->n_assets : 1, sizeof(double));
+    if (!b->counted)
+        return FG_ENOMEM;
+    b->n = m->n_assets;
+    for (size_t i = 0; i < b->n; i++)
+        b->total += b->counted[i] = fg_asset_counted_w(&m->assets[i], now);
+    return 0;
+}
+
+/* The batch's index of asset_id, or SIZE_MAX. */
+static size_t batch_index(const struct fg_sp_batch *b, struct fg_gw *gw,
+                          const char *asset_id)
+{
+    const struct fg_asset *a = fg_model_find_asset_c(&gw->model, asset_id);
+    size_t i = a ? (size_t)(a - gw->model.assets) : SIZE_MAX;
+    return i < b->n ? i : SIZE_MAX;
+}
+
+void fg_sp_batch_intend(struct fg_sp_batch *b, struct fg_gw *gw, const char *asset_id,
+                        double w)
+{
+    size_t i = batch_index(b, gw, asset_id);
+    if (i == SIZE_MAX || !isfinite(w) || !gw->model.assets[i].online)
+        return;
+    struct fg_envelope e =
+        fg_asset_envelope_at(&gw->model.assets[i], fg_gw_now(gw), fg_gw_now(gw));
+    double v = fmin(fmax(w, e.min_w), e.max_w);
+    b->total += v - b->counted[i];
+    b->counted[i] = v;
+}
+
+int fg_sp_batch_apply(struct fg_sp_batch *b, struct fg_gw *gw, const char *asset_id,
+                      double w, double var, enum fg_sp_source src, int64_t expires_at,
+                      struct fg_setpoint *applied, struct fg_error *err)
+{
+    size_t i = batch_index(b, gw, asset_id);
+    double other = i == SIZE_MAX ? NAN : b->total - b->counted[i];
+    int rc = gw_setpoint(gw, asset_id, w, var, src, expires_at, other, applied, err);
+    i = batch_index(b, gw, asset_id); /* the adapter may have added assets */
+    if (i != SIZE_MAX) {
+        double now_w = fg_asset_counted_w(&gw->model.assets[i], fg_gw_now(gw));
+        b->total += now_w - b->counted[i];
+        b->counted[i] = now_w;
+    }
+    return rc;
+}
+
+void fg_sp_batch_free(struct fg_sp_batch *b)
+{
+    free(b->counted);
+    memset(b, 0, sizeof(*b));
 }
 
 int fg_gw_setpoint_clear(struct fg_gw *gw, const char *asset_id, struct fg_error *err)

@@ -106,6 +106,25 @@ int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
 int fg_gw_setpoint_var(struct fg_gw *gw, const char *asset_id, double w, double var,
                        enum fg_sp_source src, int64_t expires_at,
                        struct fg_setpoint *applied, struct fg_error *err);
+/* Set-points decided together (a scheduler's answer, the fallback): each is
+ * clamped against the site limits with the other assets counted at what
+ * the batch gives them, not at the set-points it replaces. Without this a
+ * limit coming in clamps the first EVs to 0 W, because the others still
+ * count at their old, higher set-points. Use: init, intend() every
+ * set-point of the batch, apply() each (as fg_gw_setpoint_var), free.
+ * Clear set-points outside the batch's functions as usual. */
+struct fg_sp_batch {
+    double *counted; /* per model asset (by index): the power the site counts it at */
+    size_t n;
+    double total; /* their sum */
+};
+int fg_sp_batch_init(struct fg_sp_batch *b, struct fg_gw *gw);
+void fg_sp_batch_intend(struct fg_sp_batch *b, struct fg_gw *gw, const char *asset_id,
+                        double w);
+int fg_sp_batch_apply(struct fg_sp_batch *b, struct fg_gw *gw, const char *asset_id,
+                      double w, double var, enum fg_sp_source src, int64_t expires_at,
+                      struct fg_setpoint *applied, struct fg_error *err);
+void fg_sp_batch_free(struct fg_sp_batch *b);
 /* Release an asset's set-point. */
 int fg_gw_setpoint_clear(struct fg_gw *gw, const char *asset_id, struct fg_error *err);
 

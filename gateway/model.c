@@ -492,19 +492,20 @@ void fg_model_limits_at(const struct fg_model *m, int64_t t, struct fg_limits *o
 
 /* ---- set-points ---- */
 
+double fg_asset_counted_w(const struct fg_asset *a, int64_t now)
+{
+    if (a->sp.active && a->sp.expires_at > now)
+        return a->sp.w;
+    return known(a->power_w);
+}
+
 static double other_power(const struct fg_model *m, const struct fg_asset *self,
                           int64_t now)
 {
     double sum = 0;
-    for (size_t i = 0; i < m->n_assets; i++) {
-        const struct fg_asset *a = &m->assets[i];
-        if (a == self)
-            continue;
-        if (a->sp.active && a->sp.expires_at > now)
-            sum += a->sp.w;
-        else
-            sum += known(a->power_w);
-    }
+    for (size_t i = 0; i < m->n_assets; i++)
+        if (&m->assets[i] != self)
+            sum += fg_asset_counted_w(&m->assets[i], now);
     return sum;
 }
 
@@ -562,7 +563,7 @@ static double round_min_current(double v, const struct fg_asset *a, struct fg_en
 }
 
 static double clamp_setpoint(const struct fg_model *m, const struct fg_asset *a, double w,
-                             int64_t now, unsigned *flags)
+                             int64_t now, double other, unsigned *flags)
 {
     struct fg_envelope e = fg_asset_envelope_at(a, now, now);
     double v = fmin(fmax(w, e.min_w), e.max_w);
@@ -570,7 +571,8 @@ static double clamp_setpoint(const struct fg_model *m, const struct fg_asset *a,
         *flags |= FG_CLAMP_ENVELOPE;
     struct fg_limits lim;
     fg_model_limits_at(m, now, &lim);
-    double other = other_power(m, a, now);
+    if (!isfinite(other))
+        other = other_power(m, a, now);
     struct range site = {-lim.export_max_w - other, lim.import_max_w - other};
     v = clamp_site(v, e, site, flags);
     if (a->kind == FG_ASSET_EVSE)
@@ -581,6 +583,15 @@ static double clamp_setpoint(const struct fg_model *m, const struct fg_asset *a,
 int fg_model_apply_setpoint(struct fg_model *m, const char *asset_id, double w,
                             enum fg_sp_source src, int64_t expires_at, int64_t now,
                             struct fg_setpoint *applied, struct fg_error *err)
+{
+    return fg_model_apply_setpoint_other(m, asset_id, w, src, expires_at, now, NAN,
+                                         applied, err);
+}
+
+int fg_model_apply_setpoint_other(struct fg_model *m, const char *asset_id, double w,
+                                  enum fg_sp_source src, int64_t expires_at, int64_t now,
+                                  double other_w, struct fg_setpoint *applied,
+                                  struct fg_error *err)
 {
     struct fg_asset *a = fg_model_find_asset(m, asset_id);
     if (!a)
@@ -596,7 +607,7 @@ int fg_model_apply_setpoint(struct fg_model *m, const char *asset_id, double w,
         return fg_error_set(err, FG_ESTATE, "/asset", "asset \"%s\" is offline",
                             asset_id);
     unsigned flags = 0;
-    double v = clamp_setpoint(m, a, w, now, &flags);
+    double v = clamp_setpoint(m, a, w, now, other_w, &flags);
     a->env = fg_asset_envelope_at(a, now, now);
     a->sp = (struct fg_setpoint){.active = true,
                                  .w = v,

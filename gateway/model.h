@@ -423,6 +423,17 @@ void fg_model_limits_at(const struct fg_model *m, int64_t t, struct fg_limits *o
 int fg_model_apply_setpoint(struct fg_model *m, const char *asset_id, double w,
                             enum fg_sp_source src, int64_t expires_at, int64_t now,
                             struct fg_setpoint *applied, struct fg_error *err);
+/* The same with the rest of the site counted at other_w (W, + import)
+ * instead of at each other asset's fg_asset_counted_w(): for set-points
+ * decided together (a scheduler's answer), where the others are about to
+ * change too. NAN: counted from the model, as above. */
+int fg_model_apply_setpoint_other(struct fg_model *m, const char *asset_id, double w,
+                                  enum fg_sp_source src, int64_t expires_at, int64_t now,
+                                  double other_w, struct fg_setpoint *applied,
+                                  struct fg_error *err);
+/* What the site limits count an asset at: its set-point while one is in
+ * force, else its measured power (unknown: 0). */
+double fg_asset_counted_w(const struct fg_asset *a, int64_t now);
 
 /* Drop set-points whose expires_at <= now; move signals whose last interval
  * has ended to COMPLETED and started ones to ACTIVE; remove completed or

@@ -464,13 +464,26 @@ static void run_fallback(struct fg_gw *gw, int64_t now)
         return;
     }
     size_t n = fg_sched_fallback(&gw->model, now, act, cap);
+    struct fg_sp_batch batch;
+    bool batched = fg_sp_batch_init(&batch, gw) == 0;
+    for (size_t i = 0; i < n && batched; i++) {
+        const struct fg_asset *a = fg_model_find_asset_c(&gw->model, act[i].id);
+        /* a released asset counts at what it measures */
+        if (a)
+            fg_sp_batch_intend(&batch, gw, act[i].id,
+                               act[i].clear ? (isfinite(a->power_w) ? a->power_w : 0)
+                                            : act[i].w);
+    }
     for (size_t i = 0; i < n; i++) {
         const struct fg_asset *a = fg_model_find_asset_c(&gw->model, act[i].id);
         double prev = a && a->sp.active && a->sp.source == FG_SP_FALLBACK ? a->sp.w : NAN;
         struct fg_error e = {0};
         int rc = act[i].clear ? fg_gw_setpoint_clear(gw, act[i].id, &e)
-                              : fg_gw_setpoint(gw, act[i].id, act[i].w, FG_SP_FALLBACK,
-                                               now + FALLBACK_HOLD_S, NULL, &e);
+                 : batched
+                     ? fg_sp_batch_apply(&batch, gw, act[i].id, act[i].w, NAN,
+                                         FG_SP_FALLBACK, now + FALLBACK_HOLD_S, NULL, &e)
+                     : fg_gw_setpoint(gw, act[i].id, act[i].w, FG_SP_FALLBACK,
+                                      now + FALLBACK_HOLD_S, NULL, &e);
         if (rc)
             fg_warn("sched", "fallback schedule: %s: %s", act[i].id, e.msg);
         else if (!act[i].clear && !(prev == act[i].w))
@@ -479,6 +492,8 @@ static void run_fallback(struct fg_gw *gw, int64_t now)
                     "import or export limit)",
                     act[i].id, act[i].w);
     }
+    if (batched)
+        fg_sp_batch_free(&batch);
     free(act);
 }
 
@@ -610,6 +625,16 @@ static double flagged_w(const struct fg_asset *a, const struct fg_sched_setpoint
     return sp->w;
 }
 
+/* Largest |w| first; ties by id, so the order does not depend on qsort. */
+static int by_magnitude(const void *x, const void *y)
+{
+    const struct fg_sched_setpoint *a = x, *b = y;
+    double d = fabs(b->w) - fabs(a->w);
+    if (d != 0 && !isnan(d))
+        return d > 0 ? 1 : -1;
+    return strcmp(a->id, b->id);
+}
+
 static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
 {
     struct fg_scheduler *s = &gw->sched;
@@ -622,6 +647,23 @@ static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
         per = (int64_t)ceil(gw->clock.speed);
     int64_t expires = now + 3 * per + 2;
     unsigned clamped = 0, failed = 0;
+    /* the answer as a whole: each set-point is clamped with the others at
+     * their new values (fg_sp_batch) */
+    struct fg_sp_batch batch;
+    bool batched = fg_sp_batch_init(&batch, gw) == 0;
+    /* An answer that overshoots a limit by a little (the site moved since
+     * its view) is clamped in the first set-points applied: the largest
+     * go first, so a few watts do not push an EV below its minimum
+     * current (to 0 W) while another has room to give. */
+    qsort(j->out.sp, j->out.n, sizeof(*j->out.sp), by_magnitude);
+    for (uint32_t i = 0; i < j->out.n && batched; i++) {
+        const struct fg_sched_setpoint *sp = &j->out.sp[i];
+        const struct fg_asset *a = fg_model_find_asset_c(&gw->model, sp->id);
+        bool release;
+        double w = flagged_w(a, sp, &release);
+        if (a && !release && !fg_sched_overridden(a, now))
+            fg_sp_batch_intend(&batch, gw, sp->id, w);
+    }
     for (uint32_t i = 0; i < j->out.n; i++) {
         const struct fg_sched_setpoint *sp = &j->out.sp[i];
         struct fg_setpoint applied;
@@ -645,8 +687,10 @@ static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
         if (a && w == 0 && (sp->flags & FG_SCHED_SP_DISCONNECT) && a->load.connected &&
             !(a->sp.active && a->sp.source == FG_SP_SCHEDULER && a->sp.w == 0))
             fg_info("sched", "%s: %s switched off (0 W)", j->name, sp->id);
-        int rc = fg_gw_setpoint_var(gw, sp->id, w, var, FG_SP_SCHEDULER, expires,
-                                    &applied, &e);
+        int rc = batched ? fg_sp_batch_apply(&batch, gw, sp->id, w, var, FG_SP_SCHEDULER,
+                                             expires, &applied, &e)
+                         : fg_gw_setpoint_var(gw, sp->id, w, var, FG_SP_SCHEDULER,
+                                              expires, &applied, &e);
         if (rc) {
             if (!failed++)
                 fg_dbg("sched", "%s: set-point for %s not applied: %s", j->name, sp->id,
@@ -662,6 +706,8 @@ static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
                    (applied.clamp & FG_CLAMP_EXPORT) ? " export limit" : "");
         }
     }
+    if (batched)
+        fg_sp_batch_free(&batch);
     s->last_clamped = clamped;
     if (s->fallback) {
         s->fallback = false;

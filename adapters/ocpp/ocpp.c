@@ -103,9 +103,17 @@ enum purpose { P_NONE, P_TX_DEFAULT, P_TX };
 struct evse_ctl {
     int evse_id;
     char asset[FG_ID_MAX];
-    bool want;            /* a set-point is to be executed */
-    double want_w;        /* its value, W */
-    int64_t want_until;   /* its expiry */
+    bool want;          /* a set-point is to be executed */
+    double want_w;      /* its value, W */
+    int64_t want_until; /* its expiry */
+    /* its source renews it every call (scheduler, fallback), each expiring
+     * seconds later: the profile lasts profile_fallback_s regardless (the
+     * tick clears it when the set-point lapses) */
+    bool renewed;
+    /* the last state reported on the set-point, and its detail: a renewed
+     * set-point the station already has gets them back (not "pending") */
+    enum fg_sp_state state;
+    char detail[sizeof(((struct fg_setpoint *)0)->detail)];
     int installed;        /* enum purpose of our profile on the station, P_NONE */
     char tx_id[37];       /* TxProfile: its transaction */
     double sent_w;        /* what the installed profile carries */
@@ -1616,10 +1624,10 @@ static const struct tx *tx_on(const struct station *st, int evse_id)
     return NULL;
 }
 
-static void sp_state(struct ocpp *o, const struct evse_ctl *ctl, enum fg_sp_state s,
+static void sp_state(struct ocpp *o, struct evse_ctl *ctl, enum fg_sp_state s,
                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-static void sp_state(struct ocpp *o, const struct evse_ctl *ctl, enum fg_sp_state s,
+static void sp_state(struct ocpp *o, struct evse_ctl *ctl, enum fg_sp_state s,
                      const char *fmt, ...)
 {
     struct fg_asset *a = fg_model_find_asset(o->host.model, ctl->asset);
@@ -1633,6 +1641,8 @@ static void sp_state(struct ocpp *o, const struct evse_ctl *ctl, enum fg_sp_stat
         vsnprintf(a->sp.detail, sizeof(a->sp.detail), fmt, ap);
         va_end(ap);
     }
+    ctl->state = s;
+    memcpy(ctl->detail, a->sp.detail, sizeof(ctl->detail));
     o->host.model->version++;
 }
 
@@ -1842,16 +1852,26 @@ static void ctl_sync(struct ocpp *o, struct station *st, struct evse_ctl *ctl)
     int purpose = have ? ctl->installed : t ? P_TX : P_TX_DEFAULT;
     if (!have && ctl->refused)
         return; /* the station said no; a new set-point tries again */
-    int64_t until = ctl->want_until;
-    if (until > now + o->cfg->ocpp.profile_fallback_s)
-        until = now + o->cfg->ocpp.profile_fallback_s;
-    bool renew = ctl->valid_to - now < o->cfg->ocpp.profile_fallback_s / 2 &&
-                 ctl->valid_to < ctl->want_until;
+    int64_t fallback = o->cfg->ocpp.profile_fallback_s;
+    int64_t until = ctl->renewed ? now + fallback : ctl->want_until;
+    if (until > now + fallback)
+        until = now + fallback;
+    bool renew = ctl->valid_to - now < fallback / 2 &&
+                 (ctl->renewed || ctl->valid_to < ctl->want_until);
     bool changed = fabs(ctl->want_w - ctl->sent_w) >= o->cfg->ocpp.profile_threshold_w ||
                    (ctl->want_w == 0) != (ctl->sent_w == 0) ||
                    (ctl->want_w < 0) != (ctl->sent_w < 0);
-    if (have && !renew && !changed)
-        return; /* the station has it (near enough) */
+    if (have && !renew && !changed) {
+        /* the station has it (near enough): a renewed set-point is in the
+         * state the installed profile reached */
+        if (a->sp.active && a->sp.state == FG_SPS_PENDING &&
+            ctl->state != FG_SPS_PENDING) {
+            a->sp.state = ctl->state;
+            memcpy(a->sp.detail, ctl->detail, sizeof(a->sp.detail));
+            o->host.model->version++;
+        }
+        return;
+    }
     if (ctl->failures && mono < ctl->retry_ms) {
         ctl->dirty = true;
         return; /* the state stays FAILED until the retry */
@@ -2602,6 +2622,7 @@ static int ocpp_setpoint(void *state, struct fg_asset *a, struct fg_error *err)
     ctl->want = a->sp.active;
     ctl->want_w = a->sp.w;
     ctl->want_until = a->sp.expires_at;
+    ctl->renewed = a->sp.source == FG_SP_SCHEDULER || a->sp.source == FG_SP_FALLBACK;
     ctl->refused = false;
     if (a->sp.active) {
         a->sp.state = FG_SPS_PENDING;

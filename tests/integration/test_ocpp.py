@@ -22,11 +22,16 @@ CP2_1 = dict(CP1_1, id="cp2-1", station="CP2")
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
-def ocpp_gateway(extra_assets=(), cp1=None, storage=None, **ocpp):
+def ocpp_gateway(extra_assets=(), cp1=None, storage=None, site=None, scheduler=None,
+                 **ocpp):
     """A Gateway with OCPP on a free loopback port (gw.ocpp_port) and the
     configured station CP1 (asset cp1-1, with the keys of cp1 added), plus
-    extra_assets; storage: keys for the storage section."""
-    cfg = base_config()
+    extra_assets; storage: keys for the storage section; site: keys of the
+    site section replaced (before CP1 is added); scheduler: the scheduler
+    section (default none)."""
+    cfg = base_config(**(site or {}))
+    if scheduler:
+        cfg["scheduler"] = scheduler
     if storage:
         cfg.setdefault("storage", {}).update(storage)
     cfg["site"]["assets"].append(dict(CP1_1, **(cp1 or {})))

@@ -265,6 +265,35 @@ def test_profiles_are_renewed_before_they_end():
         ws.close()
 
 
+def test_scheduler_profile_lasts_and_is_not_resent():
+    """The scheduler renews its set-point every second, each expiring a few
+    seconds later. The profile lasts profile_fallback_s all the same (the
+    adapter clears it if the scheduler stops), and is not sent again while
+    the limit holds: before, each went out valid for ~5 s and was re-sent
+    whenever the minimum interval allowed, so the station was without a
+    limit part of the time."""
+    with ocpp_gateway(profile_min_interval_s=2, profile_fallback_s=60,
+                      site={"assets": [], "import_limit_w": 6900},
+                      scheduler={"plugin": "realtime", "planner": "none",
+                                 "interval_s": 1}) as gw:
+        ws = ws_open(gw)
+        session(ws, gw)
+        c = next_call(ws, "SetChargingProfile")
+        t0 = time.time()
+        valid_to = parse_utc(c[3]["chargingProfile"]["validTo"])
+        assert abs(valid_to - (t0 + 60)) <= 3, (valid_to - t0, c)
+        per = c[3]["chargingProfile"]["chargingSchedule"][0]["chargingSchedulePeriod"][0]
+        assert per["limit"] == 10, per  # 6900 W / 230 V / 3
+        reply(ws, c, {"status": "Accepted"})
+        reply(ws, next_call(ws, "GetCompositeSchedule"), composite(10))
+        sp = sp_state(gw, "verified")
+        assert sp["source"] == "scheduler", sp
+        no_call(ws, 8)  # 8 scheduler calls, 4 minimum intervals: nothing to send
+        a = wait_asset(gw, "cp1-1", lambda a: True, "")
+        assert a["setpoint"]["state"] == "verified" and a["setpoint"]["w"] == 6900, a
+        ws.close()
+
+
 def test_v2x_discharge_only_over_ocpp21():
     bidir = {"bidirectional": True, "max_discharge_w": 7000}
     needs = {"evseId": 1, "chargingNeeds": {
@@ -467,7 +496,7 @@ def test_invalid_answer_gets_callresulterror_over_ocpp21():
 
 
 if __name__ == "__main__":
-    run([test_setpoint_becomes_a_verified_tx_profile,
+    run([test_scheduler_profile_lasts_and_is_not_resent, test_setpoint_becomes_a_verified_tx_profile,
          test_default_profile_without_transaction_and_watts,
          test_rejected_mismatch_timeout_and_disconnect_are_reported,
          test_changes_are_rate_limited_and_small_ones_dropped,
