@@ -113,9 +113,13 @@ int fg_oadr_http_post(const struct fg_oadr_http_req *req, struct fg_oadr_http_re
                       struct fg_error *err)
 {
     memset(resp, 0, sizeof(*resp));
-    CURL *c = curl_easy_init();
-    if (!c)
+    CURL *c = req->conn ? req->conn->curl : NULL;
+    if (c)
+        curl_easy_reset(c); /* the options go; open connections stay */
+    else if (!(c = curl_easy_init()))
         return fg_error_set(err, FG_ENOMEM, NULL, "curl_easy_init failed");
+    if (req->conn)
+        req->conn->curl = c;
     struct sink s = {.max = req->max_body};
     fg_buf_init(&s.buf, req->max_body);
     char ebuf[CURL_ERROR_SIZE] = "";
@@ -168,6 +172,14 @@ int fg_oadr_http_post(const struct fg_oadr_http_req *req, struct fg_oadr_http_re
     }
     fg_buf_clear(&s.buf);
     curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
+    if (!req->conn)
+        curl_easy_cleanup(c);
     return rc;
+}
+
+void fg_oadr_http_conn_close(struct fg_oadr_http_conn *conn)
+{
+    if (conn->curl)
+        curl_easy_cleanup(conn->curl);
+    conn->curl = NULL;
 }

@@ -1,8 +1,10 @@
 /* HTTP(S) POST to a VTN with libcurl: one blocking call, for a worker thread.
  *
  * Why libcurl and not libwebsockets' client: see docs/openadr.md
- * "Transport". Each call uses its own easy handle (no shared state between
- * threads); fg_oadr_http_global_init() must run once before any worker. */
+ * "Transport". A request with a connection (fg_oadr_http_conn) reuses its
+ * easy handle, so the TLS connection to the VTN stays open between polls
+ * (used by one thread at a time); without one each call has its own.
+ * fg_oadr_http_global_init() must run once before any worker. */
 #ifndef FG_OADR_HTTP_H
 #define FG_OADR_HTTP_H
 
@@ -17,7 +19,17 @@ struct fg_oadr_tls {
     const char *pin;                      /* "" or NULL: no pinning */
 };
 
+/* An easy handle kept between requests: libcurl keeps the connection (and
+ * the TLS session) open while the VTN does. Zero-initialised; closed with
+ * fg_oadr_http_conn_close() once no request can use it any more. */
+struct fg_oadr_http_conn {
+    void *curl; /* CURL *, NULL until the first request */
+};
+
+void fg_oadr_http_conn_close(struct fg_oadr_http_conn *conn);
+
 struct fg_oadr_http_req {
+    struct fg_oadr_http_conn *conn; /* NULL: a fresh connection */
     const char *url;
     const char *body;
     size_t len;

@@ -98,6 +98,9 @@ struct ven {
     struct fg_adapter_host host;
     const struct fg_config *cfg;
     struct fg_worker *worker;
+    /* the VTN connection, kept open between requests (used on the worker
+     * only; closed after the worker has stopped) */
+    struct fg_oadr_http_conn conn;
     struct fg_timer poll_timer, sample_timer;
     struct req *q[QMAX];
     struct req *current; /* on the worker; orphaned (v = NULL) at stop */
@@ -229,6 +232,7 @@ static void enqueue(struct ven *v, enum kind kind, const char *service, const ch
         .timeout_s = c->openadr.timeout_s,
         .max_body = (size_t)c->openadr.max_body,
         .cancel = &r->cancel,
+        .conn = &v->conn,
     };
     if (kind == K_POLL)
         v->poll_queued = true;
@@ -1222,6 +1226,7 @@ static void ven_stop(void *state)
         atomic_store(&v->current->cancel, 1);
     }
     fg_worker_free(v->worker); /* the running request stops within about 1 s */
+    fg_oadr_http_conn_close(&v->conn);
     while (v->q_n) {
         req_free(v->q[v->q_head]);
         v->q_head = (v->q_head + 1) % QMAX;

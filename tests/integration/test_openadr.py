@@ -602,6 +602,29 @@ def test_large_distribute_default_max_body():
         vtn.stop()
 
 
+def test_connection_kept_between_polls():
+    """The VEN keeps its TLS connection to the VTN between requests (one
+    curl handle): a few seconds of 1 s polls go over the connection that
+    registered, not a handshake each."""
+    vtn = new_vtn()
+    try:
+        with fgtest.Gateway(site_config(vtn)) as gw:
+            vtn.wait_for(lambda: dict(vtn.registrations), 10)
+            wait(lambda: vtn.payloads("in", "oadrPoll"), "a first poll")
+            shakes0 = len([c for c in vtn.connections if c.get("ok")])
+            polls0 = len(vtn.payloads("in", "oadrPoll"))
+            time.sleep(6)
+            polls = len(vtn.payloads("in", "oadrPoll")) - polls0
+            shakes = len([c for c in vtn.connections if c.get("ok")]) - shakes0
+            assert polls >= 4, polls
+            assert shakes == 0, (shakes, polls, vtn.connections[-3:])
+            assert "openadr" in gw.stderr()
+            print(f"     {polls} polls in 6 s over {shakes0} TLS handshake(s) in all, "
+                  f"{shakes} new")
+    finally:
+        vtn.stop()
+
+
 if __name__ == "__main__":
     fgtest.run([test_event_limit_reports_cancel_restart, test_tls_refused, test_pinning,
                 test_misbehaving_vtn, test_stop_while_vtn_hangs,
@@ -609,4 +632,5 @@ if __name__ == "__main__":
                 test_opt_schedule_and_opt_out, test_status_flexibility, test_groups,
                 test_request_event_after_registration,
                 test_report_interval_and_many_requests,
-                test_large_distribute_default_max_body])
+                test_large_distribute_default_max_body,
+                test_connection_kept_between_polls])
