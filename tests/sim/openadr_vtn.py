@@ -60,8 +60,8 @@ SERVICE_PATH = "/OpenADR2/Simple/2.0b/"
 CIPHERS = ("ECDHE-ECDSA-AES128-SHA256:AES128-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:"
            "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
            "ECDHE-RSA-AES256-GCM-SHA384")
-MISBEHAVIOURS = ("malformed", "invalid", "bomb", "xxe", "doctype", "huge", "hang", "close",
-                 "http500")
+MISBEHAVIOURS = ("malformed", "invalid", "bomb", "xxe", "doctype", "huge", "huge_chunked",
+                 "hang", "close", "http500")
 MAX_BODY = 1 << 20  # largest request body read; larger ones get 413
 DRAIN_BODY = 16 << 20  # a larger body is refused without reading it
 RECORD_BODY = 256 * 1024  # bodies are kept in the records up to this size
@@ -1208,30 +1208,44 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        if mode == "huge":
-            return self._stream_huge(vtn.huge_bytes)
+        if mode in ("huge", "huge_chunked"):
+            return self._stream_huge(vtn.huge_bytes, chunked=mode == "huge_chunked")
         body = bad_body(mode)
         vtn._record("out", service, body, note=f"misbehaviour {mode}", validate=False)
         self._send(200, body, "application/xml")
 
-    def _stream_huge(self, size):
+    def _stream_huge(self, size, chunked=False):
         """`size` bytes of a well-formed start followed by padding, streamed
-        in 64 KiB writes, never held in memory."""
+        in 64 KiB writes, never held in memory. chunked: with
+        Transfer-Encoding chunked instead of a Content-Length, so the client
+        cannot refuse it from the headers and must stop while reading."""
         head = _wrap(_response_xml("OK"))
         head = head[:head.index(b"<oadrSignedObject>")] + b"<oadrSignedObject><!--"
         chunk = b"x" * 65536
         self.send_response(200)
         self.send_header("Content-Type", "application/xml")
-        self.send_header("Content-Length", str(size))
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(size))
         self.end_headers()
         self.close_connection = True
+
+        def out(data):
+            if chunked:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            else:
+                self.wfile.write(data)
+
         try:
-            self.wfile.write(head)
+            out(head)
             left = size - len(head)
             while left > 0 and not self.server.vtn.stopping.is_set():
                 n = min(left, len(chunk))
-                self.wfile.write(chunk[:n])
+                out(chunk[:n])
                 left -= n
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
         except OSError:
             pass  # the VEN gave up reading: what it should do
 
