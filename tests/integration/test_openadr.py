@@ -626,6 +626,40 @@ def test_connection_kept_between_polls():
         vtn.stop()
 
 
+def test_charge_state_charges_the_battery():
+    """CHARGE_STATE setpoint 60 (a percentage: no itemBase) from the VTN: the
+    VEN opts in, the model gets a charge_state signal at 60 %, and the
+    real-time scheduler charges the battery (10 % SoC) toward it."""
+    vtn = new_vtn()
+    try:
+        with fgtest.Gateway(site_config(vtn)) as gw:
+            vtn.wait_for(lambda: dict(vtn.registrations), 10)
+            vtn.add_event("cs1", [{"name": "CHARGE_STATE", "type": "setpoint",
+                                   "intervals": [{"duration": 1800, "value": 60}]}],
+                          start_in=0, duration=1800)
+            assert vtn.wait_for(lambda: vtn.opt_in.get(("cs1", 0)), 10) == "optIn"
+            sig = wait(lambda: [x for x in signals(gw) if x["id"] == "cs1"], "signal cs1")[0]
+            assert sig["type"] == "charge_state", sig
+            assert sig["intervals"][0]["value"] == 60, sig
+
+            def battery():
+                st, _, a = gw.get("/api/v1/assets/bat1", auth="token")
+                assert st == 200, a
+                return a
+
+            b = wait(lambda: (a := battery())["setpoint"] and a["setpoint"]["w"] > 5000 and a,
+                     "the battery charging toward 60 %", 10)
+            assert b["setpoint"]["source"] == "scheduler", b
+            st, _, site = gw.get("/api/v1/site", auth="token")
+            assert site["site"]["limits"]["soc_target_pct"] == 60, site["site"]["limits"]
+            assert site["site"]["limits"]["soc_target_by"]["id"] == "cs1"
+            print(f"     charge_state 60 %: battery at {b['battery']['soc']:.1f} % "
+                  f"charging {b['setpoint']['w']:.0f} W")
+        no_invalid(vtn)
+    finally:
+        vtn.stop()
+
+
 if __name__ == "__main__":
     fgtest.run([test_event_limit_reports_cancel_restart, test_tls_refused, test_pinning,
                 test_misbehaving_vtn, test_stop_while_vtn_hangs,
@@ -634,4 +668,4 @@ if __name__ == "__main__":
                 test_request_event_after_registration,
                 test_report_interval_and_many_requests,
                 test_large_distribute_default_max_body,
-                test_connection_kept_between_polls])
+                test_connection_kept_between_polls, test_charge_state_charges_the_battery])
