@@ -546,13 +546,18 @@ static enum fg_openadr_opt apply_event(struct ven *v, const struct fg_openadr_ev
                        inflexible_w(m), win, c->openadr.n_unavailable, why, sizeof(why));
     if (opt == FG_OADR_OPT_OUT || !n) {
         cancel_signals(v, k, "opted out");
-        if (!n)
-            fg_info(MOD, "event %s: no signal the gateway acts on (%zu skipped)",
-                    ev->event_id, skipped);
-        else
+        if (n) {
             fg_info(MOD, "event %s (modification %u): opt out: %s", ev->event_id,
                     ev->modification_number, why);
-        return n ? opt : FG_OADR_OPT_IN;
+            return opt;
+        }
+        /* Nothing the site would do differently (e.g. CHARGE_STATE without
+         * batteries, only BID_* signals): promising it would be a lie, so
+         * auto opts out; policy in answers in all the same. */
+        bool in = c->openadr.opt_policy == FG_OADR_POLICY_IN;
+        fg_info(MOD, "event %s: no signal the gateway acts on (%zu skipped): opt %s",
+                ev->event_id, skipped, in ? "in (opt_policy in)" : "out");
+        return in ? FG_OADR_OPT_IN : FG_OADR_OPT_OUT;
     }
     char old[FG_OADR_MAP_MAX][FG_SIGNAL_ID_MAX];
     size_t n_old = k->n_sig;

@@ -655,6 +655,13 @@ def test_charge_state_charges_the_battery():
             assert site["site"]["limits"]["soc_target_by"]["id"] == "cs1"
             print(f"     charge_state 60 %: battery at {b['battery']['soc']:.1f} % "
                   f"charging {b['setpoint']['w']:.0f} W")
+            # an event with nothing the gateway acts on is not promised
+            vtn.add_event("dc1", [{"name": "DEMAND_CHARGE", "type": "price",
+                                   "intervals": [{"duration": 1800, "value": 12}]}],
+                          start_in=0, duration=1800)
+            assert vtn.wait_for(lambda: vtn.opt_in.get(("dc1", 0)), 10) == "optOut"
+            assert not [x for x in signals(gw) if x["id"].startswith("dc1")]
+            wait_log(gw, "event dc1: no signal the gateway acts on")
         no_invalid(vtn)
     finally:
         vtn.stop()
