@@ -311,6 +311,8 @@ int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
     return fg_gw_setpoint_var(gw, asset_id, w, NAN, src, expires_at, applied, err);
 }
 
+#define SP_LOG_RENEWAL_S 60 /* an unchanged scheduler set-point: a log row a minute */
+
 static int gw_setpoint(struct fg_gw *gw, const char *asset_id, double w, double var,
                        enum fg_sp_source src, int64_t expires_at, double other_w,
                        struct fg_setpoint *applied, struct fg_error *err)
@@ -333,17 +335,30 @@ static int gw_setpoint(struct fg_gw *gw, const char *asset_id, double w, double 
         gw->model.version++;
         return rc;
     }
-    struct fg_store_setpoint log = {
-        .ts_ms = fg_clock_now_ms(&gw->clock),
-        .asset_id = asset_id,
-        .requested_w = w,
-        .applied_w = sp.w,
-        .source = fg_sp_source_name(src),
-        .expires_at = expires_at,
-        .clamp = sp.clamp,
-    };
-    if (fg_store_setpoint_add(gw->store, &log))
-        fg_warn("gw", "set-point log: %s", fg_store_errmsg(gw->store));
+    /* The log gets every set-point of a person or a signal source, and of
+     * the scheduler (which renews its set-points every call) the changes
+     * and, while one holds, a row a minute. */
+    bool renewal = (src == FG_SP_SCHEDULER || src == FG_SP_FALLBACK) && before.active &&
+                   before.source == src && before.logged_at &&
+                   now - before.logged_at < SP_LOG_RENEWAL_S && now >= before.logged_at &&
+                   fabs(before.w - sp.w) < 0.5 && before.clamp == sp.clamp &&
+                   before.has_var == sp.has_var && (!sp.has_var || before.var == sp.var);
+    if (renewal) {
+        a->sp.logged_at = sp.logged_at = before.logged_at;
+    } else {
+        struct fg_store_setpoint log = {
+            .ts_ms = fg_clock_now_ms(&gw->clock),
+            .asset_id = asset_id,
+            .requested_w = w,
+            .applied_w = sp.w,
+            .source = fg_sp_source_name(src),
+            .expires_at = expires_at,
+            .clamp = sp.clamp,
+        };
+        if (fg_store_setpoint_add(gw->store, &log))
+            fg_warn("gw", "set-point log: %s", fg_store_errmsg(gw->store));
+        a->sp.logged_at = sp.logged_at = now;
+    }
     gw->metrics.setpoints_sent++;
     if (sp.clamp)
         gw->metrics.setpoints_clamped++;
@@ -370,6 +385,9 @@ int fg_sp_batch_init(struct fg_sp_batch *b, struct fg_gw *gw)
     b->n = m->n_assets;
     for (size_t i = 0; i < b->n; i++)
         b->total += b->counted[i] = fg_asset_counted_w(&m->assets[i], now);
+    /* the batch's log rows in one transaction: one commit (one fsync with
+     * storage.sync_full) per answer, not one per set-point */
+    b->in_tx = fg_store_batch_begin(gw->store) == 0;
     return 0;
 }
 
@@ -411,8 +429,10 @@ int fg_sp_batch_apply(struct fg_sp_batch *b, struct fg_gw *gw, const char *asset
     return rc;
 }
 
-void fg_sp_batch_free(struct fg_sp_batch *b)
+void fg_sp_batch_free(struct fg_sp_batch *b, struct fg_gw *gw)
 {
+    if (b->in_tx && fg_store_batch_end(gw->store, 0))
+        fg_warn("gw", "set-point log: %s", fg_store_errmsg(gw->store));
     free(b->counted);
     memset(b, 0, sizeof(*b));
 }

@@ -111,12 +111,14 @@ int fg_gw_setpoint_var(struct fg_gw *gw, const char *asset_id, double w, double 
  * the batch gives them, not at the set-points it replaces. Without this a
  * limit coming in clamps the first EVs to 0 W, because the others still
  * count at their old, higher set-points. Use: init, intend() every
- * set-point of the batch, apply() each (as fg_gw_setpoint_var), free.
+ * set-point of the batch, apply() each (as fg_gw_setpoint_var), free. The
+ * batch is one store transaction: nothing else may open one meanwhile.
  * Clear set-points outside the batch's functions as usual. */
 struct fg_sp_batch {
     double *counted; /* per model asset (by index): the power the site counts it at */
     size_t n;
     double total; /* their sum */
+    bool in_tx;   /* the set-point log rows go into one store transaction */
 };
 int fg_sp_batch_init(struct fg_sp_batch *b, struct fg_gw *gw);
 void fg_sp_batch_intend(struct fg_sp_batch *b, struct fg_gw *gw, const char *asset_id,
@@ -124,7 +126,8 @@ void fg_sp_batch_intend(struct fg_sp_batch *b, struct fg_gw *gw, const char *ass
 int fg_sp_batch_apply(struct fg_sp_batch *b, struct fg_gw *gw, const char *asset_id,
                       double w, double var, enum fg_sp_source src, int64_t expires_at,
                       struct fg_setpoint *applied, struct fg_error *err);
-void fg_sp_batch_free(struct fg_sp_batch *b);
+/* Commits the batch's log rows (a failure is logged: the set-points stand). */
+void fg_sp_batch_free(struct fg_sp_batch *b, struct fg_gw *gw);
 /* Release an asset's set-point. */
 int fg_gw_setpoint_clear(struct fg_gw *gw, const char *asset_id, struct fg_error *err);
 

@@ -148,6 +148,7 @@ struct fg_setpoint {
     enum fg_sp_state state;
     double deviation_w; /* measured power beyond the set-point, 0 when within */
     char detail[96];    /* why REJECTED / MISMATCH / FAILED, "" otherwise */
+    int64_t logged_at;  /* when the set-point log last got a row for it, 0 never */
 };
 
 struct fg_evse {

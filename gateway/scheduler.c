@@ -493,7 +493,7 @@ static void run_fallback(struct fg_gw *gw, int64_t now)
                     act[i].id, act[i].w);
     }
     if (batched)
-        fg_sp_batch_free(&batch);
+        fg_sp_batch_free(&batch, gw);
     free(act);
 }
 
@@ -707,7 +707,7 @@ static void apply_answer(struct fg_gw *gw, struct job *j, int64_t now)
         }
     }
     if (batched)
-        fg_sp_batch_free(&batch);
+        fg_sp_batch_free(&batch, gw);
     s->last_clamped = clamped;
     if (s->fallback) {
         s->fallback = false;

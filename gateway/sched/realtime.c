@@ -521,10 +521,17 @@ static int ev_locked(const struct rt *r, const struct work *k, int64_t now)
 
 /* Ranking: priority, then running EVs inside their dwell, then least
  * laxity, where a running EV's laxity counts four dwell times less so two
- * EVs with close laxities do not swap back and forth. */
+ * EVs with close laxities do not swap back and forth, and one that got
+ * more than its minimum last time one dwell time less again: among EVs
+ * with nearly the same laxity the share above the minimum would otherwise
+ * move to another EV every call, as the one that has it charges faster and
+ * its laxity grows (seen: a new charging profile at two stations a
+ * second). */
 static double rank_key(const struct rt *r, const struct work *k, int64_t now)
 {
     double lax = k->laxity - (k->s && k->s->on ? 4 * r->o.min_dwell_s : 0);
+    if (k->s && k->s->on && k->s->last_w > k->min_on + r->o.hysteresis_w)
+        lax -= r->o.min_dwell_s;
     return (ev_locked(r, k, now) && k->s->on ? -1e13 : 0) + clampd(lax, -1e12, 1e12);
 }
 

@@ -7,6 +7,8 @@ EVs still counted at their old 11 kW, the first set-points were clamped to
 keeps a share, no set-point is clamped, and the site stays under the
 limit."""
 
+import os
+import sqlite3
 import time
 
 from fgtest import TOKEN, Gateway, run
@@ -80,6 +82,26 @@ def test_limit_is_shared_not_clamped_to_zero():
         assert total <= LIMIT_W, total
         assert s["site"]["power_w"] <= LIMIT_W + 200, s["site"]["power_w"]
         assert "clamped to 0 W" not in gw.stderr()[log_from:], gw.stderr()[log_from:]
+        # the set-point log: the scheduler renews each EV's set-point every
+        # second, but unchanged renewals are not logged again within a minute
+        t_end = time.time()
+        time.sleep(4)
+        db = sqlite3.connect(os.path.join(gw.data_dir, "flexgw.db"))
+        try:
+            rows = db.execute("SELECT asset_id, COUNT(*) FROM setpoints WHERE source = "
+                              "'scheduler' AND ts_ms > ? GROUP BY asset_id",
+                              (int(t_end * 1000),)).fetchall()
+            detail = db.execute("SELECT asset_id, ts_ms, requested_w, applied_w, clamp FROM "
+                                "setpoints WHERE ts_ms > ? ORDER BY ts_ms",
+                                (int(t_end * 1000) - 3000,)).fetchall()
+        finally:
+            db.close()
+        st, _, text = gw.get("/metrics")
+        sent = float(next(ln.split()[1] for ln in text.splitlines()
+                          if ln.startswith("flexgw_setpoints_sent_total")))
+        assert all(n <= 1 for _, n in rows), (rows, detail)  # 4 s: at most one change
+        print(f"set-point log over 4 s of steady calls: {dict(rows)} "
+              f"({sent:.0f} set-points sent in all)")
         print("shares: " + ", ".join(f"{aid} {sp['w']:.0f} W" for aid, sp in sps.items())
               + f"; EVs {total:.0f} W, site {s['site']['power_w']:.0f} W "
               f"under {LIMIT_W} W")
