@@ -113,6 +113,8 @@ int fg_oadr_http_post(const struct fg_oadr_http_req *req, struct fg_oadr_http_re
                       struct fg_error *err)
 {
     memset(resp, 0, sizeof(*resp));
+    if (req->conn && atomic_exchange(&req->conn->reset, 0))
+        fg_oadr_http_conn_close(req->conn);
     CURL *c = req->conn ? req->conn->curl : NULL;
     if (c)
         curl_easy_reset(c); /* the options go; open connections stay */

@@ -24,6 +24,9 @@ struct fg_oadr_tls {
  * fg_oadr_http_conn_close() once no request can use it any more. */
 struct fg_oadr_http_conn {
     void *curl; /* CURL *, NULL until the first request */
+    /* set from any thread: the next request starts on a new connection
+     * (certificate files re-read after a reload) */
+    atomic_int reset;
 };
 
 void fg_oadr_http_conn_close(struct fg_oadr_http_conn *conn);

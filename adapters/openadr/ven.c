@@ -101,6 +101,17 @@ struct ven {
     /* the VTN connection, kept open between requests (used on the worker
      * only; closed after the worker has stopped) */
     struct fg_oadr_http_conn conn;
+    /* What the connection and the registration depend on, as started: a
+     * reload that changes any of it restarts the VEN (ven_reconfigure). */
+    char url[sizeof(((struct fg_config *)0)->openadr.vtn_url)];
+    char name[sizeof(((struct fg_config *)0)->openadr.ven_name)];
+    char cert[sizeof(((struct fg_config *)0)->openadr.client_cert)];
+    char key[sizeof(((struct fg_config *)0)->openadr.client_key)];
+    char ca[sizeof(((struct fg_config *)0)->openadr.ca_file)];
+    char pin[sizeof(((struct fg_config *)0)->openadr.vtn_pin_sha256)];
+    /* the unavailability windows the opt schedules were made from */
+    size_t n_win;
+    struct fg_cfg_oadr_window win[FG_OADR_WINDOWS_MAX];
     struct fg_timer poll_timer, sample_timer;
     struct req *q[QMAX];
     struct req *current; /* on the worker; orphaned (v = NULL) at stop */
@@ -1185,6 +1196,51 @@ static void on_poll_timer(struct fg_timer *t)
     enqueue(v, K_POLL, "OadrPoll", "oadrPoll", &b, rc, &e);
 }
 
+static void remember_cfg(struct ven *v, const struct fg_config *cfg)
+{
+    const __typeof__(cfg->openadr) *c = &cfg->openadr;
+    memcpy(v->url, c->vtn_url, sizeof(v->url));
+    memcpy(v->name, c->ven_name, sizeof(v->name));
+    memcpy(v->cert, c->client_cert, sizeof(v->cert));
+    memcpy(v->key, c->client_key, sizeof(v->key));
+    memcpy(v->ca, c->ca_file, sizeof(v->ca));
+    memcpy(v->pin, c->vtn_pin_sha256, sizeof(v->pin));
+    v->n_win = c->n_unavailable;
+    memcpy(v->win, c->unavailable, sizeof(v->win));
+}
+
+/* A reload keeps the registration and the connection unless what they
+ * depend on changed (VTN URL, VEN name, TLS files and pin): the rest
+ * (timeouts, limits, policy, levels, groups, windows) is read from the
+ * config as it is used. Changed windows go to the VTN at once. The next
+ * request opens a new connection all the same, so that a certificate
+ * renewed under the same file names is used. */
+static int ven_reconfigure(void *state, const struct fg_config *cfg)
+{
+    struct ven *v = state;
+    if (!v || !cfg->openadr.enabled)
+        return v || cfg->openadr.enabled ? FG_ESTATE : 0;
+    const __typeof__(cfg->openadr) *c = &cfg->openadr;
+    if (strcmp(v->url, c->vtn_url) || strcmp(v->name, c->ven_name) ||
+        strcmp(v->cert, c->client_cert) || strcmp(v->key, c->client_key) ||
+        strcmp(v->ca, c->ca_file) || strcmp(v->pin, c->vtn_pin_sha256)) {
+        fg_info(MOD, "VTN, VEN name or TLS settings changed: restarting the VEN");
+        return FG_ESTATE;
+    }
+    bool windows = v->n_win != c->n_unavailable;
+    for (size_t i = 0; i < c->n_unavailable && !windows; i++)
+        windows = v->win[i].from_t != c->unavailable[i].from_t ||
+                  v->win[i].to_t != c->unavailable[i].to_t;
+    v->cfg = cfg;
+    remember_cfg(v, cfg);
+    atomic_store(&v->conn.reset, 1);
+    fg_info(MOD, "configuration reloaded: registration %s kept%s", v->ven_id,
+            windows ? ", opt schedules updated" : "");
+    if (windows && v->registered)
+        sync_opts(v);
+    return 0;
+}
+
 static int ven_start(const struct fg_adapter_host *host, const struct fg_config *cfg,
                      void **state, struct fg_error *err)
 {
@@ -1200,6 +1256,7 @@ static int ven_start(const struct fg_adapter_host *host, const struct fg_config 
         return fg_error_set(err, FG_ENOMEM, "/openadr", "out of memory");
     v->host = *host;
     v->cfg = cfg;
+    remember_cfg(v, cfg);
     v->poll_s = cfg->openadr.poll_s;
     v->backoff_s = 1;
     if (fg_worker_new(host->loop, "openadr", &v->worker)) {
@@ -1244,4 +1301,5 @@ const struct fg_adapter_ops fg_openadr_adapter = {
     .name = "openadr",
     .start = ven_start,
     .stop = ven_stop,
+    .reconfigure = ven_reconfigure,
 };

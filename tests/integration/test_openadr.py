@@ -371,10 +371,19 @@ def test_opt_schedule_and_opt_out():
             cfg["openadr"]["unavailable"] = []
             with open(gw.config_path, "w") as f:
                 json.dump(cfg, f)
+            regs = len(vtn.payloads("in", "oadrCreatePartyRegistration"))
+            shakes = len([c for c in vtn.connections if c.get("ok")])
             gw.proc.send_signal(sig.SIGHUP)
             assert vtn.wait_for(lambda: vtn.opts[opt_id]["canceled"], 10), vtn.opts
-            print(f"     opt schedule {opt_id} sent and withdrawn after the reload; "
-                  f"event at level 3 (2000 W, below the inflexible load) opted out")
+            # the reload kept the registration (no new one); the next request
+            # went over a new connection (certificate files read again)
+            wait_log(gw, "configuration reloaded: registration ")
+            time.sleep(1.5)
+            assert len(vtn.payloads("in", "oadrCreatePartyRegistration")) == regs
+            assert len([c for c in vtn.connections if c.get("ok")]) == shakes + 1
+            print(f"     opt schedule {opt_id} sent and withdrawn after the reload "
+                  f"(registration kept); event at level 3 (2000 W, below the "
+                  f"inflexible load) opted out")
         no_invalid(vtn)
     finally:
         vtn.stop()
