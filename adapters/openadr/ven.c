@@ -915,7 +915,9 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
                     q->report_request_id, ID_MAX - 1);
             continue;
         }
-        int64_t end_t = 0;
+        int64_t end_t = 0, start_t = 0;
+        if (q->has_interval && q->interval_start > now_s(v))
+            start_t = q->interval_start; /* the first report covers its first back_s */
         if (q->has_interval && q->interval_duration_s > 0) {
             end_t = q->interval_start + q->interval_duration_s;
             if (end_t <= now_s(v)) {
@@ -948,16 +950,18 @@ static void on_report_requests(struct ven *v, const struct fg_openadr_report_req
             rp->status = status;
         }
         fg_timer_init(&rp->timer, v->host.loop, report_fire, rp);
-        int64_t first = rp->back_s;
+        int64_t first = (start_t ? start_t - now_s(v) : 0) + rp->back_s;
         if (rp->end_t && now_s(v) + first > rp->end_t)
             first = rp->end_t - now_s(v);
         fg_timer_start(&rp->timer, first * 1000);
-        char until[FG_OPENADR_DATETIME_MAX] = "cancelled";
+        char until[FG_OPENADR_DATETIME_MAX] = "cancelled", from[FG_OPENADR_DATETIME_MAX];
         if (rp->end_t)
             fg_openadr_datetime_format(rp->end_t, until);
-        fg_info(MOD, "report %s (%s): every %lld s, granularity %lld s, until %s",
+        if (start_t)
+            fg_openadr_datetime_format(start_t, from);
+        fg_info(MOD, "report %s (%s): every %lld s, granularity %lld s, %s%s%suntil %s",
                 rp->rr_id, rp->spec_id, (long long)rp->back_s, (long long)rp->gran_s,
-                until);
+                start_t ? "from " : "", start_t ? from : "", start_t ? " " : "", until);
     }
     if (!answer)
         return;

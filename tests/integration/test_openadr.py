@@ -564,6 +564,19 @@ def test_report_interval_and_many_requests():
             last = max(x["dtstart"] for x in mine())
             assert last < t_req + 4 + 2, (last, t_req)
             print(f"     reportInterval of 4 s: {n} values, none after its end")
+            # an interval that starts later: nothing before its start
+            t_req = time.time()
+            rr = vtn.request_report("flexgw-telemetry-usage", ["site_power"], granularity=1,
+                                    report_back=1, duration=3, start_in=4)
+            wait_log(gw, f"report {rr} (flexgw-telemetry-usage): every 1 s, granularity 1 s,"
+                     " from 20")
+            wait_log(gw, f"report {rr}: its reportInterval ended", 15)
+            vals = mine()
+            assert len(vals) >= 2, vals
+            first = min(x["dtstart"] for x in vals)
+            assert first >= int(t_req + 4) - 1, (first, t_req)
+            print(f"     reportInterval starting in 4 s: {len(vals)} values, the first "
+                  f"{first - t_req:.1f} s after the request")
             many = [vtn.request_report("flexgw-telemetry-usage", ["site_power"],
                                        granularity=1, report_back=2) for _ in range(20)]
             assert vtn.wait_for(lambda: all(vtn.report_requests[r]["created"]

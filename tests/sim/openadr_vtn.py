@@ -585,21 +585,22 @@ class Vtn:
             self._queue(v, root)
 
     def request_report(self, report_specifier_id, rids, granularity=10, report_back=10,
-                       ven_id=None, reading_type="Direct Read", duration=None):
+                       ven_id=None, reading_type="Direct Read", duration=None, start_in=0):
         """Send oadrCreateReport for `rids` of a registered report on the next
-        poll; returns its reportRequestID."""
+        poll; with duration a reportInterval from now + start_in s; returns
+        its reportRequestID."""
         rr_id = self._new_id("rr")
         for v in self._vens(ven_id):
             root, body = payload("oadrCreateReport")
             sub(body, "pyld:requestID", self._new_id("req"))
             self._report_request(body, rr_id, report_specifier_id, rids, granularity,
-                                 report_back, reading_type, duration, v)
+                                 report_back, reading_type, duration, v, start_in)
             sub(body, "ei:venID", v)
             self._queue(v, root)
         return rr_id
 
     def _report_request(self, parent, rr_id, spec_id, rids, granularity, report_back,
-                        reading_type, duration, ven_id):
+                        reading_type, duration, ven_id, start_in=0):
         rr = sub(parent, "oadr:oadrReportRequest")
         sub(rr, "ei:reportRequestID", rr_id)
         spec = sub(rr, "ei:reportSpecifier")
@@ -608,7 +609,7 @@ class Vtn:
         dur(spec, "ei:reportBackDuration", report_back)
         if duration is not None:
             props = sub(sub(spec, "ei:reportInterval"), "xcal:properties")
-            dtstart(props, time.time())
+            dtstart(props, time.time() + start_in)
             dur(props, "xcal:duration", duration)
         for rid in rids:
             sp = sub(spec, "ei:specifierPayload")
