@@ -160,6 +160,10 @@ struct fg_sched_view {
      * soc_target_until (clock s, the end of its interval) and hold it. */
     double soc_target_pct;
     int64_t soc_target_until;
+    /* the same per ISP over the horizon (on the grid of the other series):
+     * the target in force at the ISP's start, NAN none; a planner charges
+     * or discharges ahead so that the batteries are there when it starts */
+    struct fg_sched_series soc_target_series;
 };
 
 static inline const struct fg_sched_asset *

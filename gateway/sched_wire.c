@@ -10,7 +10,7 @@
 
 #include "clock.h"
 
-#define N_SERIES 7
+#define N_SERIES 8
 
 void fg_sched_wbuf_init(struct fg_sched_wbuf *w)
 {
@@ -143,7 +143,7 @@ static const struct fg_sched_series *series_at(const struct fg_sched_view *v, in
     const struct fg_sched_series *s[N_SERIES] = {
         &v->price_import,        &v->price_export,      &v->import_max_w_series,
         &v->export_max_w_series, &v->dispatch_w_series, &v->pv_forecast_w,
-        &v->load_forecast_w};
+        &v->load_forecast_w,     &v->soc_target_series};
     return s[i];
 }
 
@@ -198,7 +198,7 @@ int fg_sched_view_decode(struct fg_sched_rbuf *r, struct fg_sched_wire_view *wv,
     static const char *const names[N_SERIES] = {
         "price_import",        "price_export",      "import_max_w_series",
         "export_max_w_series", "dispatch_w_series", "pv_forecast_w",
-        "load_forecast_w"};
+        "load_forecast_w",     "soc_target_series"};
     struct fg_sched_view *v = &wv->v;
     memset(wv, 0, sizeof(*wv));
     v->size = sizeof(*v);

@@ -15,7 +15,7 @@
 #include "sched_host.h"
 #include "sched_wire.h"
 
-#define N_SERIES 7
+#define N_SERIES 8
 #define FALLBACK_HOLD_S 60   /* a fallback set-point lasts this long unless renewed */
 #define EXTRA_SP 64          /* room for set-points beyond one per asset */
 #define FALLBACK_MARGIN 0.03 /* the fallback aims this fraction below the limit */
@@ -229,7 +229,7 @@ void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
     struct fg_sched_series *s[N_SERIES] = {
         &v->price_import,        &v->price_export,      &v->import_max_w_series,
         &v->export_max_w_series, &v->dispatch_w_series, &v->pv_forecast_w,
-        &v->load_forecast_w};
+        &v->load_forecast_w,     &v->soc_target_series};
     for (int k = 0; k < N_SERIES; k++) {
         s[k]->start = start;
         s[k]->step_s = isp;
@@ -245,6 +245,7 @@ void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,
         values[2 * n + i] = lim.import_max_w;
         values[3 * n + i] = lim.export_max_w;
         values[4 * n + i] = lim.has_dispatch ? lim.dispatch_w : NAN;
+        values[7 * n + i] = lim.soc_target_pct;
     }
     /* the learned forecasts (forecast.h): load into its series, PV to
      * stand in where the PV assets have no forecast of their own */

@@ -142,7 +142,38 @@ def test_nan_plan_is_refused():
     assert "power is not a finite number" in log, log
 
 
+def test_charge_state_is_planned_ahead():
+    """A charge_state signal (90 %) two hours ahead: the planner
+    sees it in the view's soc_target_series and charges the battery (50 %
+    of 20 kWh) ahead, so that it is at the target when the signal starts,
+    without softening anything."""
+    with Gateway(config("planner")) as gw:
+        first = wait_plan(gw, lambda p: True, "a first plan")
+        t0 = first["start"] + 8 * 900
+        sig = {"id": "cs-1", "type": "charge_state", "priority": 5,
+               "intervals": [{"start": t0, "duration_s": 2 * 900, "value": 90}]}
+        st, _, j = gw.request("POST", "/api/v1/signals", body=sig, auth="token")
+        assert st == 201, (st, j)
+        p = wait_plan(gw, lambda p: p["reason"] == "signals changed",
+                      "a plan after the signal", timeout=45)
+        st, _, a = gw.get("/api/v1/assets/bat1")
+        assert st == 200, a
+        need_wh = (90 - a["battery"]["soc"]) / 100 * 20000
+        bat = next(x for x in p["assets"] if x["id"] == "bat1")
+        starts = [x["start"] for x in p["isps"]]
+        before = [w for w, s in zip(bat["w"], starts) if s < t0]
+        planned_wh = sum(w * 0.25 for w in before)
+        # what is missing to 90 % is planned into the battery before t0 (the
+        # first ISP's mean applies from the plan's start: a little slack)
+        assert planned_wh >= need_wh - 600, (planned_wh, need_wh, bat["w"][:10], p["slack"])
+        assert not [x for x in p["slack"] if x["constraint"].startswith("soc_target")], \
+            p["slack"]
+        print(f"charge_state 90 % from t0: {planned_wh:.0f} Wh planned into bat1 "
+              f"in the {len(before)} ISPs before it ({need_wh:.0f} Wh missing at "
+              f"SoC {a['battery']['soc']:.1f} %)")
+
+
 if __name__ == "__main__":
-    run([test_plan_in_force_and_explained, test_signal_makes_it_replan_within_the_limit,
+    run([test_charge_state_is_planned_ahead, test_plan_in_force_and_explained, test_signal_makes_it_replan_within_the_limit,
          test_crashing_planner_keeps_the_previous_plan,
          test_hanging_planner_keeps_the_previous_plan, test_nan_plan_is_refused])

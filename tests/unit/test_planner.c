@@ -503,6 +503,53 @@ static void test_battery_relieves_dso_limit(void **state)
     fg_plan_problem_clear(&p);
 }
 
+/* A charge_state target (90 % in ISPs 5-6, none before and after): the
+ * battery (3 of 10 kWh, 8 kW) charges the 6 kWh ahead, in the two cheap
+ * ISPs first, is at 9 kWh at the end of ISP 5 and holds it through ISP 6;
+ * no slack. A target it cannot reach in time (100 % by the end of ISP 0)
+ * is softened and named. */
+static void test_charge_state_target(void **state)
+{
+    (void)state;
+    struct fg_plan_problem p;
+    struct fg_plan_result r = {0};
+    struct fg_error err = {0};
+    static const double price[8] = {0.3, 0.1, 0.1, 0.3, 0.3, 0.3, 0.3, 0.3};
+    fg_plan_problem_init(&p);
+    assert_int_equal(fg_gen_empty(&p, 8, 900), 0);
+    p.soc_target_pct = malloc(8 * sizeof(double));
+    assert_non_null(p.soc_target_pct);
+    for (uint32_t t = 0; t < 8; t++) {
+        p.price_import[t] = price[t];
+        p.soc_target_pct[t] = t == 5 || t == 6 ? 90 : NAN;
+    }
+    struct fg_plan_asset *b = fg_plan_asset_add(&p, FG_PLAN_BATTERY, "bat");
+    b->capacity_wh = b->max_wh = 10000;
+    b->energy_wh = 3000;
+    b->max_charge_w = b->max_discharge_w = 8000;
+    assert_int_equal(fg_plan_solve(&p, &r, &err), 0);
+    assert_int_equal(r.n_slack, 0);
+    double e = 3000;
+    for (uint32_t t = 0; t < 8; t++) {
+        e += r.w[t] * 0.25;
+        if (t == 5 || t == 6)
+            assert_true(fabs(e - 9000) < 1e-3);
+    }
+    assert_true(fabs(r.w[1] - 8000) < 1e-3 && fabs(r.w[2] - 8000) < 1e-3);
+    check_plan(&p, &r);
+    fg_plan_result_clear(&r);
+    for (uint32_t t = 0; t < 8; t++)
+        p.soc_target_pct[t] = t == 0 ? 100 : NAN;
+    assert_int_equal(fg_plan_solve(&p, &r, &err), 0);
+    const struct fg_sched_slack *sl = find_slack(&r, "soc_target_under", p.start);
+    assert_non_null(sl);
+    assert_string_equal(sl->asset, "bat");
+    assert_true(fabs(sl->amount - 5000) < 1e-3); /* 10 kWh wanted, 3 + 2 reached */
+    check_plan(&p, &r);
+    fg_plan_result_clear(&r);
+    fg_plan_problem_clear(&p);
+}
+
 static void test_shiftable_runs_in_cheapest_window(void **state)
 {
     (void)state;
@@ -703,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_ev_short_of_energy),
         cmocka_unit_test(test_dso_limit_below_inflexible_load),
         cmocka_unit_test(test_battery_relieves_dso_limit),
+        cmocka_unit_test(test_charge_state_target),
         cmocka_unit_test(test_shiftable_runs_in_cheapest_window),
         cmocka_unit_test(test_shiftable_window_past_horizon_is_not_forced),
         cmocka_unit_test(test_brp_target_deviation),

@@ -49,6 +49,7 @@ void fg_plan_problem_clear(struct fg_plan_problem *p)
     free(p->import_max_w);
     free(p->export_max_w);
     free(p->target_w);
+    free(p->soc_target_pct);
     for (uint32_t i = 0; i < p->n_assets; i++) {
         free(p->assets[i].avail_w);
         free(p->assets[i].w);
@@ -136,8 +137,37 @@ static double presence(const struct fg_plan_problem *p, const struct fg_plan_ass
     return to > from ? (double)(to - from) / p->isp_s : 0.0;
 }
 
+/* A charge_state target in ISP t: the battery's energy (column e: at the
+ * ISP's start or end, `which`) at target % of its capacity, softly both
+ * ways (slack at soc_per_kwh per kWh), so that it is charged, or
+ * discharged, ahead. */
+static void soc_target(struct ctx *c, uint32_t ai, uint32_t t, int e, const char *which)
+{
+    const struct fg_plan_problem *p = c->p;
+    const struct fg_plan_asset *a = &p->assets[ai];
+    double pct = fmin(fmax(p->soc_target_pct[t], 0), 100);
+    double want = fmin(fmax(a->capacity_wh * pct / 100, 0), a->max_wh);
+    int under =
+        fg_lp_col(c->lp, 0, FG_LP_INF, p->pen.soc_per_kwh, false, FG_PLAN_COST_PENALTY,
+                  (int32_t)t, "s_soclo_%s_a%u_t%u", which, ai, t);
+    int over =
+        fg_lp_col(c->lp, 0, FG_LP_INF, p->pen.soc_per_kwh, false, FG_PLAN_COST_PENALTY,
+                  (int32_t)t, "s_sochi_%s_a%u_t%u", which, ai, t);
+    fg_lp_row(c->lp, 'E', want / 1000, "soct_%s_a%u_t%u", which, ai, t);
+    fg_lp_add(c->lp, e, 1);
+    fg_lp_add(c->lp, under, 1);
+    fg_lp_add(c->lp, over, -1);
+    c->rc = c->rc ? c->rc
+                  : add_slack(c->m, under, "soc_target_under", (int32_t)ai, isp_at(p, t),
+                              "Wh", 1000);
+    c->rc = c->rc ? c->rc
+                  : add_slack(c->m, over, "soc_target_over", (int32_t)ai, isp_at(p, t),
+                              "Wh", 1000);
+}
+
 /* Battery or EV: charge, discharge and energy columns per ISP it is there,
- * the energy balance, the soft floor and the soft end target. */
+ * the energy balance, the soft floor, the soft charge-state targets and the
+ * soft end target. */
 static void build_storage(struct ctx *c, uint32_t ai)
 {
     const struct fg_plan_problem *p = c->p;
@@ -176,6 +206,13 @@ static void build_storage(struct ctx *c, uint32_t ai)
             c->rc = c->rc ? c->rc
                           : add_slack(c->m, s, "soc_min", (int32_t)ai, isp_at(p, t), "Wh",
                                       1000);
+        }
+        if (!ev && p->soc_target_pct && isfinite(p->soc_target_pct[t])) {
+            /* there when the target starts (the end of the ISP before the
+             * first one that has it), and at the end of each that has it */
+            if (prev >= 0 && !(t > 0 && isfinite(p->soc_target_pct[t - 1])))
+                soc_target(c, ai, t, prev, "start");
+            soc_target(c, ai, t, e, "end");
         }
         c->m->c1[k] = ch;
         c->m->c2[k] = dis;

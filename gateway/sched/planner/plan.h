@@ -69,6 +69,10 @@ struct fg_plan_problem {
     double *price_import, *price_export;
     double *import_max_w, *export_max_w;
     double *target_w; /* BRP portfolio target at the connection, NAN none; NULL none */
+    /* the stationary batteries' target state of charge (%) from a
+     * charge_state signal, held at the end of each ISP, NAN none; NULL none
+     * (soft: soc_per_kwh per kWh away from it, per ISP) */
+    double *soc_target_pct;
     double demand_price_per_kw; /* on the horizon's peak import; 0 none */
     double brp_price_per_kwh;   /* per kWh of |net - target| */
     struct fg_plan_penalties pen;

@@ -3,6 +3,7 @@
  * come back in the view's order; what the view has for the whole site
  * (load and PV forecasts without a PV asset) is appended after them. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,17 @@ static int site(const struct fg_sched_view *v, struct fg_plan_problem *p)
     bool target = p->brp_price_per_kwh > 0 && v->dispatch_w_series.n;
     if (target)
         p->target_w = series_new(n, NAN);
+    /* appended to the view later in ABI 1: only when its writer had it */
+    const struct fg_sched_series *soc =
+        v->size >= offsetof(struct fg_sched_view, soc_target_series) +
+                       sizeof(v->soc_target_series)
+            ? &v->soc_target_series
+            : NULL;
+    bool socs = false;
+    for (uint32_t t = 0; soc && t < n && !socs; t++)
+        socs = isfinite(at(soc, p->start + (int64_t)t * p->isp_s, NAN));
+    if (socs && !(p->soc_target_pct = series_new(n, NAN)))
+        return FG_ENOMEM;
     if (!p->price_import || !p->price_export || !p->import_max_w || !p->export_max_w ||
         (target && !p->target_w))
         return FG_ENOMEM;
@@ -58,6 +70,8 @@ static int site(const struct fg_sched_view *v, struct fg_plan_problem *p)
         p->export_max_w[t] = fmin(emax, fmax(0, at(&v->export_max_w_series, s, emax)));
         if (target)
             p->target_w[t] = at(&v->dispatch_w_series, s, NAN);
+        if (socs)
+            p->soc_target_pct[t] = at(soc, s, NAN);
     }
     return 0;
 }
