@@ -18,6 +18,7 @@
 
 #include "plan.h"
 #include "realtime.h"
+#include "rt_test.h"
 #include "site_sim.h"
 
 #define T0 1700006400 /* midnight UTC */
@@ -32,20 +33,10 @@ static const struct fg_sched_plugin *P;
 
 static void *make(const char *json)
 {
-    char err[256] = "";
-    void *inst = P->create(NULL, json, err, sizeof err);
-    if (!inst)
-        fprintf(stderr, "create(%s): %s\n", json, err);
-    assert_non_null(inst);
-    return inst;
+    return rt_make(P, json);
 }
 
-static void check(int ok, const char *what, double got, double want)
-{
-    if (!ok)
-        fprintf(stderr, "%s: got %.2f, want %.2f\n", what, got, want);
-    assert_true(ok);
-}
+#define check rt_check
 
 /* ---- the plan as the host hands it over -------------------------------- */
 
