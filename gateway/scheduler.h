@@ -95,7 +95,7 @@ bool fg_sched_overridden(const struct fg_asset *a, int64_t now);
 /* Build the view of the model at now (horizon_h hours, kw_max_w from the
  * config; the load forecast and where needed the PV forecast from fc, the
  * learned profiles, or none when NULL): v->assets points to assets (n_assets entries,
- * caller's), the series to values (7 * the ISPs of the horizon, caller's, see
+ * caller's), the series to values (8 * the ISPs of the horizon, caller's, see
  * fg_sched_view_values). */
 size_t fg_sched_view_values(int horizon_s, int isp_s);
 void fg_sched_view_build(const struct fg_model *m, int64_t now, int horizon_s,

@@ -209,7 +209,7 @@ static void test_view(void **state)
     fg_model_refresh(&m, NOW, 0);
     struct fg_sched_asset assets[5];
     size_t nv = fg_sched_view_values(3600, 900);
-    assert_int_equal(nv, 7 * 4);
+    assert_int_equal(nv, 8 * 4); /* 8 series (soc_target_series the last) x 4 ISPs */
     double *values = calloc(nv, sizeof(double));
     struct fg_sched_view v;
     fg_sched_view_build(&m, NOW, 3600, 15000, NULL, assets, values, &v);
@@ -223,6 +223,8 @@ static void test_view(void **state)
     assert_int_equal(v.price_import.start % 900, 0);
     assert_true(v.price_import.start <= NOW && NOW < v.price_import.start + 900);
     assert_true(v.price_import.v[3] == 0.3 && v.price_export.v[0] == 0.1);
+    assert_int_equal(v.soc_target_series.n, 4); /* no charge_state signal: NAN */
+    assert_true(isnan(v.soc_target_series.v[0]) && isnan(v.soc_target_pct));
     assert_true(v.import_max_w_series.v[2] == 20000);
     assert_int_equal(v.load_forecast_w.n, 0);
     /* no forecast of its own, no history: what it produces now holds for
