@@ -312,6 +312,14 @@ int fg_gw_setpoint(struct fg_gw *gw, const char *asset_id, double w,
 }
 
 #define SP_LOG_RENEWAL_S 60 /* an unchanged scheduler set-point: a log row a minute */
+#define SP_LOG_MIN_W 10.0   /* and "unchanged" is within this, or 0.5 % */
+
+/* The clamp flags the log tells apart: a clamp of less than a watt (an
+ * answer a hair over a limit because the load moved) is none. */
+static unsigned log_clamp(const struct fg_setpoint *sp)
+{
+    return fabs(sp->requested_w - sp->w) < 1.0 ? 0 : sp->clamp;
+}
 
 static int gw_setpoint(struct fg_gw *gw, const char *asset_id, double w, double var,
                        enum fg_sp_source src, int64_t expires_at, double other_w,
@@ -341,8 +349,9 @@ static int gw_setpoint(struct fg_gw *gw, const char *asset_id, double w, double 
     bool renewal = (src == FG_SP_SCHEDULER || src == FG_SP_FALLBACK) && before.active &&
                    before.source == src && before.logged_at &&
                    now - before.logged_at < SP_LOG_RENEWAL_S && now >= before.logged_at &&
-                   fabs(before.w - sp.w) < 0.5 && before.clamp == sp.clamp &&
-                   before.has_var == sp.has_var && (!sp.has_var || before.var == sp.var);
+                   fabs(before.w - sp.w) < fmax(SP_LOG_MIN_W, 0.005 * fabs(sp.w)) &&
+                   log_clamp(&before) == log_clamp(&sp) && before.has_var == sp.has_var &&
+                   (!sp.has_var || fabs(before.var - sp.var) < SP_LOG_MIN_W);
     if (renewal) {
         a->sp.logged_at = sp.logged_at = before.logged_at;
     } else {
