@@ -238,7 +238,8 @@ def openadr_certs_pin(crt):
 
 MISBEHAVIOURS = [("malformed", "FG_EPARSE"), ("invalid", "FG_EINVAL"),
                  ("bomb", "FG_EFORBIDDEN"), ("xxe", "FG_EFORBIDDEN"),
-                 ("huge", "FG_ETOOBIG"), ("huge_chunked", "FG_ETOOBIG"),
+                 ("doctype", "FG_EFORBIDDEN"), ("huge", "FG_ETOOBIG"),
+                 ("huge_chunked", "FG_ETOOBIG"), ("close", "FG_EIO"),
                  ("hang", "FG_ETIMEOUT"),
                  ("http500", "HTTP status 500")]
 
